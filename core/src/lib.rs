@@ -1,0 +1,115 @@
+//! # podns-core: every podns decision, with no I/O
+//!
+//! This crate decides how host ID ranges are allocated to pods, how they are
+//! persisted in kubelet's `userns` file so that no crash can lose or duplicate
+//! one, how they are recovered after a restart and how orphans are cleaned up.
+//! It performs **no I/O and is fully deterministic**: it never reads the clock,
+//! the environment, the OS random number generator or the file system. What it
+//! needs to know comes in as arguments (pool settings, a seed) and as
+//! [`Observation`]s; what it wants done goes out as [`Effect`]s. The same
+//! inputs always produce the same effects.
+//!
+//! Backends execute effects: `podns-backend-linux` with real syscalls through
+//! directory fds, `podns-backend-mock` in memory with injected faults and
+//! simulated crashes. Because the protocol lives here, both run exactly the
+//! same decisions, and the simulator tests the code that runs in production.
+//!
+//! ## The driving contract
+//!
+//! [`UsernsEngine`] follows one loop. Its methods come in groups:
+//! commands ([`UsernsEngine::submit`]), driving ([`UsernsEngine::poll_effect`],
+//! [`UsernsEngine::handle_outcome`]), completion
+//! ([`UsernsEngine::poll_completion`]) and getters. A driver must:
+//!
+//! 1. submit [`Request::Recover`] first (each process start is a restart);
+//! 2. submit one request;
+//! 3. call `poll_effect`; for each effect, execute it and pass its outcome to
+//!    `handle_outcome` before polling again, never skipping, reordering,
+//!    retrying or batching effects, since each one may be a durability step;
+//! 4. when `poll_effect` returns `None`, take the result from
+//!    `poll_completion`, then go back to 2.
+//!
+//! State changes only in `submit` and `handle_outcome`: a crash between any
+//! two effects leaves the disk in a state the protocol was designed for.
+//! [`drive`] is that loop:
+//!
+//! ```no_run
+//! use async_trait::async_trait;
+//! use podns_core::{
+//!     AllocationPolicy, Backend, Effect, EffectError, GetOrCreate, Observation, PodUid,
+//!     PoolConfig, Request, Response, UsernsEngine,
+//! };
+//!
+//! struct MyBackend;
+//!
+//! #[async_trait]
+//! impl Backend for MyBackend {
+//!     async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+//!         // Execute `effect` as its documentation says, with real syscalls.
+//!         # let _ = effect;
+//!         Ok(Observation::Done)
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = PoolConfig::default().validate()?;
+//! let seed = 42; // from the OS RNG in production, fixed in tests
+//! let mut engine = UsernsEngine::new(pool, seed, AllocationPolicy::default());
+//! let mut backend = MyBackend;
+//!
+//! // 1. Recover: read every pod's userns file.
+//! let Response::Recovered(report) =
+//!     podns_core::drive(&mut engine, &mut backend, Request::Recover).await?
+//! else {
+//!     unreachable!()
+//! };
+//! for problem in &report.problems {
+//!     eprintln!("{}: {}", problem.pod, problem.message);
+//! }
+//!
+//! // 2-4. One request at a time, written out without the helper:
+//! let pod = PodUid::new("6f1c1b9e-6a0e-4c1a-9d1e-0d6e8f1f2a3b")?;
+//! engine.submit(Request::GetOrCreate(GetOrCreate::pod_mode(pod)))?;
+//! while let Some(effect) = engine.poll_effect() {
+//!     let outcome = backend.execute(&effect).await;
+//!     engine.handle_outcome(outcome);
+//! }
+//! let response = engine.poll_completion().expect("complete")?;
+//! println!("{response:?}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Crash safety of the `userns` file
+//!
+//! - Allocate: reserve the slot in memory; create the pod directory (sync the
+//!   pods directory if it was new); write a temp file created `O_EXCL`; sync
+//!   it; rename it over `userns`; sync the pod directory; only then
+//!   acknowledge. Any failure removes what was written and frees the slot,
+//!   unless the removal itself cannot be made durable, in which case the slot
+//!   stays reserved (the pod is reported in doubt).
+//! - Release: remove `userns`; sync the pod directory; only then free the slot.
+//! - Recover: temp files are never trusted and are removed; a bad file is a
+//!   [`Problem`], never a reason to stop the node.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod backend;
+pub mod dry_run;
+mod driver;
+mod effect;
+mod path;
+pub mod recording;
+mod userns;
+
+#[cfg(feature = "mock")]
+pub use backend::MockBackend;
+pub use backend::Backend;
+pub use driver::{drive, drive_bounded};
+pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+pub use path::{
+    ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RelPath, Root, RootPath,
+    validate_component,
+};
+pub use userns::*;

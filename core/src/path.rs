@@ -1,0 +1,306 @@
+//! Names that may become paths: pod UIDs, single path components, and paths
+//! relative to a named root.
+//!
+//! Every path an effect carries is a [`RootPath`]: a [`Root`] the backend holds
+//! as a directory fd plus a [`RelPath`] made only of validated components. There
+//! is no way to build one that names `..`, an absolute path or an empty
+//! component, so no effect can point outside its root.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest file name Linux accepts (`NAME_MAX`).
+pub const MAX_COMPONENT_LEN: usize = 255;
+
+/// Why a string cannot be used as one path component.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComponentError {
+    /// The string is empty.
+    #[error("is empty")]
+    Empty,
+    /// The string is `.` or `..`.
+    #[error("is {0:?}, which names a directory other than itself")]
+    DotName(&'static str),
+    /// The string contains `/`.
+    #[error("contains '/'")]
+    Slash,
+    /// The string contains a NUL byte.
+    #[error("contains a NUL byte")]
+    Nul,
+    /// The string is longer than [`MAX_COMPONENT_LEN`] bytes.
+    #[error("is {0} bytes long; at most 255 are allowed")]
+    TooLong(usize),
+}
+
+/// Checks that `name` is exactly one safe path component.
+pub fn validate_component(name: &str) -> Result<(), ComponentError> {
+    if name.is_empty() {
+        return Err(ComponentError::Empty);
+    }
+    if name == "." {
+        return Err(ComponentError::DotName("."));
+    }
+    if name == ".." {
+        return Err(ComponentError::DotName(".."));
+    }
+    if name.contains('/') {
+        return Err(ComponentError::Slash);
+    }
+    if name.contains('\0') {
+        return Err(ComponentError::Nul);
+    }
+    if name.len() > MAX_COMPONENT_LEN {
+        return Err(ComponentError::TooLong(name.len()));
+    }
+    Ok(())
+}
+
+/// A pod UID that is safe to use as a directory name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PodUid(String);
+
+/// A string that is not a valid pod UID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid pod UID {shown:?}: it {reason}; a pod UID must be one path component (no '/', not '.' or '..', no NUL, 1 to 255 bytes)")]
+pub struct InvalidPodUid {
+    /// The rejected input, shortened for display.
+    pub shown: String,
+    /// What is wrong with it.
+    pub reason: ComponentError,
+}
+
+impl PodUid {
+    /// Validates `uid` as one safe path component.
+    pub fn new(uid: impl Into<String>) -> Result<Self, InvalidPodUid> {
+        let uid = uid.into();
+        match validate_component(&uid) {
+            Ok(()) => Ok(Self(uid)),
+            Err(reason) => Err(InvalidPodUid {
+                shown: shorten(&uid),
+                reason,
+            }),
+        }
+    }
+
+    /// The UID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const SHOWN: usize = 64;
+    if text.len() <= SHOWN {
+        return text.to_owned();
+    }
+    let mut end = SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
+}
+
+impl fmt::Display for PodUid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PodUid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        PodUid::new(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The directories a backend holds open; every effect path starts at one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Root {
+    /// The pods directory: one subdirectory per pod, holding its `userns` file.
+    Pods,
+    /// The run directory, for state that must not survive a reboot.
+    Run,
+}
+
+impl fmt::Display for Root {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Root::Pods => "pods",
+            Root::Run => "run",
+        })
+    }
+}
+
+/// A relative path made of validated components; empty means the root itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RelPath(Vec<String>);
+
+impl RelPath {
+    /// The root directory itself.
+    pub fn root() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Parses `a/b/c`; every component must pass [`validate_component`].
+    pub fn parse(text: &str) -> Result<Self, ComponentError> {
+        if text.is_empty() {
+            return Ok(Self::root());
+        }
+        let mut components = Vec::new();
+        for component in text.split('/') {
+            validate_component(component)?;
+            components.push(component.to_owned());
+        }
+        Ok(Self(components))
+    }
+
+    /// This path with one more component. `name` must already be valid: callers
+    /// pass constants or values of validated types.
+    pub(crate) fn join(&self, name: &str) -> Self {
+        debug_assert_eq!(validate_component(name), Ok(()));
+        let mut components = self.0.clone();
+        components.push(name.to_owned());
+        Self(components)
+    }
+
+    /// The components, outermost first.
+    pub fn components(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The last component, or `None` for the root.
+    pub fn file_name(&self) -> Option<&str> {
+        self.0.last().map(String::as_str)
+    }
+
+    /// The path without its last component, or `None` for the root.
+    pub fn parent(&self) -> Option<RelPath> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some(Self(self.0[..self.0.len() - 1].to_vec()))
+    }
+
+    /// True for the root itself.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str(".");
+        }
+        f.write_str(&self.0.join("/"))
+    }
+}
+
+impl Serialize for RelPath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.join("/"))
+    }
+}
+
+impl<'de> Deserialize<'de> for RelPath {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        RelPath::parse(&text).map_err(|reason| {
+            serde::de::Error::custom(format!("invalid relative path {text:?}: a component {reason}"))
+        })
+    }
+}
+
+/// A path below one of the backend's roots.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RootPath {
+    /// Which directory fd the path starts at.
+    pub root: Root,
+    /// The path below it.
+    pub path: RelPath,
+}
+
+impl RootPath {
+    /// The root directory itself.
+    pub fn root(root: Root) -> Self {
+        Self {
+            root,
+            path: RelPath::root(),
+        }
+    }
+
+    /// `<root>/<pod>`.
+    pub fn pod_dir(root: Root, pod: &PodUid) -> Self {
+        Self {
+            root,
+            path: RelPath::root().join(pod.as_str()),
+        }
+    }
+
+    /// This path with one more component (which must be valid).
+    pub(crate) fn join(&self, name: &str) -> Self {
+        Self {
+            root: self.root,
+            path: self.path.join(name),
+        }
+    }
+
+    /// The directory holding this path, or `None` for a root.
+    pub fn parent(&self) -> Option<RootPath> {
+        self.path.parent().map(|path| RootPath {
+            root: self.root,
+            path,
+        })
+    }
+
+    /// The last component, or `None` for a root.
+    pub fn file_name(&self) -> Option<&str> {
+        self.path.file_name()
+    }
+}
+
+impl fmt::Display for RootPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>/{}", self.root, self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_uid_rejects_every_unsafe_shape() {
+        assert_eq!(PodUid::new("").unwrap_err().reason, ComponentError::Empty);
+        assert_eq!(PodUid::new(".").unwrap_err().reason, ComponentError::DotName("."));
+        assert_eq!(PodUid::new("..").unwrap_err().reason, ComponentError::DotName(".."));
+        assert_eq!(PodUid::new("a/b").unwrap_err().reason, ComponentError::Slash);
+        assert_eq!(PodUid::new("a\0b").unwrap_err().reason, ComponentError::Nul);
+        assert_eq!(
+            PodUid::new("x".repeat(256)).unwrap_err().reason,
+            ComponentError::TooLong(256)
+        );
+        assert!(PodUid::new("x".repeat(255)).is_ok());
+        assert!(PodUid::new("6f1c1b9e-6a0e-4c1a-9d1e-0d6e8f1f2a3b").is_ok());
+        assert!(PodUid::new("...").is_ok());
+    }
+
+    #[test]
+    fn long_invalid_uids_are_shortened_in_messages() {
+        let error = PodUid::new(format!("{}/", "é".repeat(5000))).unwrap_err();
+        assert!(error.to_string().len() < 400, "{error}");
+    }
+
+    #[test]
+    fn rel_path_deserialization_refuses_escapes() {
+        for bad in ["\"../x\"", "\"/etc\"", "\"a//b\"", "\"a/./b\""] {
+            assert!(serde_json::from_str::<RelPath>(bad).is_err(), "{bad}");
+        }
+        let good: RelPath = serde_json::from_str("\"pod/userns\"").unwrap();
+        assert_eq!(good.components(), ["pod", "userns"]);
+    }
+}

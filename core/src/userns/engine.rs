@@ -1,0 +1,280 @@
+//! [`UsernsEngine`]: the state machine that decides every allocation, release,
+//! recovery and cleanup of per-pod host ID ranges.
+
+use std::collections::BTreeSet;
+
+use super::mapping::IdMapping;
+use super::ops::{ActiveOp, AllocateOp, CleanupOp, RecoverOp, ReleaseOp, Step};
+use super::pool::{Pool, SlotIndex};
+use super::problem::Problem;
+use super::registry::{Claim, Registry};
+use super::request::{GetOrCreate, OperationError, PodUserNamespace, Request, Response};
+use super::seeded_rng::SeededRng;
+use super::{HostIdRange, UserNamespace, file_format::TEMP_FILE_PREFIX};
+use crate::effect::{Effect, Outcome};
+use crate::path::PodUid;
+
+/// How a free slot is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AllocationPolicy {
+    /// kubelet's behaviour: a seeded random start, then the next free slot.
+    /// Ranges of pods that come and go are spread over the pool.
+    #[default]
+    RandomStartThenNextFree,
+    /// Always the lowest free slot: the densest, most predictable layout.
+    LowestFree,
+}
+
+/// One pod's allocation, as [`UsernsEngine::allocations`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    /// The pod.
+    pub pod: PodUid,
+    /// Its host IDs.
+    pub range: HostIdRange,
+    /// The mapping a runtime uses: container ID 0 to the range.
+    pub mapping: IdMapping,
+}
+
+/// The user-namespace ID range engine. It performs no I/O: it hands out
+/// [`Effect`]s and is told their [`Outcome`]s.
+///
+/// # Methods, by group
+/// - Construction: [`UsernsEngine::new`].
+/// - Commands: [`UsernsEngine::submit`] starts a [`Request`].
+/// - Driving: [`UsernsEngine::poll_effect`] returns the next effect to execute;
+///   [`UsernsEngine::handle_outcome`] takes its result.
+/// - Completion: [`UsernsEngine::poll_completion`] returns the request's result.
+/// - Getters: [`UsernsEngine::allocations`], [`UsernsEngine::problems`],
+///   [`UsernsEngine::capacity`], [`UsernsEngine::free`].
+///
+/// # Driving contract
+/// 1. `submit` one request. While it runs, `submit` fails with
+///    [`OperationError::Busy`].
+/// 2. Call `poll_effect`. For each `Some(effect)`, execute it and pass its
+///    outcome, unchanged, to `handle_outcome` before polling again. Never
+///    skip, reorder, retry or batch effects: each one is a durability step.
+/// 3. When `poll_effect` returns `None`, `poll_completion` returns the result.
+///
+/// The first request must be [`Request::Recover`]. State changes only inside
+/// `submit` and `handle_outcome` (the single-mutation rule): getters never
+/// change anything, and `poll_effect` only moves to the next step.
+#[derive(Debug)]
+pub struct UsernsEngine {
+    registry: Registry,
+    rng: SeededRng,
+    policy: AllocationPolicy,
+    recovered: bool,
+    next_temp: u64,
+    active: Option<ActiveOp>,
+    in_flight: Option<Effect>,
+    completion: Option<Result<Response, OperationError>>,
+}
+
+impl UsernsEngine {
+    /// An engine over `pool` whose random choices all derive from `seed`.
+    pub fn new(pool: Pool, seed: u64, policy: AllocationPolicy) -> Self {
+        Self {
+            registry: Registry::new(pool),
+            rng: SeededRng::new(seed),
+            policy,
+            recovered: false,
+            next_temp: 0,
+            active: None,
+            in_flight: None,
+            completion: None,
+        }
+    }
+
+    /// Starts `request`. The result comes from [`UsernsEngine::poll_completion`]
+    /// once [`UsernsEngine::poll_effect`] returns `None`; it may be ready at
+    /// once, with no effect at all.
+    pub fn submit(&mut self, request: Request) -> Result<(), OperationError> {
+        if self.active.is_some() || self.completion.is_some() {
+            return Err(OperationError::Busy);
+        }
+        if !self.recovered && !matches!(request, Request::Recover) {
+            return Err(OperationError::NotRecovered);
+        }
+        match self.start(request) {
+            Ok(op) => self.active = Some(op),
+            Err(result) => self.completion = Some(result),
+        }
+        Ok(())
+    }
+
+    /// The next effect to execute, or `None` when the request is complete (or
+    /// when the previous effect's outcome has not been handed back yet).
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let op = self.active.as_mut()?;
+        match op.poll(&mut self.registry) {
+            Step::Run(effect) => {
+                self.in_flight = Some(effect.clone());
+                Some(effect)
+            }
+            Step::Finish(result) => {
+                if matches!(op, ActiveOp::Recover(_)) && result.is_ok() {
+                    self.recovered = true;
+                }
+                self.active = None;
+                self.completion = Some(result);
+                None
+            }
+        }
+    }
+
+    /// The outcome of the effect last returned by
+    /// [`UsernsEngine::poll_effect`]. Ignored when no effect is outstanding.
+    pub fn handle_outcome(&mut self, outcome: Outcome) {
+        if self.in_flight.take().is_none() {
+            return;
+        }
+        if let Some(op) = self.active.as_mut() {
+            op.handle(&mut self.registry, outcome);
+        }
+    }
+
+    /// The effect handed out and not yet answered.
+    pub fn in_flight(&self) -> Option<&Effect> {
+        self.in_flight.as_ref()
+    }
+
+    /// The result of the submitted request, once it is complete.
+    pub fn poll_completion(&mut self) -> Option<Result<Response, OperationError>> {
+        self.completion.take()
+    }
+
+    /// True once a [`Request::Recover`] has completed.
+    pub fn is_recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// The validated pool.
+    pub fn pool(&self) -> &Pool {
+        self.registry.pool()
+    }
+
+    /// Every pod with a known range it may be started with, sorted by pod.
+    pub fn allocations(&self) -> Vec<Allocation> {
+        self.registry
+            .claims()
+            .filter_map(|(pod, claim)| {
+                let Claim::Known(known) = claim else {
+                    return None;
+                };
+                let problem = self.registry.problem_of(pod);
+                if problem.is_some_and(|problem| !problem.kind.keeps_mapping()) {
+                    return None;
+                }
+                Some(Allocation {
+                    pod: pod.clone(),
+                    range: known.range,
+                    mapping: IdMapping::root_to(known.range)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every recorded problem, sorted by pod.
+    pub fn problems(&self) -> Vec<Problem> {
+        self.registry.problems()
+    }
+
+    /// Slots that can ever be handed out.
+    pub fn capacity(&self) -> u32 {
+        self.registry.capacity()
+    }
+
+    /// Slots free now.
+    pub fn free(&self) -> u32 {
+        self.registry.free()
+    }
+
+    /// Heap bytes of the slot map (the allocator state beyond per-pod records).
+    pub fn slot_map_heap_bytes(&self) -> usize {
+        self.registry.slot_map_heap_bytes()
+    }
+
+    fn start(&mut self, request: Request) -> Result<ActiveOp, Result<Response, OperationError>> {
+        match request {
+            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new())),
+            Request::GetOrCreate(request) => self.start_get_or_create(request),
+            Request::Release { pod } => Ok(ActiveOp::Release(ReleaseOp::new(pod, &self.registry))),
+            Request::Cleanup { keep } => Ok(ActiveOp::Cleanup(CleanupOp::new(keep))),
+        }
+    }
+
+    fn start_get_or_create(
+        &mut self,
+        request: GetOrCreate,
+    ) -> Result<ActiveOp, Result<Response, OperationError>> {
+        let GetOrCreate {
+            pod,
+            host_users,
+            runtime_handler,
+            handler_supports_userns,
+        } = request;
+        if host_users != Some(false) {
+            return Err(Ok(Response::UserNamespace(PodUserNamespace {
+                pod,
+                userns: UserNamespace::node(),
+                created: false,
+            })));
+        }
+        if !handler_supports_userns {
+            return Err(Err(OperationError::HandlerWithoutUserns {
+                pod,
+                handler: runtime_handler,
+            }));
+        }
+        if let Some(existing) = self.registry.usable_mapping(&pod) {
+            return Err(match existing {
+                Ok(userns) => Ok(Response::UserNamespace(PodUserNamespace {
+                    pod,
+                    userns,
+                    created: false,
+                })),
+                Err(problem) => Err(OperationError::PodProblem { problem }),
+            });
+        }
+        let frozen_by = self.registry.unknown_claims();
+        if !frozen_by.is_empty() {
+            return Err(Err(OperationError::AllocationsFrozen {
+                pods: frozen_by.iter().cloned().collect(),
+            }));
+        }
+        let start = self.start_slot();
+        let Some(slot) = self.registry.reserve_slot(start) else {
+            return Err(Err(OperationError::PoolExhausted {
+                capacity: self.registry.capacity(),
+            }));
+        };
+        let range = self.registry.pool().slot_range(slot);
+        let Some(mapping) = IdMapping::root_to(range) else {
+            self.registry.unreserve_slot(slot);
+            return Err(Err(OperationError::PoolExhausted {
+                capacity: self.registry.capacity(),
+            }));
+        };
+        let temp_name = format!("{TEMP_FILE_PREFIX}{}", self.next_temp);
+        self.next_temp += 1;
+        Ok(ActiveOp::Allocate(AllocateOp::new(pod, slot, mapping, &temp_name)))
+    }
+
+    fn start_slot(&mut self) -> SlotIndex {
+        match self.policy {
+            AllocationPolicy::RandomStartThenNextFree => {
+                self.rng.below(self.registry.pool().slot_count())
+            }
+            AllocationPolicy::LowestFree => 0,
+        }
+    }
+
+    /// Pods in the registry, sorted.
+    pub fn pods(&self) -> BTreeSet<PodUid> {
+        self.registry.claims().map(|(pod, _)| pod.clone()).collect()
+    }
+}

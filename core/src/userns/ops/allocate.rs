@@ -1,0 +1,193 @@
+//! Durable allocation: reserve a slot in memory, then write the `userns` file
+//! through a temp file and acknowledge only after the directory is synced.
+//!
+//! ```text
+//! create-dir <pod>            (sync-dir <pods> when it was created)
+//! write-new-file <pod>/.userns.podns-tmp.N
+//! sync-file <pod>/.userns.podns-tmp.N
+//! rename .userns.podns-tmp.N -> userns
+//! sync-dir <pod>              -> acknowledged
+//! ```
+//!
+//! A failure before the rename removes the temp file and frees the slot. A
+//! failure after it removes `userns` and syncs the directory before freeing the
+//! slot; if that cannot be made durable either, the slot stays reserved and the
+//! pod is marked in doubt, so no other pod can be given the same range.
+
+use super::super::file_format::{USERNS_FILE_NAME, render_userns_file};
+use super::super::mapping::{IdMapping, UserNamespace};
+use super::super::pool::SlotIndex;
+use super::super::registry::Registry;
+use super::super::request::{OperationError, PodUserNamespace, Response};
+use super::{Step, io_error};
+use crate::effect::{Effect, Observation, Outcome};
+use crate::path::{PodUid, Root, RootPath};
+
+/// Permission bits of a pod directory podns creates (kubelet uses 0750).
+pub(crate) const POD_DIR_MODE: u32 = 0o750;
+/// Permission bits of the `userns` file.
+pub(crate) const USERNS_FILE_MODE: u32 = 0o600;
+
+#[derive(Debug)]
+pub(crate) struct AllocateOp {
+    pod: PodUid,
+    slot: SlotIndex,
+    mapping: IdMapping,
+    pod_dir: RootPath,
+    temp: RootPath,
+    file: RootPath,
+    stage: Stage,
+    failure: Option<OperationError>,
+}
+
+#[derive(Debug)]
+enum Stage {
+    CreatePodDir,
+    SyncPodsDir,
+    WriteTemp,
+    SyncTemp,
+    RenameTemp,
+    SyncPodDir,
+    /// Rollback before the rename: the temp file is all there is.
+    RemoveTemp,
+    /// The rename failed: if the temp file is still there, the rename did not
+    /// happen; if it is gone, `userns` may hold our contents.
+    ProbeTemp,
+    RemoveFile,
+    SyncPodDirAfterRemove,
+    Finished(Option<Result<Response, OperationError>>),
+}
+
+impl AllocateOp {
+    /// `slot` must already be reserved in the registry.
+    pub fn new(pod: PodUid, slot: SlotIndex, mapping: IdMapping, temp_name: &str) -> Self {
+        let pod_dir = RootPath::pod_dir(Root::Pods, &pod);
+        Self {
+            temp: pod_dir.join(temp_name),
+            file: pod_dir.join(USERNS_FILE_NAME),
+            pod_dir,
+            pod,
+            slot,
+            mapping,
+            stage: Stage::CreatePodDir,
+            failure: None,
+        }
+    }
+
+    pub fn poll(&mut self) -> Step {
+        let effect = match &mut self.stage {
+            Stage::CreatePodDir => Effect::CreateDir {
+                dir: self.pod_dir.clone(),
+                mode: POD_DIR_MODE,
+            },
+            Stage::SyncPodsDir => Effect::SyncDir {
+                dir: RootPath::root(Root::Pods),
+            },
+            Stage::WriteTemp => Effect::WriteNewFile {
+                file: self.temp.clone(),
+                mode: USERNS_FILE_MODE,
+                contents: render_userns_file(self.mapping),
+            },
+            Stage::SyncTemp => Effect::SyncFile {
+                file: self.temp.clone(),
+            },
+            Stage::RenameTemp => Effect::Rename {
+                from: self.temp.clone(),
+                to: self.file.clone(),
+            },
+            Stage::SyncPodDir | Stage::SyncPodDirAfterRemove => Effect::SyncDir {
+                dir: self.pod_dir.clone(),
+            },
+            Stage::RemoveTemp | Stage::ProbeTemp => Effect::RemoveFile {
+                file: self.temp.clone(),
+            },
+            Stage::RemoveFile => Effect::RemoveFile {
+                file: self.file.clone(),
+            },
+            Stage::Finished(result) => {
+                return Step::Finish(result.take().unwrap_or(Err(OperationError::Busy)));
+            }
+        };
+        Step::Run(effect)
+    }
+
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+        self.stage = match (&self.stage, outcome) {
+            (Stage::CreatePodDir, Ok(Observation::DirCreated { created: false })) => {
+                Stage::WriteTemp
+            }
+            // Anything else that succeeded may have made a new directory, whose
+            // entry must be made durable.
+            (Stage::CreatePodDir, Ok(_)) => Stage::SyncPodsDir,
+            (Stage::CreatePodDir, Err(error)) => {
+                self.fail(io_error("create pod directory", &self.pod_dir, error));
+                self.give_back(registry)
+            }
+            (Stage::SyncPodsDir, Ok(_)) => Stage::WriteTemp,
+            (Stage::SyncPodsDir, Err(error)) => {
+                self.fail(io_error("sync", &RootPath::root(Root::Pods), error));
+                self.give_back(registry)
+            }
+            (Stage::WriteTemp, Ok(_)) => Stage::SyncTemp,
+            (Stage::WriteTemp, Err(error)) => {
+                self.fail(io_error("write", &self.temp, error));
+                Stage::RemoveTemp
+            }
+            (Stage::SyncTemp, Ok(_)) => Stage::RenameTemp,
+            (Stage::SyncTemp, Err(error)) => {
+                self.fail(io_error("sync", &self.temp, error));
+                Stage::RemoveTemp
+            }
+            (Stage::RenameTemp, Ok(_)) => Stage::SyncPodDir,
+            (Stage::RenameTemp, Err(error)) => {
+                self.fail(io_error("rename into place", &self.temp, error));
+                Stage::ProbeTemp
+            }
+            (Stage::SyncPodDir, Ok(_)) => {
+                registry.record_allocated(self.pod.clone(), self.slot);
+                Stage::Finished(Some(Ok(Response::UserNamespace(PodUserNamespace {
+                    pod: self.pod.clone(),
+                    userns: UserNamespace::pod(self.mapping),
+                    created: true,
+                }))))
+            }
+            (Stage::SyncPodDir, Err(error)) => {
+                self.fail(io_error("sync", &self.pod_dir, error));
+                Stage::RemoveFile
+            }
+            // The temp file is never trusted by recovery, so the slot can be
+            // given back whether or not its removal worked.
+            (Stage::RemoveTemp, _) => self.give_back(registry),
+            (Stage::ProbeTemp, Ok(Observation::FileRemoved { existed: true })) => {
+                self.give_back(registry)
+            }
+            (Stage::ProbeTemp, Ok(_)) => Stage::RemoveFile,
+            (Stage::ProbeTemp, Err(_)) => self.keep_in_doubt(registry),
+            (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDirAfterRemove,
+            (Stage::RemoveFile, Err(_)) => self.keep_in_doubt(registry),
+            (Stage::SyncPodDirAfterRemove, Ok(_)) => self.give_back(registry),
+            (Stage::SyncPodDirAfterRemove, Err(_)) => self.keep_in_doubt(registry),
+            (Stage::Finished(_), _) => return,
+        };
+    }
+
+    fn fail(&mut self, error: OperationError) {
+        self.failure.get_or_insert(error);
+    }
+
+    fn failure(&mut self) -> OperationError {
+        self.failure.take().unwrap_or(OperationError::Busy)
+    }
+
+    /// Nothing of the allocation can survive: free the slot.
+    fn give_back(&mut self, registry: &mut Registry) -> Stage {
+        registry.unreserve_slot(self.slot);
+        Stage::Finished(Some(Err(self.failure())))
+    }
+
+    /// The file may survive a power loss: keep the slot reserved for the pod.
+    fn keep_in_doubt(&mut self, registry: &mut Registry) -> Stage {
+        registry.record_in_doubt(self.pod.clone(), self.slot);
+        Stage::Finished(Some(Err(self.failure())))
+    }
+}

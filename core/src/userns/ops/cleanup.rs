@@ -1,0 +1,130 @@
+//! Orphan cleanup with kubelet's semantics: a pod found on disk that is not in
+//! the keep set is released, and so is an in-memory allocation whose pod
+//! directory is gone. Each release is the durable release; one failure does not
+//! stop the others.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::super::registry::Registry;
+use super::super::request::{CleanupFailure, CleanupReport, OperationError, Response};
+use super::release::ReleaseOp;
+use super::{Step, io_error, unexpected};
+use crate::effect::{EntryKind, Observation, Outcome};
+use crate::path::{PodUid, Root, RootPath};
+use crate::effect::Effect;
+
+#[derive(Debug)]
+pub(crate) struct CleanupOp {
+    keep: BTreeSet<PodUid>,
+    stage: Stage,
+    targets: VecDeque<PodUid>,
+    report: CleanupReport,
+}
+
+#[derive(Debug)]
+enum Stage {
+    ListPods,
+    Releasing(ReleaseOp),
+    Finished(Option<Result<Response, OperationError>>),
+}
+
+impl CleanupOp {
+    pub fn new(keep: BTreeSet<PodUid>) -> Self {
+        Self {
+            keep,
+            stage: Stage::ListPods,
+            targets: VecDeque::new(),
+            report: CleanupReport {
+                released: Vec::new(),
+                failures: Vec::new(),
+            },
+        }
+    }
+
+    pub fn poll(&mut self, registry: &mut Registry) -> Step {
+        loop {
+            match &mut self.stage {
+                Stage::ListPods => {
+                    return Step::Run(Effect::ListDir {
+                        dir: RootPath::root(Root::Pods),
+                    });
+                }
+                Stage::Finished(result) => {
+                    return Step::Finish(result.take().unwrap_or(Err(OperationError::Busy)));
+                }
+                Stage::Releasing(release) => match release.poll() {
+                    Step::Run(effect) => return Step::Run(effect),
+                    Step::Finish(result) => {
+                        self.record(result);
+                        self.stage = self.next_release(registry);
+                    }
+                },
+            }
+        }
+    }
+
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+        match &mut self.stage {
+            Stage::ListPods => {
+                let found = match outcome {
+                    Ok(Observation::Listing(entries)) => entries
+                        .into_iter()
+                        .filter(|entry| entry.kind == EntryKind::Directory)
+                        .filter_map(|entry| PodUid::new(entry.name).ok())
+                        .collect(),
+                    Ok(other) => {
+                        self.stage = Stage::Finished(Some(Err(unexpected("list-dir", &other))));
+                        return;
+                    }
+                    Err(error) if error.is_not_found() => BTreeSet::new(),
+                    Err(error) => {
+                        self.stage = Stage::Finished(Some(Err(io_error(
+                            "list",
+                            &RootPath::root(Root::Pods),
+                            error,
+                        ))));
+                        return;
+                    }
+                };
+                let mut targets = BTreeSet::new();
+                for (pod, _) in registry.claims() {
+                    let on_disk = found.contains(pod);
+                    if !on_disk || !self.keep.contains(pod) {
+                        targets.insert(pod.clone());
+                    }
+                }
+                self.targets = targets.into_iter().collect();
+                self.stage = self.next_release(registry);
+            }
+            Stage::Releasing(release) => release.handle(registry, outcome),
+            Stage::Finished(_) => {}
+        }
+    }
+
+    fn next_release(&mut self, registry: &Registry) -> Stage {
+        match self.targets.pop_front() {
+            Some(pod) => Stage::Releasing(ReleaseOp::new(pod, registry)),
+            None => Stage::Finished(Some(Ok(Response::CleanedUp(std::mem::replace(
+                &mut self.report,
+                CleanupReport {
+                    released: Vec::new(),
+                    failures: Vec::new(),
+                },
+            ))))),
+        }
+    }
+
+    fn record(&mut self, result: Result<Response, OperationError>) {
+        let Stage::Releasing(release) = &self.stage else {
+            return;
+        };
+        match result {
+            Ok(Response::Released(done)) if done.released => self.report.released.push(done),
+            Ok(_) => {}
+            Err(error) => self.report.failures.push(CleanupFailure {
+                pod: release.pod().clone(),
+                error: error.to_string(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! One state machine per request. Each issues one effect at a time and moves
+//! on only when the outcome of that effect is known, so a crash between any two
+//! effects leaves a state the protocol was designed for.
+
+mod allocate;
+mod cleanup;
+mod recover;
+mod release;
+
+pub(crate) use allocate::AllocateOp;
+pub(crate) use cleanup::CleanupOp;
+pub(crate) use recover::RecoverOp;
+pub(crate) use release::ReleaseOp;
+
+use super::registry::Registry;
+use super::request::{OperationError, Response};
+use crate::effect::{Effect, Observation, Outcome};
+use crate::path::RootPath;
+
+/// What an operation wants next.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Execute this effect and hand back its outcome.
+    Run(Effect),
+    /// The operation is over.
+    Finish(Result<Response, OperationError>),
+}
+
+/// An operation in progress.
+#[derive(Debug)]
+pub(crate) enum ActiveOp {
+    Recover(RecoverOp),
+    Allocate(AllocateOp),
+    Release(ReleaseOp),
+    Cleanup(CleanupOp),
+}
+
+impl ActiveOp {
+    pub fn poll(&mut self, registry: &mut Registry) -> Step {
+        match self {
+            ActiveOp::Recover(op) => op.poll(registry),
+            ActiveOp::Allocate(op) => op.poll(),
+            ActiveOp::Release(op) => op.poll(),
+            ActiveOp::Cleanup(op) => op.poll(registry),
+        }
+    }
+
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+        match self {
+            ActiveOp::Recover(op) => op.handle(outcome),
+            ActiveOp::Allocate(op) => op.handle(registry, outcome),
+            ActiveOp::Release(op) => op.handle(registry, outcome),
+            ActiveOp::Cleanup(op) => op.handle(registry, outcome),
+        }
+    }
+}
+
+/// The error for a failed step.
+pub(crate) fn io_error(
+    action: &'static str,
+    path: &RootPath,
+    source: crate::effect::EffectError,
+) -> OperationError {
+    OperationError::Io {
+        action,
+        path: path.clone(),
+        source,
+    }
+}
+
+/// The error for an observation that does not fit the effect.
+pub(crate) fn unexpected(effect: &'static str, got: &Observation) -> OperationError {
+    OperationError::UnexpectedObservation {
+        effect,
+        got: format!("{got:?}"),
+    }
+}

@@ -1,0 +1,237 @@
+//! Recovery at startup: list the pod directories, read each `userns` file
+//! (bounded, never through a symlink), remove stale temp files, and rebuild the
+//! registry in one step at the end.
+//!
+//! Unlike kubelet, one bad file never stops the node: every problem is recorded
+//! and reported together (see [`crate::ProblemKind`]).
+
+use std::collections::VecDeque;
+
+use super::super::file_format::{
+    MAX_USERNS_FILE_LEN, TEMP_FILE_PREFIX, USERNS_FILE_NAME, parse_userns_file,
+};
+use super::super::registry::{FoundClaim, Registry};
+use super::super::request::{OperationError, RecoveryReport, Response};
+use super::super::problem::ProblemKind;
+use super::{Step, io_error, unexpected};
+use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+use crate::path::{PodUid, Root, RootPath};
+
+#[derive(Debug)]
+pub(crate) struct RecoverOp {
+    listed_root: bool,
+    pods: VecDeque<PodUid>,
+    steps: VecDeque<PodStep>,
+    in_flight: Option<PodStep>,
+    found: Vec<(PodUid, FoundClaim)>,
+    report: RecoveryReport,
+    finished: Option<Result<Response, OperationError>>,
+    done: bool,
+}
+
+#[derive(Debug, Clone)]
+enum PodStep {
+    List(PodUid),
+    Read(PodUid),
+    RemoveTemp(RootPath),
+}
+
+impl RecoverOp {
+    pub fn new() -> Self {
+        Self {
+            listed_root: false,
+            pods: VecDeque::new(),
+            steps: VecDeque::new(),
+            in_flight: None,
+            found: Vec::new(),
+            report: RecoveryReport {
+                pod_dirs: 0,
+                allocations: 0,
+                problems: Vec::new(),
+                temp_files_removed: Vec::new(),
+                temp_files_left: Vec::new(),
+            },
+            finished: None,
+            done: false,
+        }
+    }
+
+    pub fn poll(&mut self, registry: &mut Registry) -> Step {
+        if self.done {
+            return Step::Finish(self.finished.take().unwrap_or(Err(OperationError::Busy)));
+        }
+        if !self.listed_root {
+            return Step::Run(Effect::ListDir {
+                dir: RootPath::root(Root::Pods),
+            });
+        }
+        if self.steps.is_empty() {
+            match self.pods.pop_front() {
+                Some(pod) => self.steps.push_back(PodStep::List(pod)),
+                None => return self.finish(registry),
+            }
+        }
+        let Some(step) = self.steps.pop_front() else {
+            return self.finish(registry);
+        };
+        let effect = match &step {
+            PodStep::List(pod) => Effect::ListDir {
+                dir: RootPath::pod_dir(Root::Pods, pod),
+            },
+            PodStep::Read(pod) => Effect::ReadFile {
+                file: userns_path(pod),
+                max_len: MAX_USERNS_FILE_LEN,
+            },
+            PodStep::RemoveTemp(file) => Effect::RemoveFile { file: file.clone() },
+        };
+        self.in_flight = Some(step);
+        Step::Run(effect)
+    }
+
+    pub fn handle(&mut self, outcome: Outcome) {
+        if !self.listed_root {
+            self.listed_root = true;
+            match outcome {
+                Ok(Observation::Listing(entries)) => {
+                    let mut pods: Vec<PodUid> = entries
+                        .into_iter()
+                        .filter(|entry| entry.kind == EntryKind::Directory)
+                        .filter_map(|entry| PodUid::new(entry.name).ok())
+                        .collect();
+                    pods.sort();
+                    self.report.pod_dirs = pods.len();
+                    self.pods = pods.into();
+                }
+                Ok(other) => self.fail(unexpected("list-dir", &other)),
+                // No pods directory yet: nothing was ever allocated.
+                Err(error) if error.is_not_found() => {}
+                Err(error) => self.fail(io_error("list", &RootPath::root(Root::Pods), error)),
+            }
+            return;
+        }
+        let Some(step) = self.in_flight.take() else {
+            return;
+        };
+        match step {
+            PodStep::List(pod) => self.handle_listing(pod, outcome),
+            PodStep::Read(pod) => self.handle_read(pod, outcome),
+            PodStep::RemoveTemp(file) => match outcome {
+                Ok(_) => self.report.temp_files_removed.push(file),
+                Err(error) => self.report.temp_files_left.push((file, error)),
+            },
+        }
+    }
+
+    fn handle_listing(&mut self, pod: PodUid, outcome: Outcome) {
+        let mut entries: Vec<DirEntry> = match outcome {
+            Ok(Observation::Listing(entries)) => entries,
+            Ok(other) => {
+                self.fail(unexpected("list-dir", &other));
+                return;
+            }
+            // Removed since the root was listed.
+            Err(error) if error.is_not_found() => return,
+            Err(error) => {
+                let detail = format!("cannot list pod directory {}: {error}", pod_dir(&pod));
+                self.found.push((
+                    pod,
+                    FoundClaim::Unknown {
+                        kind: ProblemKind::Unreadable,
+                        detail,
+                    },
+                ));
+                return;
+            }
+        };
+        entries.sort();
+        for entry in entries {
+            if entry.name == USERNS_FILE_NAME {
+                match entry.kind {
+                    EntryKind::File => self.steps.push_back(PodStep::Read(pod.clone())),
+                    kind => self.found.push((
+                        pod.clone(),
+                        FoundClaim::Unknown {
+                            kind: ProblemKind::Unreadable,
+                            detail: format!(
+                                "{} is {}, not a regular file",
+                                userns_path(&pod),
+                                describe_kind(kind)
+                            ),
+                        },
+                    )),
+                }
+            } else if entry.name.starts_with(TEMP_FILE_PREFIX) && entry.kind != EntryKind::Directory {
+                let file = RootPath::pod_dir(Root::Pods, &pod).join(&entry.name);
+                self.steps.push_back(PodStep::RemoveTemp(file));
+            }
+        }
+    }
+
+    fn handle_read(&mut self, pod: PodUid, outcome: Outcome) {
+        let path = userns_path(&pod);
+        let claim = match outcome {
+            Ok(Observation::Contents(bytes)) => match parse_userns_file(&bytes) {
+                Ok(range) => FoundClaim::Range(range),
+                Err(error) => FoundClaim::Unknown {
+                    kind: ProblemKind::Corrupt,
+                    detail: format!("{path}: {error}"),
+                },
+            },
+            Ok(other) => {
+                self.fail(unexpected("read-file", &other));
+                return;
+            }
+            // Removed since the directory was listed.
+            Err(error) if error.is_not_found() => return,
+            Err(error) => FoundClaim::Unknown {
+                kind: ProblemKind::Unreadable,
+                detail: describe_read_error(&path, &error),
+            },
+        };
+        self.found.push((pod, claim));
+    }
+
+    fn fail(&mut self, error: OperationError) {
+        self.finished = Some(Err(error));
+        self.done = true;
+    }
+
+    fn finish(&mut self, registry: &mut Registry) -> Step {
+        registry.rebuild(std::mem::take(&mut self.found));
+        let problems = registry.problems();
+        self.report.allocations = registry
+            .claims()
+            .filter(|(pod, _)| registry.problem_of(pod).is_none())
+            .count();
+        self.report.problems = problems;
+        self.done = true;
+        Step::Finish(Ok(Response::Recovered(self.report.clone())))
+    }
+}
+
+fn pod_dir(pod: &PodUid) -> RootPath {
+    RootPath::pod_dir(Root::Pods, pod)
+}
+
+fn userns_path(pod: &PodUid) -> RootPath {
+    pod_dir(pod).join(USERNS_FILE_NAME)
+}
+
+fn describe_kind(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Directory => "a directory",
+        EntryKind::File => "a regular file",
+        EntryKind::Symlink => "a symbolic link",
+        EntryKind::Other => "a FIFO, socket or device",
+    }
+}
+
+fn describe_read_error(path: &RootPath, error: &EffectError) -> String {
+    match error.errno {
+        Errno::ELOOP => format!("{path} is a symbolic link, not a regular file"),
+        Errno::EISDIR => format!("{path} is a directory, not a regular file"),
+        Errno::EINVAL => format!("{path} is a FIFO, socket or device, not a regular file"),
+        Errno::EFBIG => format!("{path} is larger than {MAX_USERNS_FILE_LEN} bytes"),
+        _ => format!("cannot read {path}: {error}"),
+    }
+}

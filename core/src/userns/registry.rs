@@ -1,0 +1,339 @@
+//! The in-memory record of every pod's claim, and the slot map derived from it.
+//!
+//! Only operations mutate the registry, and only when an effect they issued has
+//! completed: a slot is taken before its file is written and freed only after
+//! the removal of its file is durable.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::mapping::{IdMapping, UserNamespace};
+use super::pool::{Placement, Pool, SlotIndex};
+use super::problem::{Problem, ProblemKind};
+use super::range::HostIdRange;
+use super::slot_map::SlotMap;
+use crate::path::{PodUid, Root, RootPath};
+use crate::userns::file_format::USERNS_FILE_NAME;
+
+/// What one pod claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// A range read from the file or allocated here.
+    Known(KnownClaim),
+    /// A file whose range could not be determined.
+    Unknown {
+        kind: ProblemKind,
+        detail: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KnownClaim {
+    pub range: HostIdRange,
+    pub placement: Placement,
+    /// Other pods whose ranges overlap this one.
+    pub conflicts: BTreeSet<PodUid>,
+    /// An I/O error left the file's durability unknown.
+    pub in_doubt: bool,
+}
+
+/// A claim found on disk, before it is checked against the pool and the other
+/// claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FoundClaim {
+    Range(HostIdRange),
+    Unknown { kind: ProblemKind, detail: String },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Registry {
+    pool: Pool,
+    slots: SlotMap,
+    /// Claims on a slot beyond the first (conflicts, foreign ranges): the slot
+    /// is freed only when the count drops to zero.
+    extra_claims: BTreeMap<SlotIndex, u32>,
+    claims: BTreeMap<PodUid, Claim>,
+    unknown_claims: BTreeSet<PodUid>,
+}
+
+impl Registry {
+    pub fn new(pool: Pool) -> Self {
+        let mut slots = SlotMap::new(pool.slot_count());
+        for slot in 0..pool.slot_count() {
+            if pool.is_excluded(slot) {
+                slots.take(slot);
+            }
+        }
+        Self {
+            pool,
+            slots,
+            extra_claims: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            unknown_claims: BTreeSet::new(),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn claim(&self, pod: &PodUid) -> Option<&Claim> {
+        self.claims.get(pod)
+    }
+
+    pub fn claims(&self) -> impl Iterator<Item = (&PodUid, &Claim)> {
+        self.claims.iter()
+    }
+
+    /// Usable slots.
+    pub fn capacity(&self) -> u32 {
+        self.pool.usable_slot_count()
+    }
+
+    /// Usable slots nobody claims.
+    pub fn free(&self) -> u32 {
+        self.slots.len() - self.slots.taken()
+    }
+
+    pub fn slot_map_heap_bytes(&self) -> usize {
+        self.slots.heap_bytes()
+    }
+
+    /// Pods whose unknown range blocks every new allocation.
+    pub fn unknown_claims(&self) -> &BTreeSet<PodUid> {
+        &self.unknown_claims
+    }
+
+    /// Takes a free slot, searching from `start`.
+    pub fn reserve_slot(&mut self, start: SlotIndex) -> Option<SlotIndex> {
+        let slot = self.slots.first_free_from(start)?;
+        self.slots.take(slot);
+        Some(slot)
+    }
+
+    /// Gives back a slot taken by [`Registry::reserve_slot`] and never
+    /// acknowledged.
+    pub fn unreserve_slot(&mut self, slot: SlotIndex) {
+        self.slots.free(slot);
+    }
+
+    /// Records an acknowledged allocation of a reserved slot.
+    pub fn record_allocated(&mut self, pod: PodUid, slot: SlotIndex) {
+        let range = self.pool.slot_range(slot);
+        self.claims.insert(
+            pod,
+            Claim::Known(KnownClaim {
+                range,
+                placement: Placement::Slot(slot),
+                conflicts: BTreeSet::new(),
+                in_doubt: false,
+            }),
+        );
+    }
+
+    /// Records a reserved slot whose file may or may not be durable; the slot
+    /// stays taken.
+    pub fn record_in_doubt(&mut self, pod: PodUid, slot: SlotIndex) {
+        let range = self.pool.slot_range(slot);
+        self.claims.insert(
+            pod,
+            Claim::Known(KnownClaim {
+                range,
+                placement: Placement::Slot(slot),
+                conflicts: BTreeSet::new(),
+                in_doubt: true,
+            }),
+        );
+    }
+
+    /// Marks an existing claim in doubt (a release whose durability failed).
+    pub fn mark_in_doubt(&mut self, pod: &PodUid) {
+        if let Some(Claim::Known(known)) = self.claims.get_mut(pod) {
+            known.in_doubt = true;
+        }
+    }
+
+    /// Forgets `pod`'s claim after its file's removal is durable, freeing the
+    /// slots nobody else claims.
+    pub fn remove(&mut self, pod: &PodUid) -> Option<Claim> {
+        let claim = self.claims.remove(pod)?;
+        self.unknown_claims.remove(pod);
+        if let Claim::Known(known) = &claim {
+            self.unclaim_slots(known.range);
+            for other in &known.conflicts {
+                if let Some(Claim::Known(other_claim)) = self.claims.get_mut(other) {
+                    other_claim.conflicts.remove(pod);
+                }
+            }
+        }
+        Some(claim)
+    }
+
+    /// Replaces everything with the claims found on disk.
+    pub fn rebuild(&mut self, found: Vec<(PodUid, FoundClaim)>) {
+        *self = Registry::new(self.pool);
+        let mut known: Vec<(HostIdRange, PodUid)> = Vec::new();
+        for (pod, claim) in found {
+            match claim {
+                FoundClaim::Range(range) => {
+                    known.push((range, pod.clone()));
+                    let placement = self.pool.place(range);
+                    self.claims.insert(
+                        pod,
+                        Claim::Known(KnownClaim {
+                            range,
+                            placement,
+                            conflicts: BTreeSet::new(),
+                            in_doubt: false,
+                        }),
+                    );
+                }
+                FoundClaim::Unknown { kind, detail } => {
+                    self.unknown_claims.insert(pod.clone());
+                    self.claims.insert(pod, Claim::Unknown { kind, detail });
+                }
+            }
+        }
+        known.sort();
+        for (index, (range, pod)) in known.iter().enumerate() {
+            for (other_range, other) in known[index + 1..].iter() {
+                if other_range.first >= range.end() {
+                    break;
+                }
+                self.add_conflict(pod, other);
+                self.add_conflict(other, pod);
+            }
+        }
+        for (range, _) in &known {
+            self.claim_slots(*range);
+        }
+    }
+
+    fn add_conflict(&mut self, pod: &PodUid, other: &PodUid) {
+        if let Some(Claim::Known(known)) = self.claims.get_mut(pod) {
+            known.conflicts.insert(other.clone());
+        }
+    }
+
+    fn claim_slots(&mut self, range: HostIdRange) {
+        for slot in self.pool.overlapping_slots(range) {
+            if !self.slots.take(slot) {
+                *self.extra_claims.entry(slot).or_insert(0) += 1;
+            }
+        }
+    }
+
+    fn unclaim_slots(&mut self, range: HostIdRange) {
+        for slot in self.pool.overlapping_slots(range) {
+            match self.extra_claims.get_mut(&slot) {
+                Some(count) if *count > 1 => *count -= 1,
+                Some(_) => {
+                    self.extra_claims.remove(&slot);
+                }
+                None if self.pool.is_excluded(slot) => {}
+                None => {
+                    self.slots.free(slot);
+                }
+            }
+        }
+    }
+
+    /// The problem of `pod`'s claim, if any.
+    pub fn problem_of(&self, pod: &PodUid) -> Option<Problem> {
+        let claim = self.claims.get(pod)?;
+        let path = RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME);
+        let config = self.pool.config();
+        let (kind, message) = match claim {
+            Claim::Unknown { kind, detail } => (
+                *kind,
+                format!(
+                    "{detail}; the range of pod {pod} is unknown, so new allocations are refused on this node until the file is fixed or the pod is released (podns release {pod})"
+                ),
+            ),
+            Claim::Known(known) if known.in_doubt => (
+                ProblemKind::InDoubt,
+                format!(
+                    "an I/O error left it unknown whether the userns file of pod {pod} ({}) is on disk; the range stays reserved: release the pod again or restart podns to re-read the disk",
+                    known.range
+                ),
+            ),
+            Claim::Known(known) if !known.conflicts.is_empty() => {
+                let others: Vec<&str> = known.conflicts.iter().map(PodUid::as_str).collect();
+                (
+                    ProblemKind::Conflict,
+                    format!(
+                        "host IDs {} of pod {pod} overlap the range of pod(s) {}; both are refused until all but one are released",
+                        known.range,
+                        others.join(", ")
+                    ),
+                )
+            }
+            Claim::Known(known) if known.range.touches_reserved_ids() => (
+                ProblemKind::UnsafeRange,
+                format!(
+                    "host IDs {} of pod {pod} include IDs reserved for the host (0-65535) or the invalid ID 4294967295; podns refuses to hand them out: release the pod and allocate again",
+                    known.range
+                ),
+            ),
+            Claim::Known(known) => match known.placement {
+                Placement::Slot(_) => return None,
+                Placement::OutOfPool => (
+                    ProblemKind::OutOfPool,
+                    format!(
+                        "host IDs {} of pod {pod} lie outside the pool of {} IDs from {}; the pod keeps its mapping and the pool slots it overlaps stay blocked; restore the old pool settings or release the pod once it has stopped",
+                        known.range, config.id_count, config.first_id
+                    ),
+                ),
+                Placement::Misaligned => (
+                    ProblemKind::Misaligned,
+                    format!(
+                        "host IDs {} of pod {pod} do not start on a multiple of {} IDs from {}; the pod keeps its mapping and the slots it overlaps stay blocked; release the pod once it has stopped",
+                        known.range, config.ids_per_pod, config.first_id
+                    ),
+                ),
+                Placement::WrongLength => (
+                    ProblemKind::WrongLength,
+                    format!(
+                        "pod {pod} holds {} host IDs ({}) but the pool gives {} per pod; the pod keeps its mapping and the slots it overlaps stay blocked; release the pod once it has stopped",
+                        known.range.len, known.range, config.ids_per_pod
+                    ),
+                ),
+            },
+        };
+        Some(Problem {
+            pod: pod.clone(),
+            path,
+            kind,
+            message,
+        })
+    }
+
+    /// Every problem, sorted by pod.
+    pub fn problems(&self) -> Vec<Problem> {
+        self.claims
+            .keys()
+            .filter_map(|pod| self.problem_of(pod))
+            .collect()
+    }
+
+    /// The mapping a pod may be started with, if its claim allows one.
+    pub fn usable_mapping(&self, pod: &PodUid) -> Option<Result<UserNamespace, Problem>> {
+        let claim = self.claims.get(pod)?;
+        if let Some(problem) = self.problem_of(pod) {
+            if !problem.kind.keeps_mapping() {
+                return Some(Err(problem));
+            }
+        }
+        let Claim::Known(known) = claim else {
+            unreachable!("an unknown claim always has a problem");
+        };
+        match IdMapping::root_to(known.range) {
+            Some(mapping) => Some(Ok(UserNamespace::pod(mapping))),
+            None => Some(Err(self.problem_of(pod).unwrap_or_else(|| Problem {
+                pod: pod.clone(),
+                path: RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME),
+                kind: ProblemKind::UnsafeRange,
+                message: format!("host IDs {} do not fit 32-bit IDs", known.range),
+            }))),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! What a caller asks of the user-namespace engine and what it gets back.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::mapping::UserNamespace;
+use super::problem::Problem;
+use super::range::HostIdRange;
+use crate::effect::EffectError;
+use crate::path::{PodUid, RootPath};
+
+/// An operation on per-pod user-namespace ID ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request {
+    /// Read every pod's `userns` file and rebuild the in-memory state; remove
+    /// stale temp files. Must complete once before any other request.
+    Recover,
+    /// kubelet's `GetOrCreateUserNamespaceMappings`.
+    GetOrCreate(GetOrCreate),
+    /// Release the pod's range: remove its file durably, then free the slot.
+    Release {
+        /// The pod.
+        pod: PodUid,
+    },
+    /// Release every allocation whose pod is not in `keep` (kubelet's orphan
+    /// cleanup: `keep` is the known pods plus the running pods).
+    Cleanup {
+        /// Pods whose allocations stay.
+        keep: BTreeSet<PodUid>,
+    },
+}
+
+/// The inputs of kubelet's get-or-create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetOrCreate {
+    /// The pod.
+    pub pod: PodUid,
+    /// The pod spec's `hostUsers`; unset or true means NODE mode.
+    pub host_users: Option<bool>,
+    /// The runtime handler (RuntimeClass) name, for messages.
+    pub runtime_handler: String,
+    /// Whether that handler supports user namespaces.
+    pub handler_supports_userns: bool,
+}
+
+impl GetOrCreate {
+    /// A POD-mode request for `pod` on a handler that supports user
+    /// namespaces.
+    pub fn pod_mode(pod: PodUid) -> Self {
+        Self {
+            pod,
+            host_users: Some(false),
+            runtime_handler: String::new(),
+            handler_supports_userns: true,
+        }
+    }
+}
+
+/// What a completed request produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Response {
+    /// [`Request::Recover`] finished.
+    Recovered(RecoveryReport),
+    /// [`Request::GetOrCreate`] finished.
+    UserNamespace(PodUserNamespace),
+    /// [`Request::Release`] finished.
+    Released(Release),
+    /// [`Request::Cleanup`] finished.
+    CleanedUp(CleanupReport),
+}
+
+/// A pod's user-namespace settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodUserNamespace {
+    /// The pod.
+    pub pod: PodUid,
+    /// Mode and mappings.
+    #[serde(flatten)]
+    pub userns: UserNamespace,
+    /// True when this request allocated the range; false when it existed.
+    #[serde(skip)]
+    pub created: bool,
+}
+
+/// A release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// The pod.
+    pub pod: PodUid,
+    /// The range given back, or `None` when the pod had no known range.
+    pub range: Option<HostIdRange>,
+    /// False when the pod had nothing to release.
+    pub released: bool,
+}
+
+/// What recovery found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryReport {
+    /// Pod directories listed.
+    pub pod_dirs: usize,
+    /// Pods with a usable allocation.
+    pub allocations: usize,
+    /// Every problem found, sorted by pod.
+    pub problems: Vec<Problem>,
+    /// Stale temp files removed.
+    pub temp_files_removed: Vec<RootPath>,
+    /// Stale temp files that could not be removed (tried again next time).
+    pub temp_files_left: Vec<(RootPath, EffectError)>,
+}
+
+/// What a cleanup did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupReport {
+    /// Allocations released, sorted by pod.
+    pub released: Vec<Release>,
+    /// Releases that failed; those pods keep their ranges.
+    pub failures: Vec<CleanupFailure>,
+}
+
+/// One release a cleanup could not complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupFailure {
+    /// The pod.
+    pub pod: PodUid,
+    /// Why.
+    pub error: String,
+}
+
+/// Why a request failed. Nothing half-done is ever acknowledged: after any
+/// of these errors every range that was durable before is still recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OperationError {
+    /// A request other than [`Request::Recover`] came first.
+    #[error("the pods directory has not been read yet: run Request::Recover first")]
+    NotRecovered,
+    /// A request was submitted while another was running.
+    #[error("another request is running; drive it to completion first")]
+    Busy,
+    /// POD mode was asked on a handler without user-namespace support.
+    #[error("RuntimeClass handler {handler:?} does not support user namespaces, but pod {pod} asks for one (hostUsers: false); use a handler that supports them or set hostUsers to true")]
+    HandlerWithoutUserns {
+        /// The pod.
+        pod: PodUid,
+        /// The handler.
+        handler: String,
+    },
+    /// Every usable slot is taken.
+    #[error("no free user-namespace range: all {capacity} usable slots of the pool are taken; release pods that have stopped or enlarge the pool")]
+    PoolExhausted {
+        /// Usable slots.
+        capacity: u32,
+    },
+    /// Some pod's range is unknown, so a new range could overlap it.
+    #[error("new allocations are refused: the userns file of pod(s) {} cannot be read, so their ranges are unknown; fix the files or release those pods (see `podns list`)", pods.iter().map(PodUid::as_str).collect::<Vec<_>>().join(", "))]
+    AllocationsFrozen {
+        /// The pods with unknown ranges.
+        pods: Vec<PodUid>,
+    },
+    /// The pod's own record has a problem that forbids using it.
+    #[error("{}", problem.message)]
+    PodProblem {
+        /// The problem.
+        problem: Problem,
+    },
+    /// A backend step failed.
+    #[error("{action} {path} failed: {source}")]
+    Io {
+        /// What the step was for.
+        action: &'static str,
+        /// The path.
+        path: RootPath,
+        /// The backend's error.
+        source: EffectError,
+    },
+    /// The backend answered an effect with the wrong kind of observation.
+    #[error("the backend answered {effect} with {got}; this is a backend bug")]
+    UnexpectedObservation {
+        /// The effect's name.
+        effect: &'static str,
+        /// What came back.
+        got: String,
+    },
+}
+
+impl OperationError {
+    /// A stable machine-readable name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OperationError::NotRecovered => "not-recovered",
+            OperationError::Busy => "busy",
+            OperationError::HandlerWithoutUserns { .. } => "handler-without-userns",
+            OperationError::PoolExhausted { .. } => "pool-exhausted",
+            OperationError::AllocationsFrozen { .. } => "allocations-frozen",
+            OperationError::PodProblem { .. } => "pod-problem",
+            OperationError::Io { .. } => "io",
+            OperationError::UnexpectedObservation { .. } => "backend-bug",
+        }
+    }
+}
