@@ -1,1 +1,40 @@
+//! # podns-backend-linux: podns-core effects on a real Linux file system
+//!
+//! [`LinuxBackend`] executes the [`podns_core::Effect`]s the core emits with
+//! real system calls through [`rustix`]. It holds one directory fd per
+//! [`podns_core::Root`] and resolves every path below that fd, never following
+//! a symbolic link and never leaving the root (`openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)`, or a component-by-component `O_NOFOLLOW` walk on
+//! kernels without `openat2`). Each effect maps to the few system calls its
+//! documentation asks for, so the durability steps the core plans are exactly
+//! the ones that reach the disk.
+//!
+//! [`DirLock`] serialises podns processes that share a directory.
+//!
+//! ```no_run
+//! use podns_backend_linux::{DirLock, LinuxBackend};
+//! use podns_core::Root;
+//!
+//! # fn run() -> Result<(), podns_backend_linux::BackendError> {
+//! let _lock = DirLock::acquire("/var/lib/kubelet/pods".as_ref())?;
+//! let backend = LinuxBackend::open("/var/lib/kubelet/pods".as_ref())?
+//!     .with_root(Root::Run, "/run/podns".as_ref())?;
+//! # let _ = backend;
+//! # Ok(())
+//! # }
+//! ```
 
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod execute;
+mod kept;
+mod lock;
+mod resolve;
+mod roots;
+// CLI support modules are added below.
+
+pub use error::BackendError;
+pub use lock::DirLock;
+pub use roots::LinuxBackend;

@@ -1,1 +1,16 @@
+//! # podns-backend-mock: an in-memory backend for tests and simulation
+//!
+//! Executes podns-core effects against [`MockFs`], an in-memory file system
+//! that keeps durable and volatile state apart, so a test can end the process
+//! at any effect boundary ([`CrashKind::ProcessKill`]) or cut the power
+//! ([`CrashKind::PowerLoss`]) and see what a real disk could hold. Every
+//! executed effect is logged in order, and any effect can be failed with a
+//! chosen errno ([`MockBackend::fail_nth`], [`Fault`]).
 
+mod backend;
+mod faults;
+mod fs;
+
+pub use backend::{CrashKind, MockBackend};
+pub use faults::{Fault, FaultTrigger};
+pub use fs::{Ino, MockFs, Node};

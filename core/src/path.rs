@@ -265,6 +265,9 @@ impl RootPath {
 
 impl fmt::Display for RootPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_root() {
+            return write!(f, "<{}>", self.root);
+        }
         write!(f, "<{}>/{}", self.root, self.path)
     }
 }

@@ -1,1 +1,183 @@
+//! Shared helpers for podns's cross-crate tests: a quinn-style pair of the real
+//! core engine and the mock backend, driven to completion step by step, and a
+//! one-line rendering of effects for readable snapshots.
 
+use std::collections::BTreeSet;
+
+use podns_backend_mock::{CrashKind, MockBackend, Node};
+use podns_core::{
+    AllocationPolicy, Effect, GetOrCreate, Observation, OperationError, Outcome, PodUid,
+    PoolConfig, Request, Response, Root, RootPath, UsernsEngine,
+};
+
+/// Renders one effect on one line: `name <root>/path extra`.
+pub fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::ListDir { dir } => format!("list-dir {dir}"),
+        Effect::ReadFile { file, max_len } => format!("read-file {file} max={max_len}"),
+        Effect::CreateDir { dir, mode } => format!("create-dir {dir} mode={mode:o}"),
+        Effect::WriteNewFile {
+            file,
+            mode,
+            contents,
+        } => format!(
+            "write-new-file {file} mode={mode:o} {}",
+            String::from_utf8_lossy(contents)
+        ),
+        Effect::SyncFile { file } => format!("sync-file {file}"),
+        Effect::Rename { from, to } => format!("rename {from} -> {to}"),
+        Effect::SyncDir { dir } => format!("sync-dir {dir}"),
+        Effect::RemoveFile { file } => format!("remove-file {file}"),
+        Effect::RemoveDir { dir } => format!("remove-dir {dir}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Renders a list of effects.
+pub fn describe_all(effects: &[Effect]) -> Vec<String> {
+    effects.iter().map(describe).collect()
+}
+
+/// Renders an outcome on one line.
+pub fn describe_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Ok(Observation::Listing(entries)) => {
+            let names: Vec<String> = entries
+                .iter()
+                .map(|entry| format!("{}:{:?}", entry.name, entry.kind))
+                .collect();
+            format!("listing [{}]", names.join(", "))
+        }
+        Ok(Observation::Contents(bytes)) => format!("{} bytes", bytes.len()),
+        Ok(other) => format!("{other:?}"),
+        Err(error) => format!("error {error}"),
+    }
+}
+
+/// A pod UID from a literal.
+pub fn pod(uid: &str) -> PodUid {
+    PodUid::new(uid).expect("test pod UIDs are valid")
+}
+
+/// The kubelet file for a host range.
+pub fn userns_json(host_id: u64, length: u64) -> String {
+    format!(
+        r#"{{"uidMappings":[{{"hostId":{host_id},"containerId":0,"length":{length}}}],"gidMappings":[{{"hostId":{host_id},"containerId":0,"length":{length}}}]}}"#
+    )
+}
+
+/// The real engine and the mock backend, as one node.
+#[derive(Debug)]
+pub struct TestNode {
+    /// The engine.
+    pub engine: UsernsEngine,
+    /// The backend.
+    pub backend: MockBackend,
+    pool: PoolConfig,
+    seed: u64,
+    policy: AllocationPolicy,
+}
+
+impl TestNode {
+    /// A node with the default pool and the lowest-free policy (predictable
+    /// ranges for snapshots), not yet recovered.
+    pub fn new() -> Self {
+        Self::with(PoolConfig::default(), 7, AllocationPolicy::LowestFree)
+    }
+
+    /// A node with the given settings, not yet recovered.
+    pub fn with(pool: PoolConfig, seed: u64, policy: AllocationPolicy) -> Self {
+        Self {
+            engine: UsernsEngine::new(pool.validate().expect("valid test pool"), seed, policy),
+            backend: MockBackend::new(),
+            pool,
+            seed,
+            policy,
+        }
+    }
+
+    /// Runs one request to completion; returns the result and the effects it
+    /// executed.
+    pub fn run(&mut self, request: Request) -> (Result<Response, OperationError>, Vec<Effect>) {
+        self.backend.take_log();
+        let result = pollster::block_on(podns_core::drive(
+            &mut self.engine,
+            &mut self.backend,
+            request,
+        ));
+        (result, self.backend.take_log())
+    }
+
+    /// Recovers; panics if recovery fails.
+    pub fn recover(&mut self) -> Vec<Effect> {
+        let (result, effects) = self.run(Request::Recover);
+        result.expect("recovery succeeds");
+        effects
+    }
+
+    /// Get-or-create in POD mode.
+    pub fn alloc(&mut self, uid: &str) -> (Result<Response, OperationError>, Vec<Effect>) {
+        self.run(Request::GetOrCreate(GetOrCreate::pod_mode(pod(uid))))
+    }
+
+    /// Release.
+    pub fn release(&mut self, uid: &str) -> (Result<Response, OperationError>, Vec<Effect>) {
+        self.run(Request::Release { pod: pod(uid) })
+    }
+
+    /// Cleanup keeping `keep`.
+    pub fn cleanup(&mut self, keep: &[&str]) -> (Result<Response, OperationError>, Vec<Effect>) {
+        let keep: BTreeSet<PodUid> = keep.iter().map(|uid| pod(uid)).collect();
+        self.run(Request::Cleanup { keep })
+    }
+
+    /// Ends the process the given way and starts a fresh engine over the same
+    /// disk (not yet recovered).
+    pub fn restart_after(&mut self, crash: CrashKind) {
+        self.backend.crash(crash);
+        self.engine = UsernsEngine::new(
+            self.pool.validate().expect("valid test pool"),
+            self.seed,
+            self.policy,
+        );
+    }
+
+    /// Restarts with a different pool (the operator changed the settings).
+    pub fn restart_with_pool(&mut self, pool: PoolConfig) {
+        self.pool = pool;
+        self.restart_after(CrashKind::ProcessKill);
+    }
+
+    /// Plants a file durably, as if written before this process started.
+    pub fn plant_file(&mut self, path: &str, contents: &[u8]) {
+        self.plant(path, Node::File {
+            data: contents.to_vec(),
+            durable_data: contents.to_vec(),
+        });
+    }
+
+    /// Plants any node durably.
+    pub fn plant(&mut self, path: &str, node: Node) {
+        let path = RootPath {
+            root: Root::Pods,
+            path: podns_core::RelPath::parse(path).expect("valid test path"),
+        };
+        self.backend.fs_mut().plant(&path, node);
+    }
+
+    /// Every path under the pods root.
+    pub fn paths(&self) -> Vec<String> {
+        self.backend
+            .fs()
+            .tree(Root::Pods)
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect()
+    }
+}
+
+impl Default for TestNode {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,95 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use podns_core::{EffectError, Errno, Root, RootPath};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+
+use crate::error::{BackendError, errno};
+use crate::kept::KeptFiles;
+use crate::resolve::{DirFd, Resolver};
+
+/// Executes podns-core effects with real system calls, below one directory fd
+/// per [`Root`].
+///
+/// Paths are only ever resolved relative to these fds, so renaming or
+/// replacing a root's path after [`LinuxBackend::open`] cannot redirect the
+/// backend elsewhere.
+#[derive(Debug)]
+pub struct LinuxBackend {
+    /// Not `O_PATH`: `fsync` and `getdents` need a real file description, and
+    /// the root itself may be listed or synced.
+    pub(crate) roots: BTreeMap<Root, OwnedFd>,
+    pub(crate) resolver: Resolver,
+    pub(crate) kept: KeptFiles,
+    pub(crate) fsyncs: u64,
+}
+
+impl LinuxBackend {
+    /// Opens the pods directory as [`Root::Pods`]. The directory must exist:
+    /// creating it is the caller's decision (and its permissions, too).
+    pub fn open(pods_dir: &Path) -> Result<Self, BackendError> {
+        let backend = Self {
+            roots: BTreeMap::new(),
+            resolver: Resolver::default(),
+            kept: KeptFiles::default(),
+            fsyncs: 0,
+        };
+        backend.with_root(Root::Pods, pods_dir)
+    }
+
+    /// Opens `dir` as `root` (e.g. [`Root::Run`]), replacing an earlier fd for
+    /// the same root.
+    pub fn with_root(mut self, root: Root, dir: &Path) -> Result<Self, BackendError> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|error| BackendError::OpenRoot {
+            root,
+            path: dir.to_owned(),
+            errno: errno(error),
+        })?;
+        self.roots.insert(root, fd);
+        Ok(self)
+    }
+
+    /// Always resolves paths with the `openat` walk instead of `openat2`, as
+    /// on kernels without `openat2`; `false` tries `openat2` again. For tests.
+    pub fn set_force_walk(&mut self, on: bool) {
+        self.resolver.set_force_walk(on);
+    }
+
+    /// How many `fsync` calls the backend has made, for tests and benchmarks
+    /// that check the cost of an operation.
+    pub fn fsync_count(&self) -> u64 {
+        self.fsyncs
+    }
+
+    pub(crate) fn root_fd(&self, path: &RootPath) -> Result<BorrowedFd<'_>, EffectError> {
+        match self.roots.get(&path.root) {
+            Some(fd) => Ok(fd.as_fd()),
+            None => Err(EffectError::new(
+                Errno::EBADF,
+                format!(
+                    "resolve {path}: the {} root is not open; add it with LinuxBackend::with_root",
+                    path.root
+                ),
+            )),
+        }
+    }
+
+    /// Opens `path` itself with `flags`.
+    pub(crate) fn open_path(&self, path: &RootPath, flags: OFlags) -> Result<OwnedFd, EffectError> {
+        let root = self.root_fd(path)?;
+        self.resolver
+            .open(root, &path.path, flags, Mode::empty())
+            .map_err(|failed| EffectError::new(errno(failed.errno), format!("{} {path}", failed.op)))
+    }
+
+    /// Opens the directory holding `path`, naming that directory in errors.
+    pub(crate) fn open_parent<'p>(&self, path: &'p RootPath) -> Result<(DirFd<'_>, &'p str), EffectError> {
+        let root = self.root_fd(path)?;
+        self.resolver.open_parent(root, &path.path).map_err(|failed| {
+            let shown = path.parent().unwrap_or_else(|| path.clone());
+            EffectError::new(errno(failed.errno), format!("{} {shown}", failed.op))
+        })
+    }
+}

@@ -1,0 +1,34 @@
+//! Which effects fail, and with which errno.
+
+use podns_core::{Effect, Errno};
+
+/// When a fault fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultTrigger {
+    /// Only the effect with this 0-based index (counted over every effect the
+    /// backend has executed).
+    Nth(u64),
+    /// Every effect from this index on (a persistent fault).
+    From(u64),
+    /// Every effect of this kind (by [`Effect::name`]), persistently.
+    Kind(&'static str),
+}
+
+/// One planned fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// When.
+    pub trigger: FaultTrigger,
+    /// The errno the effect fails with. The effect has no effect at all.
+    pub errno: Errno,
+}
+
+impl Fault {
+    pub(crate) fn fires(&self, index: u64, effect: &Effect) -> bool {
+        match &self.trigger {
+            FaultTrigger::Nth(nth) => *nth == index,
+            FaultTrigger::From(first) => index >= *first,
+            FaultTrigger::Kind(kind) => effect.name() == *kind,
+        }
+    }
+}

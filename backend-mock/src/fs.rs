@@ -1,0 +1,380 @@
+//! An in-memory file system that keeps what a power loss would keep apart from
+//! what only the page cache holds.
+//!
+//! Every inode has a volatile state (what a running process sees) and a durable
+//! state (what the disk holds): a file's data becomes durable on `fsync` of the
+//! file, a directory's entries on `fsync` of the directory. A process kill
+//! keeps the volatile state; a power loss keeps only the durable one.
+
+use std::collections::BTreeMap;
+
+use podns_core::{DirEntry, EffectError, EntryKind, Errno, RelPath, Root, RootPath};
+
+/// An inode number.
+pub type Ino = u64;
+
+/// One inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A directory.
+    Dir {
+        /// Entries a running process sees.
+        entries: BTreeMap<String, Ino>,
+        /// Entries that survive a power loss.
+        durable_entries: BTreeMap<String, Ino>,
+    },
+    /// A regular file.
+    File {
+        /// Contents a running process sees.
+        data: Vec<u8>,
+        /// Contents that survive a power loss.
+        durable_data: Vec<u8>,
+    },
+    /// A symbolic link (never followed by any effect).
+    Symlink {
+        /// Its target.
+        target: String,
+    },
+    /// A FIFO (reading one must not block; effects refuse it).
+    Fifo,
+}
+
+impl Node {
+    fn kind(&self) -> EntryKind {
+        match self {
+            Node::Dir { .. } => EntryKind::Directory,
+            Node::File { .. } => EntryKind::File,
+            Node::Symlink { .. } => EntryKind::Symlink,
+            Node::Fifo => EntryKind::Other,
+        }
+    }
+
+    fn empty_dir() -> Self {
+        Node::Dir {
+            entries: BTreeMap::new(),
+            durable_entries: BTreeMap::new(),
+        }
+    }
+}
+
+/// The in-memory file system with one directory per [`Root`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockFs {
+    nodes: BTreeMap<Ino, Node>,
+    roots: BTreeMap<Root, Ino>,
+    next_ino: Ino,
+}
+
+impl Default for MockFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn error(errno: Errno, what: &str, path: &RootPath) -> EffectError {
+    EffectError::new(errno, format!("{what} {path}"))
+}
+
+impl MockFs {
+    /// A file system with an empty, durable directory for each root.
+    pub fn new() -> Self {
+        let mut fs = Self {
+            nodes: BTreeMap::new(),
+            roots: BTreeMap::new(),
+            next_ino: 1,
+        };
+        for root in [Root::Pods, Root::Run] {
+            let ino = fs.alloc(Node::empty_dir());
+            fs.roots.insert(root, ino);
+        }
+        fs
+    }
+
+    fn alloc(&mut self, node: Node) -> Ino {
+        let ino = self.next_ino;
+        self.next_ino += 1;
+        self.nodes.insert(ino, node);
+        ino
+    }
+
+    /// The inode of a directory, walking components without following
+    /// symlinks.
+    fn resolve_dir(&self, root: Root, path: &RelPath, full: &RootPath) -> Result<Ino, EffectError> {
+        let mut ino = self.roots[&root];
+        for name in path.components() {
+            let Node::Dir { entries, .. } = &self.nodes[&ino] else {
+                return Err(error(Errno::ENOTDIR, "resolve", full));
+            };
+            let Some(&child) = entries.get(name) else {
+                return Err(error(Errno::ENOENT, "resolve", full));
+            };
+            match &self.nodes[&child] {
+                Node::Dir { .. } => ino = child,
+                Node::Symlink { .. } => return Err(error(Errno::ELOOP, "resolve", full)),
+                _ => return Err(error(Errno::ENOTDIR, "resolve", full)),
+            }
+        }
+        Ok(ino)
+    }
+
+    /// The parent directory's inode and the final name of `path`.
+    fn resolve_parent<'p>(&self, path: &'p RootPath) -> Result<(Ino, &'p str), EffectError> {
+        let (Some(parent), Some(name)) = (path.path.parent(), path.file_name()) else {
+            return Err(error(Errno::EINVAL, "a root has no parent:", path));
+        };
+        Ok((self.resolve_dir(path.root, &parent, path)?, name))
+    }
+
+    fn entries_mut(&mut self, dir: Ino) -> &mut BTreeMap<String, Ino> {
+        match self.nodes.get_mut(&dir) {
+            Some(Node::Dir { entries, .. }) => entries,
+            _ => unreachable!("resolve_dir only returns directories"),
+        }
+    }
+
+    fn lookup(&self, dir: Ino, name: &str) -> Option<Ino> {
+        match &self.nodes[&dir] {
+            Node::Dir { entries, .. } => entries.get(name).copied(),
+            _ => None,
+        }
+    }
+
+    /// `ListDir`.
+    pub fn list_dir(&self, dir: &RootPath) -> Result<Vec<DirEntry>, EffectError> {
+        let ino = self.resolve_dir(dir.root, &dir.path, dir)?;
+        let Node::Dir { entries, .. } = &self.nodes[&ino] else {
+            return Err(error(Errno::ENOTDIR, "list", dir));
+        };
+        Ok(entries
+            .iter()
+            .map(|(name, child)| DirEntry {
+                name: name.clone(),
+                kind: self.nodes[child].kind(),
+            })
+            .collect())
+    }
+
+    /// `ReadFile`.
+    pub fn read_file(&self, file: &RootPath, max_len: u64) -> Result<Vec<u8>, EffectError> {
+        let (dir, name) = self.resolve_parent(file)?;
+        let Some(ino) = self.lookup(dir, name) else {
+            return Err(error(Errno::ENOENT, "open", file));
+        };
+        match &self.nodes[&ino] {
+            Node::File { data, .. } if data.len() as u64 > max_len => {
+                Err(error(Errno::EFBIG, "read", file))
+            }
+            Node::File { data, .. } => Ok(data.clone()),
+            Node::Dir { .. } => Err(error(Errno::EISDIR, "read", file)),
+            Node::Symlink { .. } => Err(error(Errno::ELOOP, "open", file)),
+            Node::Fifo => Err(error(Errno::EINVAL, "read", file)),
+        }
+    }
+
+    /// `CreateDir`; returns whether a directory was created.
+    pub fn create_dir(&mut self, dir: &RootPath) -> Result<bool, EffectError> {
+        let (parent, name) = self.resolve_parent(dir)?;
+        if let Some(existing) = self.lookup(parent, name) {
+            return match self.nodes[&existing] {
+                Node::Dir { .. } => Ok(false),
+                _ => Err(error(Errno::ENOTDIR, "mkdir", dir)),
+            };
+        }
+        let ino = self.alloc(Node::empty_dir());
+        self.entries_mut(parent).insert(name.to_owned(), ino);
+        Ok(true)
+    }
+
+    /// `WriteNewFile`.
+    pub fn write_new_file(&mut self, file: &RootPath, contents: &[u8]) -> Result<(), EffectError> {
+        let (parent, name) = self.resolve_parent(file)?;
+        if self.lookup(parent, name).is_some() {
+            return Err(error(Errno::EEXIST, "create", file));
+        }
+        let ino = self.alloc(Node::File {
+            data: contents.to_vec(),
+            durable_data: Vec::new(),
+        });
+        self.entries_mut(parent).insert(name.to_owned(), ino);
+        Ok(())
+    }
+
+    /// `SyncFile`.
+    pub fn sync_file(&mut self, file: &RootPath) -> Result<(), EffectError> {
+        let (parent, name) = self.resolve_parent(file)?;
+        let Some(ino) = self.lookup(parent, name) else {
+            return Err(error(Errno::ENOENT, "open", file));
+        };
+        match self.nodes.get_mut(&ino) {
+            Some(Node::File { data, durable_data }) => {
+                durable_data.clone_from(data);
+                Ok(())
+            }
+            Some(Node::Symlink { .. }) => Err(error(Errno::ELOOP, "open", file)),
+            _ => Err(error(Errno::EINVAL, "fsync", file)),
+        }
+    }
+
+    /// `Rename` within one directory.
+    pub fn rename(&mut self, from: &RootPath, to: &RootPath) -> Result<(), EffectError> {
+        if from.root != to.root || from.path.parent() != to.path.parent() {
+            return Err(error(Errno::EXDEV, "rename across directories:", from));
+        }
+        let (parent, from_name) = self.resolve_parent(from)?;
+        let to_name = to.file_name().unwrap_or_default();
+        let Some(ino) = self.lookup(parent, from_name) else {
+            return Err(error(Errno::ENOENT, "rename", from));
+        };
+        if let Some(target) = self.lookup(parent, to_name) {
+            if matches!(self.nodes[&target], Node::Dir { .. }) {
+                return Err(error(Errno::EISDIR, "rename onto", to));
+            }
+        }
+        let entries = self.entries_mut(parent);
+        entries.remove(from_name);
+        entries.insert(to_name.to_owned(), ino);
+        Ok(())
+    }
+
+    /// `SyncDir`.
+    pub fn sync_dir(&mut self, dir: &RootPath) -> Result<(), EffectError> {
+        let ino = self.resolve_dir(dir.root, &dir.path, dir)?;
+        if let Some(Node::Dir {
+            entries,
+            durable_entries,
+        }) = self.nodes.get_mut(&ino)
+        {
+            durable_entries.clone_from(entries);
+        }
+        Ok(())
+    }
+
+    /// `RemoveFile`; returns whether there was an entry.
+    pub fn remove_file(&mut self, file: &RootPath) -> Result<bool, EffectError> {
+        let (parent, name) = self.resolve_parent(file)?;
+        let Some(ino) = self.lookup(parent, name) else {
+            return Ok(false);
+        };
+        if matches!(self.nodes[&ino], Node::Dir { .. }) {
+            return Err(error(Errno::EISDIR, "unlink", file));
+        }
+        self.entries_mut(parent).remove(name);
+        Ok(true)
+    }
+
+    /// `RemoveDir`.
+    pub fn remove_dir(&mut self, dir: &RootPath) -> Result<(), EffectError> {
+        let (parent, name) = self.resolve_parent(dir)?;
+        let Some(ino) = self.lookup(parent, name) else {
+            return Err(error(Errno::ENOENT, "rmdir", dir));
+        };
+        match &self.nodes[&ino] {
+            Node::Dir { entries, .. } if !entries.is_empty() => {
+                Err(error(Errno::ENOTEMPTY, "rmdir", dir))
+            }
+            Node::Dir { .. } => {
+                self.entries_mut(parent).remove(name);
+                Ok(())
+            }
+            _ => Err(error(Errno::ENOTDIR, "rmdir", dir)),
+        }
+    }
+
+    /// A power loss: every directory reverts to its durable entries and every
+    /// file to its durable data; what is no longer reachable is gone.
+    pub fn lose_power(&mut self) {
+        for node in self.nodes.values_mut() {
+            match node {
+                Node::Dir {
+                    entries,
+                    durable_entries,
+                } => entries.clone_from(durable_entries),
+                Node::File { data, durable_data } => data.clone_from(durable_data),
+                _ => {}
+            }
+        }
+        self.collect_garbage();
+    }
+
+    fn collect_garbage(&mut self) {
+        let mut reachable = std::collections::BTreeSet::new();
+        let mut stack: Vec<Ino> = self.roots.values().copied().collect();
+        while let Some(ino) = stack.pop() {
+            if !reachable.insert(ino) {
+                continue;
+            }
+            if let Some(Node::Dir {
+                entries,
+                durable_entries,
+            }) = self.nodes.get(&ino)
+            {
+                stack.extend(entries.values().chain(durable_entries.values()));
+            }
+        }
+        self.nodes.retain(|ino, _| reachable.contains(ino));
+    }
+
+    /// Places `node` at `path` durably, creating missing parent directories:
+    /// the state a disk had before the process started (kubelet-written
+    /// files, corrupt files, hostile entries).
+    pub fn plant(&mut self, path: &RootPath, node: Node) {
+        let mut dir = self.roots[&path.root];
+        let components = path.path.components();
+        let Some((last, parents)) = components.split_last() else {
+            return;
+        };
+        for name in parents {
+            dir = match self.lookup(dir, name) {
+                Some(child) if matches!(self.nodes[&child], Node::Dir { .. }) => child,
+                _ => {
+                    let child = self.alloc(Node::empty_dir());
+                    self.insert_durably(dir, name, child);
+                    child
+                }
+            };
+        }
+        let node = match node {
+            Node::File { data, .. } => Node::File {
+                durable_data: data.clone(),
+                data,
+            },
+            other => other,
+        };
+        let ino = self.alloc(node);
+        self.insert_durably(dir, last, ino);
+    }
+
+    fn insert_durably(&mut self, dir: Ino, name: &str, child: Ino) {
+        if let Some(Node::Dir {
+            entries,
+            durable_entries,
+        }) = self.nodes.get_mut(&dir)
+        {
+            entries.insert(name.to_owned(), child);
+            durable_entries.insert(name.to_owned(), child);
+        }
+    }
+
+    /// Every path under `root` with its node, depth first, for assertions and
+    /// snapshots.
+    pub fn tree(&self, root: Root) -> Vec<(String, &Node)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(String::new(), self.roots[&root])];
+        while let Some((prefix, ino)) = stack.pop() {
+            if let Node::Dir { entries, .. } = &self.nodes[&ino] {
+                for (name, child) in entries.iter().rev() {
+                    let path = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}/{name}")
+                    };
+                    stack.push((path, *child));
+                }
+            }
+            if !prefix.is_empty() {
+                out.push((prefix, &self.nodes[&ino]));
+            }
+        }
+        out
+    }
+}

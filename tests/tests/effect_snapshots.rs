@@ -1,0 +1,86 @@
+//! The exact effect lists of each operation, reviewed as snapshots.
+
+use podns_core::Response;
+use podns_tests::{TestNode, describe_all, userns_json};
+
+#[test]
+fn alloc_into_a_new_pod_dir() {
+    let mut node = TestNode::new();
+    node.recover();
+    let (result, effects) = node.alloc("pod-a");
+    assert!(matches!(result, Ok(Response::UserNamespace(_))));
+    insta::assert_yaml_snapshot!(describe_all(&effects));
+}
+
+#[test]
+fn alloc_into_an_existing_pod_dir() {
+    let mut node = TestNode::new();
+    node.plant_file("pod-a/etc-hosts", b"");
+    node.recover();
+    let (result, effects) = node.alloc("pod-a");
+    assert!(result.is_ok());
+    insta::assert_yaml_snapshot!(describe_all(&effects));
+}
+
+#[test]
+fn alloc_again_runs_no_effect() {
+    let mut node = TestNode::new();
+    node.recover();
+    let (first, _) = node.alloc("pod-a");
+    let (second, effects) = node.alloc("pod-a");
+    assert_eq!(first, second.map(|response| match response {
+        Response::UserNamespace(mut userns) => {
+            userns.created = true;
+            Response::UserNamespace(userns)
+        }
+        other => other,
+    }));
+    assert!(effects.is_empty());
+}
+
+#[test]
+fn release() {
+    let mut node = TestNode::new();
+    node.recover();
+    node.alloc("pod-a").0.unwrap();
+    let (result, effects) = node.release("pod-a");
+    assert!(result.is_ok());
+    insta::assert_yaml_snapshot!(describe_all(&effects));
+}
+
+#[test]
+fn recovery_of_a_clean_node() {
+    let mut node = TestNode::new();
+    node.plant_file("pod-a/userns", userns_json(65536, 65536).as_bytes());
+    node.plant_file("pod-b/userns", userns_json(131072, 65536).as_bytes());
+    node.plant_file("pod-c/other-file", b"");
+    node.plant_file(".podns.lock", b"");
+    insta::assert_yaml_snapshot!(describe_all(&node.recover()));
+}
+
+#[test]
+fn recovery_removes_stale_temp_files() {
+    let mut node = TestNode::new();
+    node.plant_file("pod-a/userns", userns_json(65536, 65536).as_bytes());
+    node.plant_file("pod-a/.userns.podns-tmp.0", b"{\"uidMa");
+    let effects = node.recover();
+    insta::assert_yaml_snapshot!(describe_all(&effects));
+    assert_eq!(node.paths(), ["pod-a", "pod-a/userns"]);
+}
+
+#[test]
+fn cleanup() {
+    let mut node = TestNode::new();
+    node.recover();
+    for uid in ["pod-a", "pod-b", "pod-c"] {
+        node.alloc(uid).0.unwrap();
+    }
+    let (result, effects) = node.cleanup(&["pod-b"]);
+    let Ok(Response::CleanedUp(report)) = result else {
+        panic!("cleanup failed: {result:?}");
+    };
+    let released: Vec<&str> = report.released.iter().map(|r| r.pod.as_str()).collect();
+    assert_eq!(released, ["pod-a", "pod-c"]);
+    assert!(report.failures.is_empty());
+    insta::assert_yaml_snapshot!(describe_all(&effects));
+}
