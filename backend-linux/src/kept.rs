@@ -52,7 +52,10 @@ impl KeptFiles {
 
     #[cfg(test)]
     pub(crate) fn paths(&self) -> Vec<String> {
-        self.files.iter().map(|(path, _)| path.to_string()).collect()
+        self.files
+            .iter()
+            .map(|(path, _)| path.to_string())
+            .collect()
     }
 }
 
@@ -70,7 +73,12 @@ mod tests {
     }
 
     fn fd() -> OwnedFd {
-        rustix::fs::open(".", rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()).unwrap()
+        rustix::fs::open(
+            ".",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -17,9 +17,7 @@ use rustix::io::Errno;
 const OPENAT2_ATTEMPTS: usize = 8;
 
 /// The flags used to open a directory only to resolve names below it.
-const DIR_PATH_FLAGS: OFlags = OFlags::PATH
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::CLOEXEC);
+const DIR_PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
 /// A failed system call during resolution: which call, and the errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +61,8 @@ impl Resolver {
         self.walk.store(on, Ordering::Relaxed);
     }
 
-    /// Opens `path` below `root` with `flags`. Must not be given
-    /// `O_PATH | O_NOFOLLOW`: with that pair both openat2 and the walk would
-    /// return an fd for a trailing symlink instead of failing.
+    /// Opens `path` below `root` with `flags`; a symlink anywhere in `path`,
+    /// the last component included, fails with `ELOOP`.
     pub(crate) fn open(
         &self,
         root: BorrowedFd<'_>,
@@ -73,7 +70,6 @@ impl Resolver {
         flags: OFlags,
         mode: Mode,
     ) -> Result<OwnedFd, Failed> {
-        debug_assert!(!flags.contains(OFlags::PATH | OFlags::NOFOLLOW));
         if !self.walk.load(Ordering::Relaxed) {
             match open_beneath(root, path, flags, mode) {
                 Err(Errno::NOSYS) => self.walk.store(true, Ordering::Relaxed),
@@ -114,6 +110,10 @@ fn open_beneath(
         path.components().join("/")
     };
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    // NO_SYMLINKS already refuses a trailing symlink with ELOOP; O_NOFOLLOW
+    // would turn that into ENOTDIR (with O_DIRECTORY) or an fd of the link
+    // itself (with O_PATH).
+    let flags = flags - OFlags::NOFOLLOW;
     let mut attempt = 1;
     loop {
         match rustix::fs::openat2(root, text.as_str(), flags, mode, resolve) {
@@ -133,13 +133,19 @@ fn walk(
 ) -> Result<OwnedFd, Failed> {
     let flags = flags | OFlags::NOFOLLOW;
     let Some((last, dirs)) = components.split_last() else {
-        return rustix::fs::openat(root, ".", flags, mode).map_err(|errno| Failed::new("openat", errno));
+        return rustix::fs::openat(root, ".", flags, mode)
+            .map_err(|errno| Failed::new("openat", errno));
     };
     let mut held: Option<OwnedFd> = None;
     for name in dirs {
         let at = held.as_ref().map_or(root, AsFd::as_fd);
-        let next = rustix::fs::openat(at, name.as_str(), DIR_PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
-            .map_err(|errno| Failed::new("openat", symlink_as_eloop(at, name, errno)))?;
+        let next = rustix::fs::openat(
+            at,
+            name.as_str(),
+            DIR_PATH_FLAGS | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|errno| Failed::new("openat", symlink_as_eloop(at, name, errno)))?;
         held = Some(next);
     }
     let at = held.as_ref().map_or(root, AsFd::as_fd);
@@ -222,35 +228,85 @@ mod tests {
     #[test]
     fn plain_paths_open_in_both_modes() {
         both_modes(|resolver, root| {
-            let fd = resolver.open(root, &rel("dir/file"), READ, Mode::empty()).unwrap();
+            let fd = resolver
+                .open(root, &rel("dir/file"), READ, Mode::empty())
+                .unwrap();
             let mut buf = [0u8; 8];
             let n = rustix::io::read(&fd, &mut buf).unwrap();
             assert_eq!(&buf[..n], b"data");
-            resolver.open(root, &rel("dir/sub"), DIR, Mode::empty()).unwrap();
-            resolver.open(root, &RelPath::root(), DIR, Mode::empty()).unwrap();
+            resolver
+                .open(root, &rel("dir/sub"), DIR, Mode::empty())
+                .unwrap();
+            resolver
+                .open(root, &RelPath::root(), DIR, Mode::empty())
+                .unwrap();
         });
     }
 
     #[test]
     fn symlinks_anywhere_give_eloop_in_both_modes() {
         both_modes(|resolver, root| {
-            assert_eq!(errno_of(resolver.open(root, &rel("link-dir/file"), READ, Mode::empty())), Errno::LOOP);
-            assert_eq!(errno_of(resolver.open(root, &rel("escape/secret"), READ, Mode::empty())), Errno::LOOP);
-            assert_eq!(errno_of(resolver.open(root, &rel("dir/link-file"), READ, Mode::empty())), Errno::LOOP);
-            assert_eq!(errno_of(resolver.open(root, &rel("link-dir"), DIR, Mode::empty())), Errno::LOOP);
-            assert_eq!(errno_of(resolver.open(root, &rel("link-dir"), DIR_PATH_FLAGS, Mode::empty())), Errno::LOOP);
-            assert_eq!(errno_of(resolver.open(root, &rel("dir/link-file"), OFlags::PATH | OFlags::CLOEXEC, Mode::empty())), Errno::LOOP);
-            assert_eq!(resolver.open_parent(root, &rel("link-dir/sub/x")).unwrap_err().errno, Errno::LOOP);
-            assert_eq!(resolver.open_parent(root, &rel("escape/x")).unwrap_err().errno, Errno::LOOP);
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("link-dir/file"), READ, Mode::empty())),
+                Errno::LOOP
+            );
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("escape/secret"), READ, Mode::empty())),
+                Errno::LOOP
+            );
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("dir/link-file"), READ, Mode::empty())),
+                Errno::LOOP
+            );
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("link-dir"), DIR, Mode::empty())),
+                Errno::LOOP
+            );
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("link-dir"), DIR_PATH_FLAGS, Mode::empty())),
+                Errno::LOOP
+            );
+            assert_eq!(
+                errno_of(resolver.open(
+                    root,
+                    &rel("dir/link-file"),
+                    OFlags::PATH | OFlags::CLOEXEC,
+                    Mode::empty()
+                )),
+                Errno::LOOP
+            );
+            assert_eq!(
+                resolver
+                    .open_parent(root, &rel("link-dir/sub/x"))
+                    .unwrap_err()
+                    .errno,
+                Errno::LOOP
+            );
+            assert_eq!(
+                resolver
+                    .open_parent(root, &rel("escape/x"))
+                    .unwrap_err()
+                    .errno,
+                Errno::LOOP
+            );
         });
     }
 
     #[test]
     fn missing_and_non_directory_components_keep_their_errno() {
         both_modes(|resolver, root| {
-            assert_eq!(errno_of(resolver.open(root, &rel("nope/file"), READ, Mode::empty())), Errno::NOENT);
-            assert_eq!(errno_of(resolver.open(root, &rel("dir/file/x"), READ, Mode::empty())), Errno::NOTDIR);
-            assert_eq!(errno_of(resolver.open(root, &rel("dir/file"), DIR, Mode::empty())), Errno::NOTDIR);
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("nope/file"), READ, Mode::empty())),
+                Errno::NOENT
+            );
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("dir/file/x"), READ, Mode::empty())),
+                Errno::NOTDIR
+            );
+            assert_eq!(
+                errno_of(resolver.open(root, &rel("dir/file"), DIR, Mode::empty())),
+                Errno::NOTDIR
+            );
         });
     }
 
@@ -278,11 +334,18 @@ mod tests {
         let (_temp, root) = fixture();
         let resolver = Resolver::default();
         resolver.set_force_walk(true);
-        let failed = resolver.open(root.as_fd(), &rel("nope"), READ, Mode::empty()).unwrap_err();
+        let failed = resolver
+            .open(root.as_fd(), &rel("nope"), READ, Mode::empty())
+            .unwrap_err();
         assert_eq!(failed.op, "openat");
         resolver.set_force_walk(false);
-        let failed = resolver.open(root.as_fd(), &rel("nope"), READ, Mode::empty()).unwrap_err();
+        let failed = resolver
+            .open(root.as_fd(), &rel("nope"), READ, Mode::empty())
+            .unwrap_err();
         // A kernel without openat2 switches back to the walk by itself.
-        assert!(failed.op == "openat2" || failed.op == "openat", "{failed:?}");
+        assert!(
+            failed.op == "openat2" || failed.op == "openat",
+            "{failed:?}"
+        );
     }
 }

@@ -22,7 +22,8 @@ pub struct LinuxBackend {
     pub(crate) roots: BTreeMap<Root, OwnedFd>,
     pub(crate) resolver: Resolver,
     pub(crate) kept: KeptFiles,
-    pub(crate) fsyncs: u64,
+    pub(crate) fsync_calls: u64,
+    pub(crate) syncfs_calls: u64,
 }
 
 impl LinuxBackend {
@@ -33,7 +34,8 @@ impl LinuxBackend {
             roots: BTreeMap::new(),
             resolver: Resolver::default(),
             kept: KeptFiles::default(),
-            fsyncs: 0,
+            fsync_calls: 0,
+            syncfs_calls: 0,
         };
         backend.with_root(Root::Pods, pods_dir)
     }
@@ -42,10 +44,12 @@ impl LinuxBackend {
     /// the same root.
     pub fn with_root(mut self, root: Root, dir: &Path) -> Result<Self, BackendError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|error| BackendError::OpenRoot {
-            root,
-            path: dir.to_owned(),
-            errno: errno(error),
+        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|error| {
+            BackendError::OpenRoot {
+                root,
+                path: dir.to_owned(),
+                errno: errno(error),
+            }
         })?;
         self.roots.insert(root, fd);
         Ok(self)
@@ -57,10 +61,16 @@ impl LinuxBackend {
         self.resolver.set_force_walk(on);
     }
 
-    /// How many `fsync` calls the backend has made, for tests and benchmarks
-    /// that check the cost of an operation.
+    /// How many `fsync(2)` calls the backend has made (failed ones included),
+    /// for tests and benchmarks that check the cost of an operation.
     pub fn fsync_count(&self) -> u64 {
-        self.fsyncs
+        self.fsync_calls
+    }
+
+    /// How many `syncfs(2)` calls the backend has made (failed ones included);
+    /// not part of [`LinuxBackend::fsync_count`], as one costs far more.
+    pub fn syncfs_count(&self) -> u64 {
+        self.syncfs_calls
     }
 
     pub(crate) fn root_fd(&self, path: &RootPath) -> Result<BorrowedFd<'_>, EffectError> {
@@ -81,15 +91,22 @@ impl LinuxBackend {
         let root = self.root_fd(path)?;
         self.resolver
             .open(root, &path.path, flags, Mode::empty())
-            .map_err(|failed| EffectError::new(errno(failed.errno), format!("{} {path}", failed.op)))
+            .map_err(|failed| {
+                EffectError::new(errno(failed.errno), format!("{} {path}", failed.op))
+            })
     }
 
     /// Opens the directory holding `path`, naming that directory in errors.
-    pub(crate) fn open_parent<'p>(&self, path: &'p RootPath) -> Result<(DirFd<'_>, &'p str), EffectError> {
+    pub(crate) fn open_parent<'p>(
+        &self,
+        path: &'p RootPath,
+    ) -> Result<(DirFd<'_>, &'p str), EffectError> {
         let root = self.root_fd(path)?;
-        self.resolver.open_parent(root, &path.path).map_err(|failed| {
-            let shown = path.parent().unwrap_or_else(|| path.clone());
-            EffectError::new(errno(failed.errno), format!("{} {shown}", failed.op))
-        })
+        self.resolver
+            .open_parent(root, &path.path)
+            .map_err(|failed| {
+                let shown = path.parent().unwrap_or_else(|| path.clone());
+                EffectError::new(errno(failed.errno), format!("{} {shown}", failed.op))
+            })
     }
 }

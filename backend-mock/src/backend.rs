@@ -112,6 +112,10 @@ impl MockBackend {
                 .remove_file(file)
                 .map(|existed| Observation::FileRemoved { existed }),
             Effect::RemoveDir { dir } => self.fs.remove_dir(dir).map(|()| Observation::Done),
+            Effect::SyncFs { .. } => {
+                self.fs.sync_all();
+                Ok(Observation::Done)
+            }
             other => Err(EffectError::new(
                 Errno::EINVAL,
                 format!("the mock backend does not model {}", other.name()),

@@ -280,6 +280,20 @@ impl MockFs {
         }
     }
 
+    /// `syncfs`: everything becomes durable.
+    pub fn sync_all(&mut self) {
+        for node in self.nodes.values_mut() {
+            match node {
+                Node::Dir {
+                    entries,
+                    durable_entries,
+                } => durable_entries.clone_from(entries),
+                Node::File { data, durable_data } => durable_data.clone_from(data),
+                _ => {}
+            }
+        }
+    }
+
     /// A power loss: every directory reverts to its durable entries and every
     /// file to its durable data; what is no longer reachable is gone.
     pub fn lose_power(&mut self) {

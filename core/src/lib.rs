@@ -96,16 +96,16 @@
 #![deny(missing_docs)]
 
 mod backend;
-pub mod dry_run;
 mod driver;
+pub mod dry_run;
 mod effect;
 mod path;
 pub mod recording;
 mod userns;
 
+pub use backend::Backend;
 #[cfg(feature = "mock")]
 pub use backend::MockBackend;
-pub use backend::Backend;
 pub use driver::{drive, drive_bounded};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 pub use path::{

@@ -63,7 +63,9 @@ pub struct PodUid(String);
 
 /// A string that is not a valid pod UID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid pod UID {shown:?}: it {reason}; a pod UID must be one path component (no '/', not '.' or '..', no NUL, 1 to 255 bytes)")]
+#[error(
+    "invalid pod UID {shown:?}: it {reason}; a pod UID must be one path component (no '/', not '.' or '..', no NUL, 1 to 255 bytes)"
+)]
 pub struct InvalidPodUid {
     /// The rejected input, shortened for display.
     pub shown: String,
@@ -210,7 +212,9 @@ impl<'de> Deserialize<'de> for RelPath {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         RelPath::parse(&text).map_err(|reason| {
-            serde::de::Error::custom(format!("invalid relative path {text:?}: a component {reason}"))
+            serde::de::Error::custom(format!(
+                "invalid relative path {text:?}: a component {reason}"
+            ))
         })
     }
 }
@@ -279,9 +283,18 @@ mod tests {
     #[test]
     fn pod_uid_rejects_every_unsafe_shape() {
         assert_eq!(PodUid::new("").unwrap_err().reason, ComponentError::Empty);
-        assert_eq!(PodUid::new(".").unwrap_err().reason, ComponentError::DotName("."));
-        assert_eq!(PodUid::new("..").unwrap_err().reason, ComponentError::DotName(".."));
-        assert_eq!(PodUid::new("a/b").unwrap_err().reason, ComponentError::Slash);
+        assert_eq!(
+            PodUid::new(".").unwrap_err().reason,
+            ComponentError::DotName(".")
+        );
+        assert_eq!(
+            PodUid::new("..").unwrap_err().reason,
+            ComponentError::DotName("..")
+        );
+        assert_eq!(
+            PodUid::new("a/b").unwrap_err().reason,
+            ComponentError::Slash
+        );
         assert_eq!(PodUid::new("a\0b").unwrap_err().reason, ComponentError::Nul);
         assert_eq!(
             PodUid::new("x".repeat(256)).unwrap_err().reason,

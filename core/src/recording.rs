@@ -38,7 +38,10 @@ impl<B> Recording<B> {
 
     /// The effects executed so far, without outcomes.
     pub fn effects(&self) -> Vec<Effect> {
-        self.log.iter().map(|executed| executed.effect.clone()).collect()
+        self.log
+            .iter()
+            .map(|executed| executed.effect.clone())
+            .collect()
     }
 
     /// Empties the log.

@@ -12,25 +12,7 @@ use podns_core::{
 
 /// Renders one effect on one line: `name <root>/path extra`.
 pub fn describe(effect: &Effect) -> String {
-    match effect {
-        Effect::ListDir { dir } => format!("list-dir {dir}"),
-        Effect::ReadFile { file, max_len } => format!("read-file {file} max={max_len}"),
-        Effect::CreateDir { dir, mode } => format!("create-dir {dir} mode={mode:o}"),
-        Effect::WriteNewFile {
-            file,
-            mode,
-            contents,
-        } => format!(
-            "write-new-file {file} mode={mode:o} {}",
-            String::from_utf8_lossy(contents)
-        ),
-        Effect::SyncFile { file } => format!("sync-file {file}"),
-        Effect::Rename { from, to } => format!("rename {from} -> {to}"),
-        Effect::SyncDir { dir } => format!("sync-dir {dir}"),
-        Effect::RemoveFile { file } => format!("remove-file {file}"),
-        Effect::RemoveDir { dir } => format!("remove-dir {dir}"),
-        other => format!("{other:?}"),
-    }
+    effect.to_string()
 }
 
 /// Renders a list of effects.
@@ -150,10 +132,13 @@ impl TestNode {
 
     /// Plants a file durably, as if written before this process started.
     pub fn plant_file(&mut self, path: &str, contents: &[u8]) {
-        self.plant(path, Node::File {
-            data: contents.to_vec(),
-            durable_data: contents.to_vec(),
-        });
+        self.plant(
+            path,
+            Node::File {
+                data: contents.to_vec(),
+                durable_data: contents.to_vec(),
+            },
+        );
     }
 
     /// Plants any node durably.

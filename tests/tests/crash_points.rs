@@ -18,7 +18,12 @@ fn assert_no_overlap(node: &TestNode) {
     let allocations = node.engine.allocations();
     for (index, a) in allocations.iter().enumerate() {
         for b in &allocations[index + 1..] {
-            assert!(!a.range.overlaps(&b.range), "{} and {} overlap", a.pod, b.pod);
+            assert!(
+                !a.range.overlaps(&b.range),
+                "{} and {} overlap",
+                a.pod,
+                b.pod
+            );
         }
     }
 }
@@ -41,11 +46,19 @@ fn crash_during_allocation() {
             node.restart_after(crash);
             node.recover();
             assert_no_overlap(&node);
-            assert!(node.engine.problems().is_empty(), "{:?}", node.engine.problems());
+            assert!(
+                node.engine.problems().is_empty(),
+                "{:?}",
+                node.engine.problems()
+            );
             let after = ranges(&node);
             assert!(after.starts_with(&before[..1]) || after.contains(&before[0]));
             // No temp file survives recovery.
-            assert!(node.paths().iter().all(|path| !path.contains(".userns.podns-tmp")));
+            assert!(
+                node.paths()
+                    .iter()
+                    .all(|path| !path.contains(".userns.podns-tmp"))
+            );
             // The pod can always be allocated afterwards, without overlap.
             let Ok(Response::UserNamespace(_)) = node.alloc("new").0 else {
                 panic!("allocation after {crash:?} at {budget} failed");

@@ -30,6 +30,11 @@ fn recovered_engine() -> UsernsEngine {
         }))
         .times(1)
         .returning(|_| Ok(Observation::Listing(Vec::new())));
+    backend
+        .expect_execute()
+        .with(eq(Effect::SyncFs { root: Root::Pods }))
+        .times(1)
+        .returning(|_| Ok(Observation::Done));
     pollster::block_on(drive(&mut engine, &mut backend, Request::Recover)).unwrap();
     engine
 }
@@ -149,7 +154,7 @@ fn rollback_when_each_allocation_step_fails() {
 fn a_rename_that_happened_despite_its_error_is_undone_durably() {
     // The temp file is gone after the failed rename: the rename took effect,
     // so the core removes `userns` and syncs before freeing the slot.
-    let (seen, result, engine) = alloc_failing_at(3, |effect| match effect {
+    let (seen, result, engine) = alloc_failing_at(4, |effect| match effect {
         Effect::CreateDir { .. } => Observation::DirCreated { created: false },
         Effect::RemoveFile { file } if file.file_name() != Some("userns") => {
             Observation::FileRemoved { existed: false }
@@ -190,8 +195,16 @@ fn an_undoable_failure_keeps_the_slot_reserved_in_doubt() {
     assert!(matches!(again, Err(OperationError::PodProblem { .. })));
     // ...and a later successful release gives it back.
     let mut backend = MockBackend::new();
-    backend.expect_execute().times(2).returning(|effect| Ok(truthful(effect)));
-    pollster::block_on(drive(&mut engine, &mut backend, Request::Release { pod: pod("p") })).unwrap();
+    backend
+        .expect_execute()
+        .times(2)
+        .returning(|effect| Ok(truthful(effect)));
+    pollster::block_on(drive(
+        &mut engine,
+        &mut backend,
+        Request::Release { pod: pod("p") },
+    ))
+    .unwrap();
     assert_eq!(engine.free(), engine.capacity());
 }
 
@@ -199,7 +212,10 @@ fn an_undoable_failure_keeps_the_slot_reserved_in_doubt() {
 fn a_release_whose_sync_fails_keeps_the_slot() {
     let mut engine = recovered_engine();
     let mut backend = MockBackend::new();
-    backend.expect_execute().times(6).returning(|effect| Ok(truthful(effect)));
+    backend
+        .expect_execute()
+        .times(6)
+        .returning(|effect| Ok(truthful(effect)));
     pollster::block_on(drive(&mut engine, &mut backend, alloc_request())).unwrap();
 
     let mut backend = MockBackend::new();
@@ -218,7 +234,15 @@ fn a_release_whose_sync_fails_keeps_the_slot() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Err(EffectError::new(Errno::EIO, "fsync")));
-    let result = pollster::block_on(drive(&mut engine, &mut backend, Request::Release { pod: pod("p") }));
+    let result = pollster::block_on(drive(
+        &mut engine,
+        &mut backend,
+        Request::Release { pod: pod("p") },
+    ));
     assert!(matches!(result, Err(OperationError::Io { .. })));
-    assert_eq!(engine.free(), engine.capacity() - 1, "the slot must not be reused yet");
+    assert_eq!(
+        engine.free(),
+        engine.capacity() - 1,
+        "the slot must not be reused yet"
+    );
 }

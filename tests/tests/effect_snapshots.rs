@@ -28,13 +28,16 @@ fn alloc_again_runs_no_effect() {
     node.recover();
     let (first, _) = node.alloc("pod-a");
     let (second, effects) = node.alloc("pod-a");
-    assert_eq!(first, second.map(|response| match response {
-        Response::UserNamespace(mut userns) => {
-            userns.created = true;
-            Response::UserNamespace(userns)
-        }
-        other => other,
-    }));
+    assert_eq!(
+        first,
+        second.map(|response| match response {
+            Response::UserNamespace(mut userns) => {
+                userns.created = true;
+                Response::UserNamespace(userns)
+            }
+            other => other,
+        })
+    );
     assert!(effects.is_empty());
 }
 

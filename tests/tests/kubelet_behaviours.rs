@@ -102,13 +102,20 @@ fn the_terminal_slot_of_a_pool_reaching_2_pow_32_is_never_handed_out() {
     for first in [a, b] {
         assert!(!HostIdRange::new(first, 65536).touches_reserved_ids());
     }
-    assert!(matches!(node.alloc("c").0, Err(OperationError::PoolExhausted { capacity: 2 })));
+    assert!(matches!(
+        node.alloc("c").0,
+        Err(OperationError::PoolExhausted { capacity: 2 })
+    ));
 }
 
 #[test]
 fn allocation_is_deterministic_for_a_seed() {
     let run = |seed| {
-        let mut node = TestNode::with(PoolConfig::default(), seed, AllocationPolicy::RandomStartThenNextFree);
+        let mut node = TestNode::with(
+            PoolConfig::default(),
+            seed,
+            AllocationPolicy::RandomStartThenNextFree,
+        );
         node.recover();
         (0..5)
             .map(|index| host_id(node.alloc(&format!("p{index}")).0.unwrap()))
@@ -150,7 +157,10 @@ fn a_kubelet_written_file_is_read_back_identically() {
             1024,
         )
         .unwrap();
-    assert_eq!(String::from_utf8(written).unwrap(), userns_json(65536, 65536));
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        userns_json(65536, 65536)
+    );
 }
 
 #[test]
@@ -166,7 +176,16 @@ fn cleanup_releases_orphans_on_disk_and_in_memory() {
     };
     assert_eq!(report.released.len(), 1);
     assert_eq!(report.released[0].pod.as_str(), "orphan");
-    assert_eq!(node.paths(), ["known", "known/userns", "orphan", "running", "running/userns"]);
+    assert_eq!(
+        node.paths(),
+        [
+            "known",
+            "known/userns",
+            "orphan",
+            "running",
+            "running/userns"
+        ]
+    );
 
     // An allocation whose pod directory vanished is released even when the
     // pod is listed as known.
@@ -175,7 +194,10 @@ fn cleanup_releases_orphans_on_disk_and_in_memory() {
         path: podns_core::RelPath::parse("known/userns").unwrap(),
     };
     node.backend.fs_mut().remove_file(&dir).unwrap();
-    node.backend.fs_mut().remove_dir(&dir.parent().unwrap()).unwrap();
+    node.backend
+        .fs_mut()
+        .remove_dir(&dir.parent().unwrap())
+        .unwrap();
     let (result, _) = node.cleanup(&["known", "running"]);
     let Ok(Response::CleanedUp(report)) = result else {
         panic!("cleanup failed");
@@ -199,7 +221,10 @@ fn releasing_an_unknown_pod_does_nothing() {
 #[test]
 fn requests_before_recovery_are_refused() {
     let mut node = TestNode::new();
-    assert!(matches!(node.alloc("a").0, Err(OperationError::NotRecovered)));
+    assert!(matches!(
+        node.alloc("a").0,
+        Err(OperationError::NotRecovered)
+    ));
 }
 
 #[test]

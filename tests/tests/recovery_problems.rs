@@ -18,7 +18,15 @@ fn problem_snapshot(node: &TestNode) -> Vec<String> {
     node.engine
         .problems()
         .iter()
-        .map(|problem| format!("{} {} {}: {}", problem.pod, problem.kind.as_str(), problem.path, problem.message))
+        .map(|problem| {
+            format!(
+                "{} {} {}: {}",
+                problem.pod,
+                problem.kind.as_str(),
+                problem.path,
+                problem.message
+            )
+        })
         .collect()
 }
 
@@ -27,7 +35,10 @@ fn corrupt_file_freezes_new_allocations_but_not_the_rest() {
     let mut node = TestNode::new();
     node.plant_file("good/userns", userns_json(65536, 65536).as_bytes());
     node.plant_file("bad/userns", b"{\"uidMappings\":[{\"hostId\":13");
-    assert_eq!(recover_and_report(&mut node), [("bad".into(), ProblemKind::Corrupt)]);
+    assert_eq!(
+        recover_and_report(&mut node),
+        [("bad".into(), ProblemKind::Corrupt)]
+    );
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
 
     // Reads keep working.
@@ -52,29 +63,38 @@ fn every_unreadable_kind_is_reported() {
     let mut node = TestNode::new();
     node.plant_file("empty/userns", b"");
     node.plant_file("huge/userns", &vec![b' '; 10 << 20]);
-    node.plant("symlink/userns", Node::Symlink {
-        target: "/etc/shadow".into(),
-    });
+    node.plant(
+        "symlink/userns",
+        Node::Symlink {
+            target: "/etc/shadow".into(),
+        },
+    );
     node.plant("dir/userns/inner", Node::Fifo);
     node.plant("fifo/userns", Node::Fifo);
     let kinds = recover_and_report(&mut node);
-    assert_eq!(kinds, [
-        ("dir".into(), ProblemKind::Unreadable),
-        ("empty".into(), ProblemKind::Corrupt),
-        ("fifo".into(), ProblemKind::Unreadable),
-        ("huge".into(), ProblemKind::Unreadable),
-        ("symlink".into(), ProblemKind::Unreadable),
-    ]);
+    assert_eq!(
+        kinds,
+        [
+            ("dir".into(), ProblemKind::Unreadable),
+            ("empty".into(), ProblemKind::Corrupt),
+            ("fifo".into(), ProblemKind::Unreadable),
+            ("huge".into(), ProblemKind::Unreadable),
+            ("symlink".into(), ProblemKind::Unreadable),
+        ]
+    );
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
 }
 
 #[test]
 fn a_huge_file_is_never_read() {
     let mut node = TestNode::new();
-    node.plant("huge/userns", Node::File {
-        data: vec![b'{'; 10 << 20],
-        durable_data: Vec::new(),
-    });
+    node.plant(
+        "huge/userns",
+        Node::File {
+            data: vec![b'{'; 10 << 20],
+            durable_data: Vec::new(),
+        },
+    );
     let effects = node.recover();
     insta::assert_yaml_snapshot!(describe_all(&effects));
     assert_eq!(node.engine.problems()[0].kind, ProblemKind::Unreadable);
@@ -86,8 +106,14 @@ fn foreign_ranges_keep_their_mapping_and_block_their_slots() {
     // The pool used to start lower, then ids_per_pod was different, then the
     // file was edited by hand.
     node.plant_file("out-of-pool/userns", userns_json(1 << 31, 65536).as_bytes());
-    node.plant_file("misaligned/userns", userns_json(65536 + 4096, 65536).as_bytes());
-    node.plant_file("wrong-length/userns", userns_json(65536 * 4, 65536 * 2).as_bytes());
+    node.plant_file(
+        "misaligned/userns",
+        userns_json(65536 + 4096, 65536).as_bytes(),
+    );
+    node.plant_file(
+        "wrong-length/userns",
+        userns_json(65536 * 4, 65536 * 2).as_bytes(),
+    );
     node.restart_with_pool(PoolConfig {
         first_id: 65536,
         id_count: 65536 * 110,
@@ -95,11 +121,14 @@ fn foreign_ranges_keep_their_mapping_and_block_their_slots() {
         max_pods: 110,
     });
     let kinds = recover_and_report(&mut node);
-    assert_eq!(kinds, [
-        ("misaligned".into(), ProblemKind::Misaligned),
-        ("out-of-pool".into(), ProblemKind::OutOfPool),
-        ("wrong-length".into(), ProblemKind::WrongLength),
-    ]);
+    assert_eq!(
+        kinds,
+        [
+            ("misaligned".into(), ProblemKind::Misaligned),
+            ("out-of-pool".into(), ProblemKind::OutOfPool),
+            ("wrong-length".into(), ProblemKind::WrongLength),
+        ]
+    );
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
     // Each keeps its mapping.
     for uid in ["misaligned", "out-of-pool", "wrong-length"] {
@@ -123,13 +152,22 @@ fn overlapping_claims_are_a_conflict_for_both_pods_only() {
     node.plant_file("two/userns", userns_json(131072, 65536).as_bytes());
     node.plant_file("fine/userns", userns_json(65536, 65536).as_bytes());
     let kinds = recover_and_report(&mut node);
-    assert_eq!(kinds, [
-        ("one".into(), ProblemKind::Conflict),
-        ("two".into(), ProblemKind::Conflict),
-    ]);
+    assert_eq!(
+        kinds,
+        [
+            ("one".into(), ProblemKind::Conflict),
+            ("two".into(), ProblemKind::Conflict),
+        ]
+    );
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
-    assert!(matches!(node.alloc("one").0, Err(OperationError::PodProblem { .. })));
-    assert!(matches!(node.alloc("two").0, Err(OperationError::PodProblem { .. })));
+    assert!(matches!(
+        node.alloc("one").0,
+        Err(OperationError::PodProblem { .. })
+    ));
+    assert!(matches!(
+        node.alloc("two").0,
+        Err(OperationError::PodProblem { .. })
+    ));
     assert!(node.alloc("fine").0.is_ok());
     // Everything else keeps allocating, never into the contested slot.
     let (Ok(Response::UserNamespace(new)), _) = node.alloc("new") else {
@@ -153,12 +191,18 @@ fn unsafe_ranges_are_never_handed_out() {
     node.plant_file("root/userns", userns_json(0, 65536).as_bytes());
     node.plant_file("top/userns", userns_json(4294901760, 65536).as_bytes());
     let kinds = recover_and_report(&mut node);
-    assert_eq!(kinds, [
-        ("root".into(), ProblemKind::UnsafeRange),
-        ("top".into(), ProblemKind::UnsafeRange),
-    ]);
+    assert_eq!(
+        kinds,
+        [
+            ("root".into(), ProblemKind::UnsafeRange),
+            ("top".into(), ProblemKind::UnsafeRange),
+        ]
+    );
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
-    assert!(matches!(node.alloc("root").0, Err(OperationError::PodProblem { .. })));
+    assert!(matches!(
+        node.alloc("root").0,
+        Err(OperationError::PodProblem { .. })
+    ));
     assert!(node.alloc("new").0.is_ok());
 }
 
@@ -170,8 +214,16 @@ fn recovery_is_idempotent() {
     node.plant_file("c1/userns", userns_json(131072, 65536).as_bytes());
     node.plant_file("c2/userns", userns_json(131072, 65536).as_bytes());
     node.recover();
-    let once = (node.engine.allocations(), node.engine.problems(), node.engine.free());
+    let once = (
+        node.engine.allocations(),
+        node.engine.problems(),
+        node.engine.free(),
+    );
     node.recover();
-    let twice = (node.engine.allocations(), node.engine.problems(), node.engine.free());
+    let twice = (
+        node.engine.allocations(),
+        node.engine.problems(),
+        node.engine.free(),
+    );
     assert_eq!(once, twice);
 }

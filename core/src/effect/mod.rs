@@ -9,7 +9,7 @@ pub use observation::{DirEntry, EntryKind, Observation};
 
 use serde::{Deserialize, Serialize};
 
-use crate::path::RootPath;
+use crate::path::{Root, RootPath};
 
 /// One step the core asks a backend to take.
 ///
@@ -129,6 +129,19 @@ pub enum Effect {
         /// The directory to flush.
         dir: RootPath,
     },
+    /// `syncfs(2)` the file system that holds `root`.
+    ///
+    /// - Returns [`Observation::Done`].
+    /// - Errors: `EIO`, `ENOSPC`, `EDQUOT` (a writeback error since the root was
+    ///   opened). Any error means earlier operations may be lost.
+    /// - Durable afterwards: every operation completed on that file system
+    ///   before this effect, by any process: data, creates, renames, unlinks.
+    ///   Recovery uses it once so that what it trusts, and what a killed
+    ///   process left behind, cannot change under a later power loss.
+    SyncFs {
+        /// Any directory of the file system.
+        root: Root,
+    },
     /// `unlinkat(2)` the non-directory `file` (a symlink is removed, never
     /// followed).
     ///
@@ -160,8 +173,8 @@ impl Effect {
     }
 
     /// The main path the effect acts on.
-    pub fn subject(&self) -> &RootPath {
-        match self {
+    pub fn subject(&self) -> RootPath {
+        let path = match self {
             Effect::ListDir { dir }
             | Effect::CreateDir { dir, .. }
             | Effect::SyncDir { dir }
@@ -171,7 +184,9 @@ impl Effect {
             | Effect::SyncFile { file }
             | Effect::RemoveFile { file } => file,
             Effect::Rename { from, .. } => from,
-        }
+            Effect::SyncFs { root } => return RootPath::root(*root),
+        };
+        path.clone()
     }
 
     /// A short name of the variant, for messages.
@@ -186,6 +201,37 @@ impl Effect {
             Effect::SyncDir { .. } => "sync-dir",
             Effect::RemoveFile { .. } => "remove-file",
             Effect::RemoveDir { .. } => "remove-dir",
+            Effect::SyncFs { .. } => "sync-fs",
+        }
+    }
+}
+
+impl std::fmt::Display for Effect {
+    /// One line: the effect's name, its paths and its parameters; file
+    /// contents are shown as text when they are UTF-8.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Effect::ListDir { dir } => write!(f, "list-dir {dir}"),
+            Effect::ReadFile { file, max_len } => write!(f, "read-file {file} max={max_len}"),
+            Effect::CreateDir { dir, mode } => write!(f, "create-dir {dir} mode={mode:o}"),
+            Effect::WriteNewFile {
+                file,
+                mode,
+                contents,
+            } => match std::str::from_utf8(contents) {
+                Ok(text) => write!(f, "write-new-file {file} mode={mode:o} {text}"),
+                Err(_) => write!(
+                    f,
+                    "write-new-file {file} mode={mode:o} ({} bytes)",
+                    contents.len()
+                ),
+            },
+            Effect::SyncFile { file } => write!(f, "sync-file {file}"),
+            Effect::Rename { from, to } => write!(f, "rename {from} -> {to}"),
+            Effect::SyncDir { dir } => write!(f, "sync-dir {dir}"),
+            Effect::RemoveFile { file } => write!(f, "remove-file {file}"),
+            Effect::RemoveDir { dir } => write!(f, "remove-dir {dir}"),
+            Effect::SyncFs { root } => write!(f, "sync-fs <{root}>"),
         }
     }
 }

@@ -261,7 +261,9 @@ impl UsernsEngine {
         };
         let temp_name = format!("{TEMP_FILE_PREFIX}{}", self.next_temp);
         self.next_temp += 1;
-        Ok(ActiveOp::Allocate(AllocateOp::new(pod, slot, mapping, &temp_name)))
+        Ok(ActiveOp::Allocate(AllocateOp::new(
+            pod, slot, mapping, &temp_name,
+        )))
     }
 
     fn start_slot(&mut self) -> SlotIndex {

@@ -30,7 +30,9 @@ pub enum FileFormatError {
     #[error("invalid user namespace mappings file: {0}")]
     Json(String),
     /// Not exactly one UID mapping.
-    #[error("invalid user namespace configuration: no more than one mapping allowed (found {0} UID mappings)")]
+    #[error(
+        "invalid user namespace configuration: no more than one mapping allowed (found {0} UID mappings)"
+    )]
     MappingCount(usize),
     /// The GID mappings differ from the UID mappings.
     #[error("invalid user namespace configuration: GID and UID mappings should be identical")]
@@ -155,7 +157,10 @@ mod tests {
             r#"{"uidMappings":[{"hostId":-1,"containerId":0,"length":65536}],"gidMappings":[{"hostId":-1,"containerId":0,"length":65536}]}"#,
             r#"{"uidMappings":[{"hostId":4294967296,"containerId":0,"length":65536}],"gidMappings":[{"hostId":4294967296,"containerId":0,"length":65536}]}"#,
         ] {
-            assert!(matches!(parse_userns_file(input.as_bytes()), Err(FileFormatError::Json(_))));
+            assert!(matches!(
+                parse_userns_file(input.as_bytes()),
+                Err(FileFormatError::Json(_))
+            ));
         }
     }
 }

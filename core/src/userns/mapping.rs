@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn oci_mappings_use_the_runtime_spec_field_names() {
-        let userns = UserNamespace::pod(IdMapping::root_to(HostIdRange::new(131072, 65536)).unwrap());
+        let userns =
+            UserNamespace::pod(IdMapping::root_to(HostIdRange::new(131072, 65536)).unwrap());
         assert_eq!(
             serde_json::to_string(&userns.to_oci()).unwrap(),
             r#"{"uidMappings":[{"hostID":131072,"containerID":0,"size":65536}],"gidMappings":[{"hostID":131072,"containerID":0,"size":65536}]}"#
@@ -124,6 +125,9 @@ mod tests {
 
     #[test]
     fn node_mode_has_no_mappings() {
-        assert_eq!(serde_json::to_string(&UserNamespace::node()).unwrap(), r#"{"mode":"NODE"}"#);
+        assert_eq!(
+            serde_json::to_string(&UserNamespace::node()).unwrap(),
+            r#"{"mode":"NODE"}"#
+        );
     }
 }

@@ -25,8 +25,8 @@ pub use pool::{
 pub use problem::{Problem, ProblemKind};
 pub use range::HostIdRange;
 pub use request::{
-    CleanupFailure, CleanupReport, GetOrCreate, OperationError, PodUserNamespace,
-    RecoveryReport, Release, Request, Response,
+    CleanupFailure, CleanupReport, GetOrCreate, OperationError, PodUserNamespace, RecoveryReport,
+    Release, Request, Response,
 };
 pub use seeded_rng::SeededRng;
 pub use slot_map::SlotMap;

@@ -86,10 +86,8 @@ impl PoolConfig {
         let slot_count = id_count / ids_per_pod;
         let mut pool = Pool {
             config: self,
-            slot_count: u32::try_from(slot_count).map_err(|_| PoolError::PastIdSpace {
-                first_id,
-                id_count,
-            })?,
+            slot_count: u32::try_from(slot_count)
+                .map_err(|_| PoolError::PastIdSpace { first_id, id_count })?,
             usable: 0,
         };
         pool.usable = pool.count_usable();
@@ -109,13 +107,17 @@ impl PoolConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PoolError {
     /// ids_per_pod is zero or not a multiple of 65536.
-    #[error("ids per pod {ids_per_pod} is not a positive multiple of 65536; use 65536 or a multiple of it")]
+    #[error(
+        "ids per pod {ids_per_pod} is not a positive multiple of 65536; use 65536 or a multiple of it"
+    )]
     IdsPerPodNotMultiple {
         /// The rejected value.
         ids_per_pod: u64,
     },
     /// The first ID is not a multiple of ids_per_pod.
-    #[error("pool first ID {first_id} is not a multiple of ids per pod {ids_per_pod}; choose a multiple")]
+    #[error(
+        "pool first ID {first_id} is not a multiple of ids per pod {ids_per_pod}; choose a multiple"
+    )]
     FirstIdMisaligned {
         /// The rejected first ID.
         first_id: u64,
@@ -123,7 +125,9 @@ pub enum PoolError {
         ids_per_pod: u64,
     },
     /// The first ID would let a pod map host IDs reserved for the host.
-    #[error("pool first ID {first_id} must be at least ids per pod {ids_per_pod}, so that host IDs 0-65535 are never handed out")]
+    #[error(
+        "pool first ID {first_id} must be at least ids per pod {ids_per_pod}, so that host IDs 0-65535 are never handed out"
+    )]
     FirstIdTooLow {
         /// The rejected first ID.
         first_id: u64,
@@ -131,7 +135,9 @@ pub enum PoolError {
         ids_per_pod: u64,
     },
     /// The ID count is not a multiple of ids_per_pod.
-    #[error("pool ID count {id_count} is not a multiple of ids per pod {ids_per_pod}; choose a multiple")]
+    #[error(
+        "pool ID count {id_count} is not a multiple of ids per pod {ids_per_pod}; choose a multiple"
+    )]
     CountMisaligned {
         /// The rejected count.
         id_count: u64,
@@ -139,7 +145,9 @@ pub enum PoolError {
         ids_per_pod: u64,
     },
     /// The pool ends past host ID 4294967295.
-    #[error("pool of {id_count} IDs from {first_id} ends past host ID 4294967295; shrink the ID count")]
+    #[error(
+        "pool of {id_count} IDs from {first_id} ends past host ID 4294967295; shrink the ID count"
+    )]
     PastIdSpace {
         /// The first ID.
         first_id: u64,
@@ -147,7 +155,9 @@ pub enum PoolError {
         id_count: u64,
     },
     /// Fewer usable slots than max_pods.
-    #[error("pool has {usable} usable slots ({excluded} excluded because they would contain host ID 4294967295), fewer than max pods {max_pods}; enlarge the pool or lower max pods")]
+    #[error(
+        "pool has {usable} usable slots ({excluded} excluded because they would contain host ID 4294967295), fewer than max pods {max_pods}; enlarge the pool or lower max pods"
+    )]
     TooSmall {
         /// Slots that can be handed out.
         usable: u64,
@@ -344,7 +354,9 @@ mod tests {
 
     #[test]
     fn larger_slots_are_kubelet_compatible() {
-        let pool = PoolConfig::kubelet_default(4 * 65536, 110).validate().unwrap();
+        let pool = PoolConfig::kubelet_default(4 * 65536, 110)
+            .validate()
+            .unwrap();
         assert_eq!(pool.slot_range(1), HostIdRange::new(8 * 65536, 4 * 65536));
         assert_eq!(pool.slot_count(), 16383);
         assert_eq!(pool.usable_slot_count(), 16382);
@@ -353,11 +365,23 @@ mod tests {
     #[test]
     fn placement() {
         let pool = PoolConfig::default().validate().unwrap();
-        assert_eq!(pool.place(HostIdRange::new(131072, 65536)), Placement::Slot(1));
+        assert_eq!(
+            pool.place(HostIdRange::new(131072, 65536)),
+            Placement::Slot(1)
+        );
         assert_eq!(pool.place(HostIdRange::new(0, 65536)), Placement::OutOfPool);
-        assert_eq!(pool.place(HostIdRange::new(131073, 65536)), Placement::Misaligned);
-        assert_eq!(pool.place(HostIdRange::new(131072, 1000)), Placement::WrongLength);
-        assert_eq!(pool.overlapping_slots(HostIdRange::new(131073, 65536)), 1..3);
+        assert_eq!(
+            pool.place(HostIdRange::new(131073, 65536)),
+            Placement::Misaligned
+        );
+        assert_eq!(
+            pool.place(HostIdRange::new(131072, 1000)),
+            Placement::WrongLength
+        );
+        assert_eq!(
+            pool.overlapping_slots(HostIdRange::new(131073, 65536)),
+            1..3
+        );
         assert_eq!(pool.overlapping_slots(HostIdRange::new(0, 1000)), 0..0);
     }
 }

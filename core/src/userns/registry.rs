@@ -20,10 +20,7 @@ pub(crate) enum Claim {
     /// A range read from the file or allocated here.
     Known(KnownClaim),
     /// A file whose range could not be determined.
-    Unknown {
-        kind: ProblemKind,
-        detail: String,
-    },
+    Unknown { kind: ProblemKind, detail: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +50,11 @@ pub(crate) struct Registry {
     extra_claims: BTreeMap<SlotIndex, u32>,
     claims: BTreeMap<PodUid, Claim>,
     unknown_claims: BTreeSet<PodUid>,
+    /// Pod directories whose entry in the pods directory is known durable:
+    /// those recovery listed (it ends with a syncfs) and those created and
+    /// synced here. A directory someone else created later is synced before
+    /// an allocation is acknowledged in it.
+    durable_pod_dirs: BTreeSet<PodUid>,
 }
 
 impl Registry {
@@ -69,7 +71,18 @@ impl Registry {
             extra_claims: BTreeMap::new(),
             claims: BTreeMap::new(),
             unknown_claims: BTreeSet::new(),
+            durable_pod_dirs: BTreeSet::new(),
         }
+    }
+
+    /// True when `pod`'s directory entry is known to survive a power loss.
+    pub fn pod_dir_is_durable(&self, pod: &PodUid) -> bool {
+        self.durable_pod_dirs.contains(pod)
+    }
+
+    /// Records that `pod`'s directory entry is durable.
+    pub fn mark_pod_dir_durable(&mut self, pod: &PodUid) {
+        self.durable_pod_dirs.insert(pod.clone());
     }
 
     pub fn pool(&self) -> &Pool {
@@ -168,9 +181,11 @@ impl Registry {
         Some(claim)
     }
 
-    /// Replaces everything with the claims found on disk.
-    pub fn rebuild(&mut self, found: Vec<(PodUid, FoundClaim)>) {
+    /// Replaces everything with the claims found on disk; `pod_dirs` are the
+    /// pod directories listed (durable once recovery's syncfs completed).
+    pub fn rebuild(&mut self, found: Vec<(PodUid, FoundClaim)>, pod_dirs: BTreeSet<PodUid>) {
         *self = Registry::new(self.pool);
+        self.durable_pod_dirs = pod_dirs;
         let mut known: Vec<(HostIdRange, PodUid)> = Vec::new();
         for (pod, claim) in found {
             match claim {

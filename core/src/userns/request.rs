@@ -147,7 +147,9 @@ pub enum OperationError {
     #[error("another request is running; drive it to completion first")]
     Busy,
     /// POD mode was asked on a handler without user-namespace support.
-    #[error("RuntimeClass handler {handler:?} does not support user namespaces, but pod {pod} asks for one (hostUsers: false); use a handler that supports them or set hostUsers to true")]
+    #[error(
+        "RuntimeClass handler {handler:?} does not support user namespaces, but pod {pod} asks for one (hostUsers: false); use a handler that supports them or set hostUsers to true"
+    )]
     HandlerWithoutUserns {
         /// The pod.
         pod: PodUid,
@@ -155,7 +157,9 @@ pub enum OperationError {
         handler: String,
     },
     /// Every usable slot is taken.
-    #[error("no free user-namespace range: all {capacity} usable slots of the pool are taken; release pods that have stopped or enlarge the pool")]
+    #[error(
+        "no free user-namespace range: all {capacity} usable slots of the pool are taken; release pods that have stopped or enlarge the pool"
+    )]
     PoolExhausted {
         /// Usable slots.
         capacity: u32,

@@ -165,7 +165,9 @@ mod tests {
             let mut map = SlotMap::new(len);
             let mut state = u64::from(len);
             for round in 0..(len.min(3000) * 2) {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let slot = ((state >> 33) % u64::from(len)) as SlotIndex;
                 if round % 3 == 2 {
                     map.free(slot);
@@ -173,7 +175,11 @@ mod tests {
                     map.take(slot);
                 }
                 let start = ((state >> 17) % u64::from(len)) as SlotIndex;
-                assert_eq!(map.first_free_from(start), naive_first_free(&map, start), "len {len}");
+                assert_eq!(
+                    map.first_free_from(start),
+                    naive_first_free(&map, start),
+                    "len {len}"
+                );
             }
         }
     }

@@ -113,17 +113,22 @@ impl AllocateOp {
 
     pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
         self.stage = match (&self.stage, outcome) {
-            (Stage::CreatePodDir, Ok(Observation::DirCreated { created: false })) => {
+            (Stage::CreatePodDir, Ok(Observation::DirCreated { created: false }))
+                if registry.pod_dir_is_durable(&self.pod) =>
+            {
                 Stage::WriteTemp
             }
-            // Anything else that succeeded may have made a new directory, whose
-            // entry must be made durable.
+            // A new directory, or one someone else made since recovery: its
+            // entry must be durable before anything in it is acknowledged.
             (Stage::CreatePodDir, Ok(_)) => Stage::SyncPodsDir,
             (Stage::CreatePodDir, Err(error)) => {
                 self.fail(io_error("create pod directory", &self.pod_dir, error));
                 self.give_back(registry)
             }
-            (Stage::SyncPodsDir, Ok(_)) => Stage::WriteTemp,
+            (Stage::SyncPodsDir, Ok(_)) => {
+                registry.mark_pod_dir_durable(&self.pod);
+                Stage::WriteTemp
+            }
             (Stage::SyncPodsDir, Err(error)) => {
                 self.fail(io_error("sync", &RootPath::root(Root::Pods), error));
                 self.give_back(registry)

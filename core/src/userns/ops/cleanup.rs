@@ -9,9 +9,9 @@ use super::super::registry::Registry;
 use super::super::request::{CleanupFailure, CleanupReport, OperationError, Response};
 use super::release::ReleaseOp;
 use super::{Step, io_error, unexpected};
+use crate::effect::Effect;
 use crate::effect::{EntryKind, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
-use crate::effect::Effect;
 
 #[derive(Debug)]
 pub(crate) struct CleanupOp {

@@ -5,14 +5,14 @@
 //! Unlike kubelet, one bad file never stops the node: every problem is recorded
 //! and reported together (see [`crate::ProblemKind`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use super::super::file_format::{
     MAX_USERNS_FILE_LEN, TEMP_FILE_PREFIX, USERNS_FILE_NAME, parse_userns_file,
 };
+use super::super::problem::ProblemKind;
 use super::super::registry::{FoundClaim, Registry};
 use super::super::request::{OperationError, RecoveryReport, Response};
-use super::super::problem::ProblemKind;
 use super::{Step, io_error, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
@@ -20,11 +20,14 @@ use crate::path::{PodUid, Root, RootPath};
 #[derive(Debug)]
 pub(crate) struct RecoverOp {
     listed_root: bool,
+    pod_dirs: BTreeSet<PodUid>,
     pods: VecDeque<PodUid>,
     steps: VecDeque<PodStep>,
     in_flight: Option<PodStep>,
     found: Vec<(PodUid, FoundClaim)>,
     report: RecoveryReport,
+    /// The final `syncfs` was issued.
+    syncing: bool,
     finished: Option<Result<Response, OperationError>>,
     done: bool,
 }
@@ -40,6 +43,7 @@ impl RecoverOp {
     pub fn new() -> Self {
         Self {
             listed_root: false,
+            pod_dirs: BTreeSet::new(),
             pods: VecDeque::new(),
             steps: VecDeque::new(),
             in_flight: None,
@@ -51,6 +55,7 @@ impl RecoverOp {
                 temp_files_removed: Vec::new(),
                 temp_files_left: Vec::new(),
             },
+            syncing: false,
             finished: None,
             done: false,
         }
@@ -65,14 +70,21 @@ impl RecoverOp {
                 dir: RootPath::root(Root::Pods),
             });
         }
+        if self.syncing {
+            return self.finish(registry);
+        }
         if self.steps.is_empty() {
-            match self.pods.pop_front() {
-                Some(pod) => self.steps.push_back(PodStep::List(pod)),
-                None => return self.finish(registry),
+            if let Some(pod) = self.pods.pop_front() {
+                self.steps.push_back(PodStep::List(pod));
             }
         }
         let Some(step) = self.steps.pop_front() else {
-            return self.finish(registry);
+            // What was read, and whatever a killed process left in the page
+            // cache, must be durable before anything is built on it: an entry
+            // trusted now must not vanish, and one removed by a crashed
+            // release must not come back, after a later power loss.
+            self.syncing = true;
+            return Step::Run(Effect::SyncFs { root: Root::Pods });
         };
         let effect = match &step {
             PodStep::List(pod) => Effect::ListDir {
@@ -100,12 +112,19 @@ impl RecoverOp {
                         .collect();
                     pods.sort();
                     self.report.pod_dirs = pods.len();
+                    self.pod_dirs = pods.iter().cloned().collect();
                     self.pods = pods.into();
                 }
                 Ok(other) => self.fail(unexpected("list-dir", &other)),
                 // No pods directory yet: nothing was ever allocated.
                 Err(error) if error.is_not_found() => {}
                 Err(error) => self.fail(io_error("list", &RootPath::root(Root::Pods), error)),
+            }
+            return;
+        }
+        if self.syncing {
+            if let Err(error) = outcome {
+                self.fail(io_error("syncfs", &RootPath::root(Root::Pods), error));
             }
             return;
         }
@@ -160,7 +179,8 @@ impl RecoverOp {
                         },
                     )),
                 }
-            } else if entry.name.starts_with(TEMP_FILE_PREFIX) && entry.kind != EntryKind::Directory {
+            } else if entry.name.starts_with(TEMP_FILE_PREFIX) && entry.kind != EntryKind::Directory
+            {
                 let file = RootPath::pod_dir(Root::Pods, &pod).join(&entry.name);
                 self.steps.push_back(PodStep::RemoveTemp(file));
             }
@@ -197,7 +217,10 @@ impl RecoverOp {
     }
 
     fn finish(&mut self, registry: &mut Registry) -> Step {
-        registry.rebuild(std::mem::take(&mut self.found));
+        registry.rebuild(
+            std::mem::take(&mut self.found),
+            std::mem::take(&mut self.pod_dirs),
+        );
         let problems = registry.problems();
         self.report.allocations = registry
             .claims()

@@ -1,0 +1,433 @@
+//! Each effect as the few system calls its documentation asks for.
+//!
+//! Nothing here retries a call that may have taken effect (only `EINTR` on
+//! reads and writes of data, which did not): the core owns every retry, since
+//! each step may be a durability point.
+
+use std::fmt::Display;
+
+use async_trait::async_trait;
+use podns_core::{
+    Backend, DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Root, RootPath,
+};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::io::retry_on_intr;
+
+use crate::error::errno;
+use crate::roots::LinuxBackend;
+
+type Outcome = Result<Observation, EffectError>;
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// `O_NONBLOCK` so a FIFO put in place of a file cannot block the open, and
+/// `O_NOCTTY` so a terminal cannot become our controlling one.
+const READ_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::CLOEXEC);
+
+const NEW_FILE_FLAGS: OFlags = OFlags::CREATE
+    .union(OFlags::EXCL)
+    .union(OFlags::WRONLY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// Reads go through a bounded buffer; `userns` files are a few bytes.
+const READ_CHUNK: usize = 16 * 1024;
+
+fn fail(op: &str, path: impl Display, error: rustix::io::Errno) -> EffectError {
+    EffectError::new(errno(error), format!("{op} {path}"))
+}
+
+fn refuse(errno: Errno, op: &str, path: impl Display, why: &str) -> EffectError {
+    EffectError::new(errno, format!("{op} {path}: {why}"))
+}
+
+/// Only permission bits: the file type and anything else come from the call.
+fn permissions(mode: u32) -> Mode {
+    Mode::from_bits_truncate(mode & 0o7777)
+}
+
+fn kind_of(file_type: FileType) -> EntryKind {
+    match file_type {
+        FileType::Directory => EntryKind::Directory,
+        FileType::RegularFile => EntryKind::File,
+        FileType::Symlink => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    }
+}
+
+#[async_trait]
+impl Backend for LinuxBackend {
+    async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+        // The calls are short and local; blocking inside the future is what
+        // the single-threaded drivers of podns expect.
+        match effect {
+            Effect::ListDir { dir } => self.list_dir(dir),
+            Effect::ReadFile { file, max_len } => self.read_file(file, *max_len),
+            Effect::CreateDir { dir, mode } => self.create_dir(dir, *mode),
+            Effect::WriteNewFile {
+                file,
+                mode,
+                contents,
+            } => self.write_new_file(file, *mode, contents),
+            Effect::SyncFile { file } => self.sync_file(file),
+            Effect::Rename { from, to } => self.rename(from, to),
+            Effect::SyncDir { dir } => self.sync_dir(dir),
+            Effect::RemoveFile { file } => self.remove_file(file),
+            Effect::RemoveDir { dir } => self.remove_dir(dir),
+            Effect::SyncFs { root } => self.sync_fs(*root),
+            other => Err(refuse(
+                Errno::EINVAL,
+                other.name(),
+                other.subject(),
+                "unsupported effect",
+            )),
+        }
+    }
+}
+
+impl LinuxBackend {
+    fn list_dir(&self, dir: &RootPath) -> Outcome {
+        // A fresh open (also for a root) gives the listing its own offset.
+        let fd = self.open_path(dir, DIR_FLAGS)?;
+        let mut stream = Dir::new(fd).map_err(|e| fail("opendir", dir, e))?;
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.read() {
+            let entry = entry.map_err(|e| fail("getdents64", dir, e))?;
+            let raw = entry.file_name();
+            if matches!(raw.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let Ok(name) = raw.to_str() else {
+                continue;
+            };
+            let file_type = match entry.file_type() {
+                FileType::Unknown => {
+                    let at = stream.fd().map_err(|e| fail("dirfd", dir, e))?;
+                    match rustix::fs::statat(at, raw, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(stat) => FileType::from_raw_mode(stat.st_mode),
+                        // Removed since getdents: it is no longer an entry.
+                        Err(rustix::io::Errno::NOENT) => continue,
+                        Err(e) => return Err(fail("fstatat", format!("{dir}/{name}"), e)),
+                    }
+                }
+                known => known,
+            };
+            entries.push(DirEntry {
+                name: name.to_owned(),
+                kind: kind_of(file_type),
+            });
+        }
+        // Sorted so that logs and recordings do not depend on the file system.
+        entries.sort();
+        Ok(Observation::Listing(entries))
+    }
+
+    fn read_file(&self, file: &RootPath, max_len: u64) -> Outcome {
+        let fd = self.open_path(file, READ_FLAGS)?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| fail("fstat", file, e))?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Directory => {
+                return Err(refuse(Errno::EISDIR, "read", file, "is a directory"));
+            }
+            _ => {
+                return Err(refuse(
+                    Errno::EINVAL,
+                    "read",
+                    file,
+                    "is not a regular file (a FIFO, socket or device)",
+                ));
+            }
+        }
+        let too_long = || {
+            refuse(
+                Errno::EFBIG,
+                "read",
+                file,
+                &format!("is longer than {max_len} bytes"),
+            )
+        };
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
+        if size > max_len {
+            return Err(too_long());
+        }
+        match read_at_most(&fd, max_len, size).map_err(|e| fail("read", file, e))? {
+            Some(contents) => Ok(Observation::Contents(contents)),
+            // The file grew since fstat, or its size was not reported.
+            None => Err(too_long()),
+        }
+    }
+
+    fn create_dir(&self, dir: &RootPath, mode: u32) -> Outcome {
+        if dir.path.is_root() {
+            // A root is an open directory, so it exists.
+            return Ok(Observation::DirCreated { created: false });
+        }
+        let (parent, name) = self.open_parent(dir)?;
+        match rustix::fs::mkdirat(&parent, name, permissions(mode)) {
+            Ok(()) => Ok(Observation::DirCreated { created: true }),
+            Err(rustix::io::Errno::EXIST) => {
+                let stat = rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| fail("fstatat", dir, e))?;
+                if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+                    Ok(Observation::DirCreated { created: false })
+                } else {
+                    Err(refuse(
+                        Errno::ENOTDIR,
+                        "mkdirat",
+                        dir,
+                        "exists and is not a directory",
+                    ))
+                }
+            }
+            Err(e) => Err(fail("mkdirat", dir, e)),
+        }
+    }
+
+    fn write_new_file(&mut self, file: &RootPath, mode: u32, contents: &[u8]) -> Outcome {
+        let (parent, name) = self.open_parent(file)?;
+        let fd = rustix::fs::openat(&parent, name, NEW_FILE_FLAGS, permissions(mode))
+            .map_err(|e| fail("openat", file, e))?;
+        drop(parent);
+        // On failure the partial file stays: the core removes it.
+        write_all(&fd, contents).map_err(|e| fail("write", file, e))?;
+        self.kept.insert(file.clone(), fd);
+        Ok(Observation::Done)
+    }
+
+    fn sync_file(&mut self, file: &RootPath) -> Outcome {
+        let fd = match self.kept.take(file) {
+            Some(fd) => fd,
+            // O_NONBLOCK: whatever is there now must not block the open.
+            None => self.open_path(file, READ_FLAGS)?,
+        };
+        self.fsync(&fd).map_err(|e| fail("fsync", file, e))?;
+        Ok(Observation::Done)
+    }
+
+    fn rename(&mut self, from: &RootPath, to: &RootPath) -> Outcome {
+        let shown = format!("{from} -> {to}");
+        let Some(to_name) = to.file_name().filter(|_| !from.path.is_root()) else {
+            return Err(refuse(
+                Errno::EINVAL,
+                "renameat",
+                &shown,
+                "a root cannot be renamed",
+            ));
+        };
+        if from.root != to.root || from.parent() != to.parent() {
+            return Err(refuse(
+                Errno::EXDEV,
+                "renameat",
+                &shown,
+                "not in the same directory",
+            ));
+        }
+        let (parent, from_name) = self.open_parent(from)?;
+        rustix::fs::renameat(&parent, from_name, &parent, to_name)
+            .map_err(|e| fail("renameat", &shown, e))?;
+        drop(parent);
+        self.kept.rename(from, to);
+        Ok(Observation::Done)
+    }
+
+    fn sync_dir(&mut self, dir: &RootPath) -> Outcome {
+        let fd = self.open_path(dir, DIR_FLAGS)?;
+        self.fsync(&fd).map_err(|e| fail("fsync", dir, e))?;
+        Ok(Observation::Done)
+    }
+
+    fn remove_file(&mut self, file: &RootPath) -> Outcome {
+        // A missing parent fails here, with ENOENT, as it must.
+        let (parent, name) = self.open_parent(file)?;
+        let existed = match rustix::fs::unlinkat(&parent, name, AtFlags::empty()) {
+            Ok(()) => true,
+            Err(rustix::io::Errno::NOENT) => false,
+            Err(e) => return Err(fail("unlinkat", file, e)),
+        };
+        drop(parent);
+        self.kept.remove(file);
+        Ok(Observation::FileRemoved { existed })
+    }
+
+    fn remove_dir(&self, dir: &RootPath) -> Outcome {
+        let (parent, name) = self.open_parent(dir)?;
+        rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR)
+            .map_err(|e| fail("unlinkat", dir, e))?;
+        Ok(Observation::Done)
+    }
+
+    fn sync_fs(&mut self, root: Root) -> Outcome {
+        let path = RootPath::root(root);
+        // The root fd itself: syncfs reports writeback errors recorded since
+        // that file description was opened, which is what the effect promises.
+        let fd = self.root_fd(&path)?;
+        let result = rustix::fs::syncfs(fd);
+        self.syncfs_calls += 1;
+        result.map_err(|e| fail("syncfs", &path, e))?;
+        Ok(Observation::Done)
+    }
+
+    fn fsync(&mut self, fd: &OwnedFd) -> rustix::io::Result<()> {
+        self.fsync_calls += 1;
+        rustix::fs::fsync(fd)
+    }
+}
+
+/// Reads to the end, but never more than `max_len + 1` bytes: `None` means
+/// the file is longer than `max_len`. `size_hint` only sizes the buffer.
+fn read_at_most(
+    fd: impl AsFd,
+    max_len: u64,
+    size_hint: u64,
+) -> rustix::io::Result<Option<Vec<u8>>> {
+    let limit = max_len.saturating_add(1);
+    let mut contents = Vec::with_capacity(
+        usize::try_from(size_hint.min(limit))
+            .unwrap_or(0)
+            .min(READ_CHUNK)
+            + 1,
+    );
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let room = limit - contents.len() as u64;
+        if room == 0 {
+            break;
+        }
+        let want = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
+        let read = retry_on_intr(|| rustix::io::read(fd.as_fd(), &mut chunk[..want]))?;
+        if read == 0 {
+            break;
+        }
+        contents.extend_from_slice(&chunk[..read]);
+    }
+    if contents.len() as u64 > max_len {
+        return Ok(None);
+    }
+    Ok(Some(contents))
+}
+
+/// Writes every byte, continuing after short writes.
+fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> rustix::io::Result<()> {
+    while !bytes.is_empty() {
+        let written = retry_on_intr(|| rustix::io::write(fd.as_fd(), bytes))?;
+        if written == 0 {
+            // A regular file never accepts nothing without an error; stop
+            // rather than spin, with the errno a failed device write gives.
+            return Err(rustix::io::Errno::IO);
+        }
+        bytes = &bytes[written..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use podns_core::RelPath;
+    use pollster::block_on;
+    use tempfile::TempDir;
+
+    use super::*;
+
+    fn path(text: &str) -> RootPath {
+        RootPath {
+            root: Root::Pods,
+            path: RelPath::parse(text).unwrap(),
+        }
+    }
+
+    fn file_with(bytes: &[u8]) -> (TempDir, OwnedFd) {
+        let temp = TempDir::new().unwrap();
+        std::fs::write(temp.path().join("f"), bytes).unwrap();
+        let fd = rustix::fs::open(
+            temp.path().join("f"),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        (temp, fd)
+    }
+
+    #[test]
+    fn read_at_most_refuses_more_than_max_len_whatever_the_size_hint() {
+        let (_temp, fd) = file_with(b"0123456789");
+        // A size hint of 0, as /proc and some FUSE files report.
+        assert_eq!(read_at_most(&fd, 9, 0).unwrap(), None);
+        let (_temp, fd) = file_with(b"0123456789");
+        assert_eq!(read_at_most(&fd, 10, 0).unwrap().unwrap(), b"0123456789");
+        let (_temp, fd) = file_with(b"");
+        assert_eq!(read_at_most(&fd, 0, 0).unwrap().unwrap(), b"");
+        let (_temp, fd) = file_with(b"x");
+        assert_eq!(read_at_most(&fd, 0, 1).unwrap(), None);
+    }
+
+    #[test]
+    fn read_at_most_reads_across_chunks() {
+        let big = vec![7u8; READ_CHUNK * 2 + 5];
+        let (_temp, fd) = file_with(&big);
+        assert_eq!(
+            read_at_most(&fd, u64::MAX, big.len() as u64)
+                .unwrap()
+                .unwrap(),
+            big
+        );
+        let (_temp, fd) = file_with(&big);
+        assert_eq!(read_at_most(&fd, big.len() as u64 - 1, 0).unwrap(), None);
+    }
+
+    #[test]
+    fn written_files_keep_their_fd_until_synced_renamed_or_removed() {
+        let temp = TempDir::new().unwrap();
+        let mut backend = LinuxBackend::open(temp.path()).unwrap();
+        let write = |file: &str| Effect::WriteNewFile {
+            file: path(file),
+            mode: 0o600,
+            contents: b"x".to_vec(),
+        };
+        block_on(backend.execute(&write("a"))).unwrap();
+        block_on(backend.execute(&write("b"))).unwrap();
+        block_on(backend.execute(&write("c"))).unwrap();
+        assert_eq!(backend.kept.paths(), ["<pods>/a", "<pods>/b", "<pods>/c"]);
+
+        block_on(backend.execute(&Effect::SyncFile { file: path("a") })).unwrap();
+        assert_eq!(backend.kept.paths(), ["<pods>/b", "<pods>/c"]);
+
+        let rename = Effect::Rename {
+            from: path("b"),
+            to: path("c"),
+        };
+        block_on(backend.execute(&rename)).unwrap();
+        assert_eq!(backend.kept.paths(), ["<pods>/c"]);
+
+        block_on(backend.execute(&Effect::RemoveFile { file: path("c") })).unwrap();
+        assert!(backend.kept.paths().is_empty());
+
+        // Without a kept fd, SyncFile opens the file and still syncs it.
+        block_on(backend.execute(&Effect::SyncFile { file: path("a") })).unwrap();
+        assert_eq!(backend.fsync_count(), 2);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_no_fd() {
+        let temp = TempDir::new().unwrap();
+        std::fs::write(temp.path().join("a"), b"old").unwrap();
+        let mut backend = LinuxBackend::open(temp.path()).unwrap();
+        let error = block_on(backend.execute(&Effect::WriteNewFile {
+            file: path("a"),
+            mode: 0o600,
+            contents: b"new".to_vec(),
+        }))
+        .unwrap_err();
+        assert_eq!(error.errno, Errno::EEXIST);
+        assert!(backend.kept.paths().is_empty());
+        assert_eq!(std::fs::read(temp.path().join("a")).unwrap(), b"old");
+    }
+}
