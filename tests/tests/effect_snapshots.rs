@@ -87,3 +87,90 @@ fn cleanup() {
     assert!(report.failures.is_empty());
     insta::assert_yaml_snapshot!(describe_all(&effects));
 }
+
+/// Recovery's effects and verdict for each kind of bad file, next to a good
+/// pod.
+#[test]
+fn recovery_of_each_problem_kind() {
+    use podns_backend_mock::Node;
+
+    let cases: Vec<(&str, Node)> = vec![
+        (
+            "corrupt",
+            Node::File {
+                data: b"{\"uidMappings\":[".to_vec(),
+                durable_data: Vec::new(),
+            },
+        ),
+        (
+            "unreadable",
+            Node::Symlink {
+                target: "/etc/passwd".into(),
+            },
+        ),
+        (
+            "out-of-pool",
+            Node::File {
+                data: userns_json(1 << 31, 65536).into_bytes(),
+                durable_data: Vec::new(),
+            },
+        ),
+        (
+            "misaligned",
+            Node::File {
+                data: userns_json(135168, 65536).into_bytes(),
+                durable_data: Vec::new(),
+            },
+        ),
+        (
+            "wrong-length",
+            Node::File {
+                data: userns_json(196608, 131072).into_bytes(),
+                durable_data: Vec::new(),
+            },
+        ),
+        (
+            "unsafe-range",
+            Node::File {
+                data: userns_json(0, 65536).into_bytes(),
+                durable_data: Vec::new(),
+            },
+        ),
+        (
+            "conflict",
+            Node::File {
+                data: userns_json(65536, 65536).into_bytes(),
+                durable_data: Vec::new(),
+            },
+        ),
+    ];
+    let mut report = Vec::new();
+    for (kind, node_kind) in cases {
+        let mut node = TestNode::with(
+            podns_core::PoolConfig {
+                first_id: 65536,
+                id_count: 65536 * 110,
+                ids_per_pod: 65536,
+                max_pods: 110,
+            },
+            1,
+            podns_core::AllocationPolicy::LowestFree,
+        );
+        node.plant_file("good/userns", userns_json(65536, 65536).as_bytes());
+        node.plant(&format!("{kind}/userns"), node_kind);
+        let effects = node.recover();
+        let problems: Vec<String> = node
+            .engine
+            .problems()
+            .iter()
+            .map(|problem| format!("{} {}", problem.pod, problem.kind.as_str()))
+            .collect();
+        report.push(format!("{kind}: problems {problems:?}"));
+        report.extend(
+            describe_all(&effects)
+                .into_iter()
+                .map(|line| format!("  {line}")),
+        );
+    }
+    insta::assert_yaml_snapshot!(report);
+}
