@@ -3,6 +3,7 @@ use podns_core::{Backend, Effect, EffectError, Errno, Observation};
 
 use crate::faults::{Fault, FaultTrigger};
 use crate::fs::MockFs;
+use crate::power_loss::{Pending, Survival};
 
 /// How a simulated crash ends the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub enum CrashKind {
 
 /// A backend that executes effects on a [`MockFs`], records each one, and
 /// fails the ones a [`Fault`] selects.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MockBackend {
     fs: MockFs,
     executed: u64,
@@ -83,11 +84,20 @@ impl MockBackend {
     }
 
     /// Ends the simulated process. Faults are cleared: they belonged to it.
+    /// A power loss here loses everything not durable; see
+    /// [`MockBackend::lose_power_with`] for the other outcomes.
     pub fn crash(&mut self, kind: CrashKind) {
         self.faults.clear();
         if kind == CrashKind::PowerLoss {
             self.fs.lose_power();
         }
+    }
+
+    /// A power loss in which `decide` chooses what becomes of each operation
+    /// that was not durable.
+    pub fn lose_power_with(&mut self, decide: &mut dyn FnMut(&Pending) -> Survival) {
+        self.faults.clear();
+        self.fs.lose_power_with(decide);
     }
 
     fn run(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
@@ -131,8 +141,18 @@ impl Backend for MockBackend {
         self.executed += 1;
         self.log.push(effect.clone());
         if let Some(fault) = self.faults.iter().find(|fault| fault.fires(index, effect)) {
+            let errno = fault.errno;
+            // A write that runs out of space or hits a bad block can leave a
+            // partial file behind, as the effect's contract allows.
+            if let Effect::WriteNewFile { file, contents, .. } = effect {
+                if errno == Errno::ENOSPC || errno == Errno::EIO {
+                    let _ = self
+                        .fs
+                        .write_new_file(file, &contents[..contents.len() / 2]);
+                }
+            }
             return Err(EffectError::new(
-                fault.errno,
+                errno,
                 format!("injected fault on effect #{index} ({})", effect.name()),
             ));
         }

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use podns_core::{DirEntry, EffectError, EntryKind, Errno, RelPath, Root, RootPath};
 
+use crate::power_loss::{EntryChange, Pending};
+
 /// An inode number.
 pub type Ino = u64;
 
@@ -60,9 +62,11 @@ impl Node {
 /// The in-memory file system with one directory per [`Root`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockFs {
-    nodes: BTreeMap<Ino, Node>,
-    roots: BTreeMap<Root, Ino>,
+    pub(crate) nodes: BTreeMap<Ino, Node>,
+    pub(crate) roots: BTreeMap<Root, Ino>,
     next_ino: Ino,
+    /// Operations not yet durable, in the order they happened.
+    pub(crate) pending: Vec<Pending>,
 }
 
 impl Default for MockFs {
@@ -82,6 +86,7 @@ impl MockFs {
             nodes: BTreeMap::new(),
             roots: BTreeMap::new(),
             next_ino: 1,
+            pending: Vec::new(),
         };
         for root in [Root::Pods, Root::Run] {
             let ino = fs.alloc(Node::empty_dir());
@@ -90,7 +95,7 @@ impl MockFs {
         fs
     }
 
-    fn alloc(&mut self, node: Node) -> Ino {
+    pub(crate) fn alloc(&mut self, node: Node) -> Ino {
         let ino = self.next_ino;
         self.next_ino += 1;
         self.nodes.insert(ino, node);
@@ -182,6 +187,13 @@ impl MockFs {
         }
         let ino = self.alloc(Node::empty_dir());
         self.entries_mut(parent).insert(name.to_owned(), ino);
+        self.pending.push(Pending::Entry {
+            dir: parent,
+            change: EntryChange::Insert {
+                name: name.to_owned(),
+                ino,
+            },
+        });
         Ok(true)
     }
 
@@ -196,6 +208,16 @@ impl MockFs {
             durable_data: Vec::new(),
         });
         self.entries_mut(parent).insert(name.to_owned(), ino);
+        self.pending.push(Pending::Entry {
+            dir: parent,
+            change: EntryChange::Insert {
+                name: name.to_owned(),
+                ino,
+            },
+        });
+        if !contents.is_empty() {
+            self.pending.push(Pending::Data { file: ino });
+        }
         Ok(())
     }
 
@@ -208,6 +230,8 @@ impl MockFs {
         match self.nodes.get_mut(&ino) {
             Some(Node::File { data, durable_data }) => {
                 durable_data.clone_from(data);
+                self.pending
+                    .retain(|pending| !matches!(pending, Pending::Data { file } if *file == ino));
                 Ok(())
             }
             Some(Node::Symlink { .. }) => Err(error(Errno::ELOOP, "open", file)),
@@ -233,6 +257,14 @@ impl MockFs {
         let entries = self.entries_mut(parent);
         entries.remove(from_name);
         entries.insert(to_name.to_owned(), ino);
+        self.pending.push(Pending::Entry {
+            dir: parent,
+            change: EntryChange::Rename {
+                from: from_name.to_owned(),
+                to: to_name.to_owned(),
+                ino,
+            },
+        });
         Ok(())
     }
 
@@ -246,6 +278,8 @@ impl MockFs {
         {
             durable_entries.clone_from(entries);
         }
+        self.pending
+            .retain(|pending| !matches!(pending, Pending::Entry { dir, .. } if *dir == ino));
         Ok(())
     }
 
@@ -259,6 +293,12 @@ impl MockFs {
             return Err(error(Errno::EISDIR, "unlink", file));
         }
         self.entries_mut(parent).remove(name);
+        self.pending.push(Pending::Entry {
+            dir: parent,
+            change: EntryChange::Remove {
+                name: name.to_owned(),
+            },
+        });
         Ok(true)
     }
 
@@ -274,6 +314,12 @@ impl MockFs {
             }
             Node::Dir { .. } => {
                 self.entries_mut(parent).remove(name);
+                self.pending.push(Pending::Entry {
+                    dir: parent,
+                    change: EntryChange::Remove {
+                        name: name.to_owned(),
+                    },
+                });
                 Ok(())
             }
             _ => Err(error(Errno::ENOTDIR, "rmdir", dir)),
@@ -292,25 +338,15 @@ impl MockFs {
                 _ => {}
             }
         }
+        self.pending.clear();
     }
 
-    /// A power loss: every directory reverts to its durable entries and every
-    /// file to its durable data; what is no longer reachable is gone.
+    /// A power loss in which nothing that was not made durable survives.
     pub fn lose_power(&mut self) {
-        for node in self.nodes.values_mut() {
-            match node {
-                Node::Dir {
-                    entries,
-                    durable_entries,
-                } => entries.clone_from(durable_entries),
-                Node::File { data, durable_data } => data.clone_from(durable_data),
-                _ => {}
-            }
-        }
-        self.collect_garbage();
+        self.lose_power_with(&mut |_| crate::Survival::Lost);
     }
 
-    fn collect_garbage(&mut self) {
+    pub(crate) fn collect_garbage(&mut self) {
         let mut reachable = std::collections::BTreeSet::new();
         let mut stack: Vec<Ino> = self.roots.values().copied().collect();
         while let Some(ino) = stack.pop() {

@@ -10,7 +10,9 @@
 mod backend;
 mod faults;
 mod fs;
+mod power_loss;
 
 pub use backend::{CrashKind, MockBackend};
 pub use faults::{Fault, FaultTrigger};
 pub use fs::{Ino, MockFs, Node};
+pub use power_loss::{EntryChange, Pending, Survival};

@@ -7,7 +7,7 @@ use crate::backend::Backend;
 use crate::effect::{Effect, EffectError, Observation, Outcome};
 
 /// One executed effect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Executed {
     /// What was asked.
     pub effect: Effect,
@@ -16,7 +16,7 @@ pub struct Executed {
 }
 
 /// Wraps a backend and records every effect it executes, in order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recording<B> {
     inner: B,
     log: Vec<Executed>,

@@ -1,14 +1,36 @@
-//! # podns-sim: seeded simulation of restarts and crashes
+//! # podns-sim: deterministic simulation of crashes, restarts and faults
 //!
-//! Runs the real core engine and driver against the mock backend under a
-//! seeded workload of allocations, releases, restarts and crashes at random
-//! effect boundaries, and checks after every step that no two live
-//! allocations share a host ID, that none contains a reserved host ID, and
-//! that every acknowledged allocation survives with the same range until its
-//! release is acknowledged. The same seed always replays the same run.
+//! podns promises that no crash, restart or fault ever makes two pods share a
+//! host ID, maps host root, or loses an acknowledged allocation. This crate
+//! makes the promise checkable: a seed chooses a workload (allocations,
+//! re-allocations, releases, cleanups, restarts, pool changes, files damaged
+//! out of band) and its own rates of faults and crashes; the real core engine
+//! and driver run it against the mock backend, whose disk survives process
+//! kills whole and power losses only in part (any subset of unsynced
+//! operations, torn or zero-filled or garbage data). After every step the
+//! invariants in [`invariants`] are checked; the same seed always replays the
+//! same run.
+//!
+//! [`exhaustive::explore`] enumerates every short workload and crashes it
+//! after every effect, under every subset of pending operations. The broken
+//! protocol variants of `podns-core` prove the simulator has teeth: each one
+//! is caught.
 
-mod invariants;
+pub mod exhaustive;
+pub mod invariants;
+mod model;
+mod report;
+mod run;
+mod shrink;
+mod sim;
+mod trace;
 mod workload;
+mod world;
 
-pub use invariants::Violation;
-pub use workload::{SeedReport, run_seed};
+pub use model::Model;
+pub use report::Report;
+pub use run::{RunOutcome, run_seed, run_workload};
+pub use shrink::shrink;
+pub use sim::{Attempt, Sim, Stats};
+pub use workload::{Corruption, CrashPlan, FaultPlan, Op, Step, Workload, pool};
+pub use world::{Fates, World};

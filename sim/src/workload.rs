@@ -1,111 +1,258 @@
-use std::collections::BTreeMap;
+//! Workloads: what a seed asks the simulated node to do, with the faults and
+//! crashes attached to each step. Everything is drawn up front from the seed,
+//! so a workload can be replayed, printed and shrunk.
 
-use podns_backend_mock::{CrashKind, MockBackend};
-use podns_core::{
-    AllocationPolicy, GetOrCreate, HostIdRange, PodUid, PoolConfig, Request, Response, SeededRng,
-    UsernsEngine, drive_bounded,
-};
+use std::fmt;
 
-use crate::invariants::{self, Violation};
+use podns_backend_mock::CrashKind;
+use podns_core::{Errno, PoolConfig, SeededRng};
 
-/// What one seed did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SeedReport {
-    /// Operations run.
-    pub operations: u64,
-    /// Operations cut short by a crash.
-    pub crashes: u64,
-    /// Invariant checks performed.
-    pub checks: u64,
+/// One operation on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Get or create the range of `pod-N`.
+    Alloc {
+        /// N.
+        pod: u8,
+    },
+    /// Release `pod-N`.
+    Release {
+        /// N.
+        pod: u8,
+    },
+    /// Release every allocation except those of the listed pods.
+    Cleanup {
+        /// Pods kept (known or running).
+        keep: Vec<u8>,
+    },
+    /// A clean process restart.
+    Restart,
+    /// A restart with different pool settings.
+    ChangePool {
+        /// Index into [`pool`].
+        pool: u8,
+    },
+    /// An operator or a bug damages `pod-N`'s `userns` file out of band; then
+    /// the process restarts.
+    Corrupt {
+        /// N.
+        pod: u8,
+        /// How.
+        how: Corruption,
+    },
 }
 
-/// A small pool so that slots are reused and collisions are likely.
-fn pool() -> PoolConfig {
-    PoolConfig {
-        first_id: 65536,
-        id_count: 65536 * 8,
-        ids_per_pod: 65536,
-        max_pods: 8,
+/// Ways a `userns` file is damaged out of band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corruption {
+    /// Random bytes.
+    Garbage,
+    /// Zero bytes.
+    Empty,
+    /// The first half of a valid file.
+    Truncated,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Alloc { pod } => write!(f, "alloc pod-{pod}"),
+            Op::Release { pod } => write!(f, "release pod-{pod}"),
+            Op::Cleanup { keep } => {
+                let kept: Vec<String> = keep.iter().map(|pod| format!("pod-{pod}")).collect();
+                write!(f, "cleanup --keep [{}]", kept.join(", "))
+            }
+            Op::Restart => write!(f, "restart"),
+            Op::ChangePool { pool } => write!(f, "restart with pool #{pool}"),
+            Op::Corrupt { pod, how } => write!(f, "corrupt pod-{pod} ({how:?})"),
+        }
     }
 }
 
-/// Runs `operations` random operations from `seed`; returns the first
-/// violation found.
-pub fn run_seed(seed: u64, operations: u64) -> Result<SeedReport, (Violation, SeedReport)> {
-    let mut rng = SeededRng::new(seed);
-    let validated = pool().validate().expect("the simulation pool is valid");
-    let mut backend = MockBackend::new();
-    let new_engine = |rng: &mut SeededRng| {
-        UsernsEngine::new(
-            validated,
-            rng.next_u64(),
-            AllocationPolicy::RandomStartThenNextFree,
-        )
-    };
-    let mut engine = new_engine(&mut rng);
-    let mut acknowledged: BTreeMap<String, HostIdRange> = BTreeMap::new();
-    let mut report = SeedReport::default();
-    pollster::block_on(drive_bounded(
-        &mut engine,
-        &mut backend,
-        Request::Recover,
-        usize::MAX,
-    ));
-    for _ in 0..operations {
-        report.operations += 1;
-        let pod = PodUid::new(format!("pod-{}", rng.below(12))).expect("valid");
-        let request = if rng.below(3) == 0 {
-            Request::Release { pod: pod.clone() }
-        } else {
-            Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone()))
+/// An injected fault: effect number `after` of the step (0-based) fails with
+/// `errno`, and with `persistent` every later effect of the step too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// Effects of the step that run before the fault.
+    pub after: u32,
+    /// The errno.
+    pub errno: Errno,
+    /// Whether the fault persists for the rest of the step.
+    pub persistent: bool,
+}
+
+/// A crash in the middle of a step, after `after` of its effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrashPlan {
+    /// Effects of the step that complete before the crash.
+    pub after: u32,
+    /// Process kill or power loss.
+    pub kind: CrashKind,
+    /// Decides, at a power loss, what becomes of each pending operation.
+    pub fates_seed: u64,
+}
+
+/// One step of a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The operation.
+    pub op: Op,
+    /// A fault injected during it.
+    pub fault: Option<FaultPlan>,
+    /// A crash that cuts it short.
+    pub crash: Option<CrashPlan>,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.op)?;
+        if let Some(fault) = &self.fault {
+            let kind = if fault.persistent {
+                "persistent"
+            } else {
+                "once"
+            };
+            write!(
+                f,
+                " [fault {} at effect {} ({kind})]",
+                fault.errno, fault.after
+            )?;
+        }
+        if let Some(crash) = &self.crash {
+            write!(f, " [{:?} after {} effects]", crash.kind, crash.after)?;
+        }
+        Ok(())
+    }
+}
+
+/// A seed's whole workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// The seed it was drawn from; it also seeds the engines.
+    pub seed: u64,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// The pools a workload moves between. Small, so slots are reused often.
+pub fn pool(index: u8) -> PoolConfig {
+    match index % 3 {
+        0 => PoolConfig {
+            first_id: 65536,
+            id_count: 65536 * 8,
+            ids_per_pod: 65536,
+            max_pods: 8,
+        },
+        1 => PoolConfig {
+            first_id: 65536 * 3,
+            id_count: 65536 * 8,
+            ids_per_pod: 65536,
+            max_pods: 8,
+        },
+        _ => PoolConfig {
+            first_id: 131072,
+            id_count: 131072 * 5,
+            ids_per_pod: 131072,
+            max_pods: 5,
+        },
+    }
+}
+
+/// The errnos a fault can carry.
+pub const FAULT_ERRNOS: [Errno; 6] = [
+    Errno::EIO,
+    Errno::ENOSPC,
+    Errno::EACCES,
+    Errno::EPERM,
+    Errno::EINTR,
+    Errno::EAGAIN,
+];
+
+/// Per-seed rates, in percent (swarm testing: each seed stresses its own mix,
+/// so rare combinations are not drowned out by an average).
+#[derive(Debug, Clone, Copy)]
+struct Swarm {
+    pods: u32,
+    release: u32,
+    cleanup: u32,
+    restart: u32,
+    change_pool: u32,
+    corrupt: u32,
+    fault: u32,
+    persistent_fault: u32,
+    crash: u32,
+    power_loss: u32,
+}
+
+impl Swarm {
+    fn draw(rng: &mut SeededRng) -> Self {
+        let pick = |rng: &mut SeededRng, choices: &[u32]| {
+            choices[rng.below(choices.len() as u32) as usize]
         };
-        let crash_after = (rng.below(4) == 0).then(|| rng.below(8) as usize);
-        let budget = crash_after.unwrap_or(usize::MAX);
-        match pollster::block_on(drive_bounded(
-            &mut engine,
-            &mut backend,
-            request.clone(),
-            budget,
-        )) {
-            Some(Ok(Response::UserNamespace(userns))) => {
-                let mapping = userns.userns.uid_mappings[0];
-                acknowledged.insert(pod.to_string(), mapping.host_range());
-            }
-            Some(Ok(Response::Released(_))) => {
-                acknowledged.remove(pod.as_str());
-            }
-            Some(_) => {}
-            None => {
-                report.crashes += 1;
-                let kind = if rng.below(2) == 0 {
-                    CrashKind::ProcessKill
-                } else {
-                    CrashKind::PowerLoss
-                };
-                backend.crash(kind);
-                engine = new_engine(&mut rng);
-                // A release that was cut short may or may not have happened.
-                if matches!(request, Request::Release { .. }) {
-                    acknowledged.remove(pod.as_str());
-                }
-                pollster::block_on(drive_bounded(
-                    &mut engine,
-                    &mut backend,
-                    Request::Recover,
-                    usize::MAX,
-                ));
-            }
-        }
-        for check in [
-            invariants::no_overlap(&engine),
-            invariants::no_reserved_ids(&engine),
-            invariants::acknowledged_survive(&engine, &acknowledged),
-        ] {
-            report.checks += 1;
-            if let Err(violation) = check {
-                return Err((violation, report));
-            }
+        Self {
+            pods: pick(rng, &[2, 4, 6, 12]),
+            release: pick(rng, &[10, 25, 40]),
+            cleanup: pick(rng, &[0, 3, 10]),
+            restart: pick(rng, &[0, 5, 15]),
+            change_pool: pick(rng, &[0, 0, 3]),
+            corrupt: pick(rng, &[0, 0, 2]),
+            fault: pick(rng, &[0, 5, 20]),
+            persistent_fault: pick(rng, &[0, 30, 100]),
+            crash: pick(rng, &[0, 10, 30]),
+            power_loss: pick(rng, &[0, 50, 100]),
         }
     }
-    Ok(report)
+}
+
+impl Workload {
+    /// The workload of `seed`, with `ops` steps.
+    pub fn generate(seed: u64, ops: u64) -> Self {
+        let mut rng = SeededRng::new(seed ^ 0x005E_ED0F_9D05);
+        let swarm = Swarm::draw(&mut rng);
+        let chance = |rng: &mut SeededRng, percent: u32| rng.below(100) < percent;
+        let steps = (0..ops)
+            .map(|_| {
+                let pod = rng.below(swarm.pods) as u8;
+                let op = if chance(&mut rng, swarm.corrupt) {
+                    let how = [
+                        Corruption::Garbage,
+                        Corruption::Empty,
+                        Corruption::Truncated,
+                    ][rng.below(3) as usize];
+                    Op::Corrupt { pod, how }
+                } else if chance(&mut rng, swarm.change_pool) {
+                    Op::ChangePool {
+                        pool: rng.below(3) as u8,
+                    }
+                } else if chance(&mut rng, swarm.restart) {
+                    Op::Restart
+                } else if chance(&mut rng, swarm.cleanup) {
+                    let keep = (0..swarm.pods as u8)
+                        .filter(|_| rng.below(2) == 0)
+                        .collect();
+                    Op::Cleanup { keep }
+                } else if chance(&mut rng, swarm.release) {
+                    Op::Release { pod }
+                } else {
+                    Op::Alloc { pod }
+                };
+                let fault = chance(&mut rng, swarm.fault).then(|| FaultPlan {
+                    after: rng.below(8),
+                    errno: FAULT_ERRNOS[rng.below(FAULT_ERRNOS.len() as u32) as usize],
+                    persistent: chance(&mut rng, swarm.persistent_fault),
+                });
+                let crash = chance(&mut rng, swarm.crash).then(|| CrashPlan {
+                    after: rng.below(8),
+                    kind: if chance(&mut rng, swarm.power_loss) {
+                        CrashKind::PowerLoss
+                    } else {
+                        CrashKind::ProcessKill
+                    },
+                    fates_seed: rng.next_u64(),
+                });
+                Step { op, fault, crash }
+            })
+            .collect();
+        Self { seed, steps }
+    }
 }

@@ -72,7 +72,7 @@ impl fmt::Display for Errno {
 }
 
 /// Why a backend could not execute an effect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[error("{detail}: {errno}")]
 pub struct EffectError {
     /// The errno the failing system call returned.

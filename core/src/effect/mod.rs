@@ -26,7 +26,7 @@ use crate::path::{Root, RootPath};
 /// - A backend MUST report failure as an [`EffectError`] carrying the errno it
 ///   got; it MUST NOT retry an effect that may have taken effect, and MUST NOT
 ///   panic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Effect {

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// The successful result of one effect; each [`super::Effect`] says which
 /// variant it returns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Observation {
@@ -25,7 +25,7 @@ pub enum Observation {
 }
 
 /// One directory entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DirEntry {
     /// The entry's name (one component).
     pub name: String,
@@ -34,7 +34,7 @@ pub struct DirEntry {
 }
 
 /// The type of a directory entry, never following symlinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
     /// A directory.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::broken_variant::BrokenVariant;
 use super::mapping::IdMapping;
 use super::ops::{ActiveOp, AllocateOp, CleanupOp, RecoverOp, ReleaseOp, Step};
 use super::pool::{Pool, SlotIndex};
@@ -59,7 +60,7 @@ pub struct Allocation {
 /// The first request must be [`Request::Recover`]. State changes only inside
 /// `submit` and `handle_outcome` (the single-mutation rule): getters never
 /// change anything, and `poll_effect` only moves to the next step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct UsernsEngine {
     registry: Registry,
     rng: SeededRng,
@@ -69,6 +70,7 @@ pub struct UsernsEngine {
     active: Option<ActiveOp>,
     in_flight: Option<Effect>,
     completion: Option<Result<Response, OperationError>>,
+    broken: Option<BrokenVariant>,
 }
 
 impl UsernsEngine {
@@ -83,7 +85,15 @@ impl UsernsEngine {
             active: None,
             in_flight: None,
             completion: None,
+            broken: None,
         }
+    }
+
+    /// Runs a deliberately broken protocol from now on (simulator tests only).
+    #[cfg(feature = "broken-variants")]
+    #[doc(hidden)]
+    pub fn set_broken_variant(&mut self, variant: Option<BrokenVariant>) {
+        self.broken = variant;
     }
 
     /// Starts `request`. The result comes from [`UsernsEngine::poll_completion`]
@@ -200,10 +210,14 @@ impl UsernsEngine {
 
     fn start(&mut self, request: Request) -> Result<ActiveOp, Result<Response, OperationError>> {
         match request {
-            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new())),
+            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
             Request::GetOrCreate(request) => self.start_get_or_create(request),
-            Request::Release { pod } => Ok(ActiveOp::Release(ReleaseOp::new(pod, &self.registry))),
-            Request::Cleanup { keep } => Ok(ActiveOp::Cleanup(CleanupOp::new(keep))),
+            Request::Release { pod } => Ok(ActiveOp::Release(ReleaseOp::new(
+                pod,
+                &self.registry,
+                self.broken,
+            ))),
+            Request::Cleanup { keep } => Ok(ActiveOp::Cleanup(CleanupOp::new(keep, self.broken))),
         }
     }
 
@@ -262,7 +276,11 @@ impl UsernsEngine {
         let temp_name = format!("{TEMP_FILE_PREFIX}{}", self.next_temp);
         self.next_temp += 1;
         Ok(ActiveOp::Allocate(AllocateOp::new(
-            pod, slot, mapping, &temp_name,
+            pod,
+            slot,
+            mapping,
+            &temp_name,
+            self.broken,
         )))
     }
 

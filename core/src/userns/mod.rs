@@ -1,6 +1,7 @@
 //! Per-pod user-namespace host ID ranges: the pool, the allocator, the
 //! kubelet-compatible `userns` file, and the operations on them.
 
+mod broken_variant;
 mod engine;
 mod file_format;
 mod mapping;
@@ -13,6 +14,8 @@ mod request;
 mod seeded_rng;
 mod slot_map;
 
+#[doc(hidden)]
+pub use broken_variant::BrokenVariant;
 pub use engine::{Allocation, AllocationPolicy, UsernsEngine};
 pub use file_format::{
     FileFormatError, MAX_USERNS_FILE_LEN, TEMP_FILE_PREFIX, USERNS_FILE_NAME, parse_userns_file,

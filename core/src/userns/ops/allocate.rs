@@ -14,6 +14,7 @@
 //! slot; if that cannot be made durable either, the slot stays reserved and the
 //! pod is marked in doubt, so no other pod can be given the same range.
 
+use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::{USERNS_FILE_NAME, render_userns_file};
 use super::super::mapping::{IdMapping, UserNamespace};
 use super::super::pool::SlotIndex;
@@ -28,7 +29,7 @@ pub(crate) const POD_DIR_MODE: u32 = 0o750;
 /// Permission bits of the `userns` file.
 pub(crate) const USERNS_FILE_MODE: u32 = 0o600;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct AllocateOp {
     pod: PodUid,
     slot: SlotIndex,
@@ -38,9 +39,10 @@ pub(crate) struct AllocateOp {
     file: RootPath,
     stage: Stage,
     failure: Option<OperationError>,
+    broken: Option<BrokenVariant>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Stage {
     CreatePodDir,
     SyncPodsDir,
@@ -60,7 +62,13 @@ enum Stage {
 
 impl AllocateOp {
     /// `slot` must already be reserved in the registry.
-    pub fn new(pod: PodUid, slot: SlotIndex, mapping: IdMapping, temp_name: &str) -> Self {
+    pub fn new(
+        pod: PodUid,
+        slot: SlotIndex,
+        mapping: IdMapping,
+        temp_name: &str,
+        broken: Option<BrokenVariant>,
+    ) -> Self {
         let pod_dir = RootPath::pod_dir(Root::Pods, &pod);
         Self {
             temp: pod_dir.join(temp_name),
@@ -71,6 +79,7 @@ impl AllocateOp {
             mapping,
             stage: Stage::CreatePodDir,
             failure: None,
+            broken,
         }
     }
 
@@ -133,6 +142,9 @@ impl AllocateOp {
                 self.fail(io_error("sync", &RootPath::root(Root::Pods), error));
                 self.give_back(registry)
             }
+            (Stage::WriteTemp, Ok(_)) if self.broken == Some(BrokenVariant::NoTempFileSync) => {
+                Stage::RenameTemp
+            }
             (Stage::WriteTemp, Ok(_)) => Stage::SyncTemp,
             (Stage::WriteTemp, Err(error)) => {
                 self.fail(io_error("write", &self.temp, error));
@@ -143,19 +155,15 @@ impl AllocateOp {
                 self.fail(io_error("sync", &self.temp, error));
                 Stage::RemoveTemp
             }
+            (Stage::RenameTemp, Ok(_)) if self.broken == Some(BrokenVariant::AckBeforeDirSync) => {
+                self.acknowledge(registry)
+            }
             (Stage::RenameTemp, Ok(_)) => Stage::SyncPodDir,
             (Stage::RenameTemp, Err(error)) => {
                 self.fail(io_error("rename into place", &self.temp, error));
                 Stage::ProbeTemp
             }
-            (Stage::SyncPodDir, Ok(_)) => {
-                registry.record_allocated(self.pod.clone(), self.slot);
-                Stage::Finished(Some(Ok(Response::UserNamespace(PodUserNamespace {
-                    pod: self.pod.clone(),
-                    userns: UserNamespace::pod(self.mapping),
-                    created: true,
-                }))))
-            }
+            (Stage::SyncPodDir, Ok(_)) => self.acknowledge(registry),
             (Stage::SyncPodDir, Err(error)) => {
                 self.fail(io_error("sync", &self.pod_dir, error));
                 Stage::RemoveFile
@@ -174,6 +182,15 @@ impl AllocateOp {
             (Stage::SyncPodDirAfterRemove, Err(_)) => self.keep_in_doubt(registry),
             (Stage::Finished(_), _) => return,
         };
+    }
+
+    fn acknowledge(&mut self, registry: &mut Registry) -> Stage {
+        registry.record_allocated(self.pod.clone(), self.slot);
+        Stage::Finished(Some(Ok(Response::UserNamespace(PodUserNamespace {
+            pod: self.pod.clone(),
+            userns: UserNamespace::pod(self.mapping),
+            created: true,
+        }))))
     }
 
     fn fail(&mut self, error: OperationError) {

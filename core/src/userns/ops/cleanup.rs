@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use super::super::broken_variant::BrokenVariant;
 use super::super::registry::Registry;
 use super::super::request::{CleanupFailure, CleanupReport, OperationError, Response};
 use super::release::ReleaseOp;
@@ -13,15 +14,16 @@ use crate::effect::Effect;
 use crate::effect::{EntryKind, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct CleanupOp {
     keep: BTreeSet<PodUid>,
     stage: Stage,
     targets: VecDeque<PodUid>,
     report: CleanupReport,
+    broken: Option<BrokenVariant>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Stage {
     ListPods,
     Releasing(ReleaseOp),
@@ -29,7 +31,7 @@ enum Stage {
 }
 
 impl CleanupOp {
-    pub fn new(keep: BTreeSet<PodUid>) -> Self {
+    pub fn new(keep: BTreeSet<PodUid>, broken: Option<BrokenVariant>) -> Self {
         Self {
             keep,
             stage: Stage::ListPods,
@@ -38,6 +40,7 @@ impl CleanupOp {
                 released: Vec::new(),
                 failures: Vec::new(),
             },
+            broken,
         }
     }
 
@@ -103,7 +106,7 @@ impl CleanupOp {
 
     fn next_release(&mut self, registry: &Registry) -> Stage {
         match self.targets.pop_front() {
-            Some(pod) => Stage::Releasing(ReleaseOp::new(pod, registry)),
+            Some(pod) => Stage::Releasing(ReleaseOp::new(pod, registry, self.broken)),
             None => Stage::Finished(Some(Ok(Response::CleanedUp(std::mem::replace(
                 &mut self.report,
                 CleanupReport {

@@ -18,7 +18,7 @@ use crate::effect::{Effect, Observation, Outcome};
 use crate::path::RootPath;
 
 /// What an operation wants next.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Step {
     /// Execute this effect and hand back its outcome.
     Run(Effect),
@@ -27,7 +27,7 @@ pub(crate) enum Step {
 }
 
 /// An operation in progress.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum ActiveOp {
     Recover(RecoverOp),
     Allocate(AllocateOp),

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::{
     MAX_USERNS_FILE_LEN, TEMP_FILE_PREFIX, USERNS_FILE_NAME, parse_userns_file,
 };
@@ -17,7 +18,7 @@ use super::{Step, io_error, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RecoverOp {
     listed_root: bool,
     pod_dirs: BTreeSet<PodUid>,
@@ -30,17 +31,19 @@ pub(crate) struct RecoverOp {
     syncing: bool,
     finished: Option<Result<Response, OperationError>>,
     done: bool,
+    broken: Option<BrokenVariant>,
 }
 
 #[derive(Debug, Clone)]
 enum PodStep {
     List(PodUid),
-    Read(PodUid),
+    /// Read this file as the pod's `userns`.
+    Read(PodUid, RootPath),
     RemoveTemp(RootPath),
 }
 
 impl RecoverOp {
-    pub fn new() -> Self {
+    pub fn new(broken: Option<BrokenVariant>) -> Self {
         Self {
             listed_root: false,
             pod_dirs: BTreeSet::new(),
@@ -58,6 +61,7 @@ impl RecoverOp {
             syncing: false,
             finished: None,
             done: false,
+            broken,
         }
     }
 
@@ -84,14 +88,17 @@ impl RecoverOp {
             // trusted now must not vanish, and one removed by a crashed
             // release must not come back, after a later power loss.
             self.syncing = true;
+            if self.broken == Some(BrokenVariant::NoSyncFsAtRecovery) {
+                return self.finish(registry);
+            }
             return Step::Run(Effect::SyncFs { root: Root::Pods });
         };
         let effect = match &step {
             PodStep::List(pod) => Effect::ListDir {
                 dir: RootPath::pod_dir(Root::Pods, pod),
             },
-            PodStep::Read(pod) => Effect::ReadFile {
-                file: userns_path(pod),
+            PodStep::Read(_, file) => Effect::ReadFile {
+                file: file.clone(),
                 max_len: MAX_USERNS_FILE_LEN,
             },
             PodStep::RemoveTemp(file) => Effect::RemoveFile { file: file.clone() },
@@ -133,7 +140,7 @@ impl RecoverOp {
         };
         match step {
             PodStep::List(pod) => self.handle_listing(pod, outcome),
-            PodStep::Read(pod) => self.handle_read(pod, outcome),
+            PodStep::Read(pod, _) => self.handle_read(pod, outcome),
             PodStep::RemoveTemp(file) => match outcome {
                 Ok(_) => self.report.temp_files_removed.push(file),
                 Err(error) => self.report.temp_files_left.push((file, error)),
@@ -163,10 +170,13 @@ impl RecoverOp {
             }
         };
         entries.sort();
+        let has_userns = entries.iter().any(|entry| entry.name == USERNS_FILE_NAME);
         for entry in entries {
             if entry.name == USERNS_FILE_NAME {
                 match entry.kind {
-                    EntryKind::File => self.steps.push_back(PodStep::Read(pod.clone())),
+                    EntryKind::File => self
+                        .steps
+                        .push_back(PodStep::Read(pod.clone(), userns_path(&pod))),
                     kind => self.found.push((
                         pod.clone(),
                         FoundClaim::Unknown {
@@ -182,6 +192,10 @@ impl RecoverOp {
             } else if entry.name.starts_with(TEMP_FILE_PREFIX) && entry.kind != EntryKind::Directory
             {
                 let file = RootPath::pod_dir(Root::Pods, &pod).join(&entry.name);
+                if self.broken == Some(BrokenVariant::RecoveryTrustsTempFile) && !has_userns {
+                    self.steps.push_back(PodStep::Read(pod.clone(), file));
+                    continue;
+                }
                 self.steps.push_back(PodStep::RemoveTemp(file));
             }
         }

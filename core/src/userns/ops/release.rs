@@ -8,6 +8,7 @@
 //! -> slot freed, acknowledged
 //! ```
 
+use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::USERNS_FILE_NAME;
 use super::super::registry::{Claim, Registry};
 use super::super::request::{OperationError, Release, Response};
@@ -15,15 +16,16 @@ use super::{Step, io_error};
 use crate::effect::{Effect, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ReleaseOp {
     pod: PodUid,
     pod_dir: RootPath,
     file: RootPath,
     stage: Stage,
+    broken: Option<BrokenVariant>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Stage {
     RemoveFile,
     SyncPodDir,
@@ -33,7 +35,7 @@ enum Stage {
 }
 
 impl ReleaseOp {
-    pub fn new(pod: PodUid, registry: &Registry) -> Self {
+    pub fn new(pod: PodUid, registry: &Registry, broken: Option<BrokenVariant>) -> Self {
         let pod_dir = RootPath::pod_dir(Root::Pods, &pod);
         let stage = if registry.claim(&pod).is_some() {
             Stage::RemoveFile
@@ -49,6 +51,7 @@ impl ReleaseOp {
             pod_dir,
             pod,
             stage,
+            broken,
         }
     }
 
@@ -71,6 +74,11 @@ impl ReleaseOp {
 
     pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
         self.stage = match (&self.stage, outcome) {
+            (Stage::RemoveFile, Ok(_))
+                if self.broken == Some(BrokenVariant::ReleaseFreesBeforeDirSync) =>
+            {
+                self.acknowledge(registry)
+            }
             (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDir,
             (Stage::RemoveFile, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // Nothing changed on disk: the claim stays as it was.

@@ -1,0 +1,35 @@
+//! The properties checked after every step, one file each.
+
+mod acknowledged_allocations_survive;
+mod acknowledged_releases_stay;
+mod deterministic;
+mod failures_are_errors;
+mod no_reserved_host_ids;
+mod no_shared_host_ids;
+mod recovery_is_idempotent;
+
+pub use acknowledged_allocations_survive::check as acknowledged_allocations_survive;
+pub use acknowledged_releases_stay::check as acknowledged_releases_stay;
+pub use deterministic::check as deterministic;
+pub use failures_are_errors::{FaultWitness, check as failures_are_errors, panicked};
+pub use no_reserved_host_ids::check as no_reserved_host_ids;
+pub use no_shared_host_ids::check as no_shared_host_ids;
+pub use recovery_is_idempotent::check as recovery_is_idempotent;
+
+/// An invariant that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant (its number and name).
+    pub invariant: &'static str,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl Violation {
+    pub(crate) fn new(invariant: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            invariant,
+            detail: detail.into(),
+        }
+    }
+}

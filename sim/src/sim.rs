@@ -1,0 +1,337 @@
+//! One simulated node running a workload: each step is attempted, possibly
+//! cut short by a crash, then settled: the model learns what was
+//! acknowledged and the invariants are checked.
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
+use podns_core::{
+    BrokenVariant, GetOrCreate, OperationError, PodUid, RelPath, Request, Response, Root, RootPath,
+    USERNS_FILE_NAME,
+};
+
+use crate::invariants::{self, FaultWitness, Violation};
+use crate::model::Model;
+use crate::trace::Trace;
+use crate::workload::{Corruption, Op, Step};
+use crate::world::{Fates, World};
+
+/// Counters of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Steps run.
+    pub operations: u64,
+    /// Process kills.
+    pub process_kills: u64,
+    /// Power losses.
+    pub power_losses: u64,
+    /// Faults that fired.
+    pub faults_injected: u64,
+    /// Invariant checks performed.
+    pub checks: u64,
+}
+
+impl Stats {
+    /// Adds `other` to these counters.
+    pub fn add(&mut self, other: &Stats) {
+        self.operations += other.operations;
+        self.process_kills += other.process_kills;
+        self.power_losses += other.power_losses;
+        self.faults_injected += other.faults_injected;
+        self.checks += other.checks;
+    }
+}
+
+/// How far a step got.
+#[derive(Debug)]
+pub enum Attempt {
+    /// It completed with this result.
+    Completed(Result<Response, OperationError>, FaultWitness),
+    /// A crash cut it short; the disk is as the crash left it.
+    Interrupted,
+}
+
+/// A node and what its callers were told.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    /// The node.
+    pub world: World,
+    /// The reference.
+    pub model: Model,
+    /// Counters.
+    pub stats: Stats,
+    /// The trace.
+    pub trace: Trace,
+}
+
+fn pod_name(index: u8) -> String {
+    format!("pod-{index}")
+}
+
+fn pod_uid(index: u8) -> PodUid {
+    PodUid::new(pod_name(index)).expect("simulated pod names are valid")
+}
+
+impl Sim {
+    /// A node on an empty disk, recovered and checked.
+    pub fn start(
+        seed: u64,
+        variant: Option<BrokenVariant>,
+        keep_trace: bool,
+    ) -> Result<Self, Violation> {
+        let mut sim = Self {
+            world: World::new(seed, variant),
+            model: Model::default(),
+            stats: Stats::default(),
+            trace: Trace::new(keep_trace),
+        };
+        sim.recover_cleanly()?;
+        Ok(sim)
+    }
+
+    /// Runs one step to the end (its own crash included) and checks.
+    pub fn run_step(&mut self, step: &Step) -> Result<(), Violation> {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let budget = step
+                .crash
+                .as_ref()
+                .map_or(usize::MAX, |crash| crash.after as usize);
+            let attempt = self.attempt(step, budget);
+            let crash = step
+                .crash
+                .as_ref()
+                .map(|crash| (crash.kind, Fates::Seeded(crash.fates_seed)));
+            self.settle(step, attempt, crash)
+        }));
+        match outcome {
+            Ok(result) => result,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+                    .unwrap_or_else(|| "non-string panic".to_owned());
+                Err(invariants::panicked(&step.to_string(), message))
+            }
+        }
+    }
+
+    /// Starts `step` and stops after `budget` effects, as a crash would.
+    pub fn attempt(&mut self, step: &Step, budget: usize) -> Attempt {
+        self.stats.operations += 1;
+        let request = match &step.op {
+            Op::Alloc { pod } => {
+                self.model.released.remove(&pod_name(*pod));
+                Request::GetOrCreate(GetOrCreate::pod_mode(pod_uid(*pod)))
+            }
+            Op::Release { pod } => Request::Release { pod: pod_uid(*pod) },
+            Op::Cleanup { keep } => Request::Cleanup {
+                keep: keep.iter().map(|pod| pod_uid(*pod)).collect(),
+            },
+            Op::Restart => {
+                self.world.restart();
+                Request::Recover
+            }
+            Op::ChangePool { pool } => {
+                self.world.pool = *pool;
+                self.world.restart();
+                Request::Recover
+            }
+            Op::Corrupt { pod, how } => {
+                self.corrupt(*pod, *how);
+                self.world.restart();
+                Request::Recover
+            }
+        };
+        let start = self.world.effects_executed();
+        if let Some(fault) = &step.fault {
+            let first = start + u64::from(fault.after);
+            self.world.backend.inner_mut().inject(Fault {
+                trigger: if fault.persistent {
+                    FaultTrigger::From(first)
+                } else {
+                    FaultTrigger::Nth(first)
+                },
+                errno: fault.errno,
+            });
+        }
+        let result = self.world.drive(request, budget);
+        self.world.backend.inner_mut().clear_faults();
+        let fired = step
+            .fault
+            .as_ref()
+            .is_some_and(|fault| self.world.effects_executed() > start + u64::from(fault.after));
+        if fired {
+            self.stats.faults_injected += 1;
+        }
+        self.record_effects();
+        match result {
+            Some(result) => {
+                self.trace
+                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
+                Attempt::Completed(result, FaultWitness { fired })
+            }
+            None => Attempt::Interrupted,
+        }
+    }
+
+    /// Finishes a step: applies the crash if it was interrupted, updates the
+    /// model and checks the invariants.
+    pub fn settle(
+        &mut self,
+        step: &Step,
+        attempt: Attempt,
+        crash: Option<(CrashKind, Fates)>,
+    ) -> Result<(), Violation> {
+        let recovering = matches!(
+            step.op,
+            Op::Restart | Op::ChangePool { .. } | Op::Corrupt { .. }
+        );
+        match attempt {
+            Attempt::Interrupted => {
+                let (kind, fates) = crash.unwrap_or((CrashKind::ProcessKill, Fates::Seeded(0)));
+                self.forget_interrupted(&step.op);
+                match kind {
+                    CrashKind::ProcessKill => self.stats.process_kills += 1,
+                    CrashKind::PowerLoss => self.stats.power_losses += 1,
+                }
+                self.trace.record(&format!("{kind:?} {fates:?}"), || {
+                    format!("  !! {kind:?} ({fates:?})")
+                });
+                self.world.crash(kind, fates);
+                self.recover_cleanly()
+            }
+            Attempt::Completed(result, witness) => {
+                self.stats.checks += 1;
+                invariants::failures_are_errors(&step.to_string(), witness, &result)?;
+                self.learn(&step.op, &result);
+                if recovering {
+                    if witness.fired || result.is_err() {
+                        // A supervisor restarts a process whose recovery failed.
+                        self.world.restart();
+                        return self.recover_cleanly();
+                    }
+                    self.stats.checks += 1;
+                    invariants::recovery_is_idempotent(&mut self.world)?;
+                }
+                self.check()
+            }
+        }
+    }
+
+    /// Recovers with no fault and checks everything, recovery included.
+    fn recover_cleanly(&mut self) -> Result<(), Violation> {
+        let result = self.world.drive(Request::Recover, usize::MAX);
+        self.record_effects();
+        match result {
+            Some(Ok(_)) => {}
+            other => {
+                return Err(Violation::new(
+                    "6. no panic; every failed operation returned an error",
+                    format!("recovery without faults failed: {other:?}"),
+                ));
+            }
+        }
+        self.stats.checks += 1;
+        invariants::recovery_is_idempotent(&mut self.world)?;
+        self.record_effects();
+        self.check()
+    }
+
+    fn check(&mut self) -> Result<(), Violation> {
+        self.stats.checks += 4;
+        invariants::no_shared_host_ids(&self.world.engine)?;
+        invariants::no_reserved_host_ids(&self.world.engine)?;
+        invariants::acknowledged_allocations_survive(&self.world.engine, &self.model)?;
+        invariants::acknowledged_releases_stay(&self.world.engine, &self.model)
+    }
+
+    fn learn(&mut self, op: &Op, result: &Result<Response, OperationError>) {
+        match (op, result) {
+            (Op::Alloc { pod }, Ok(Response::UserNamespace(userns))) => {
+                if let Some(mapping) = userns.userns.uid_mappings.first() {
+                    self.model
+                        .acknowledged
+                        .insert(pod_name(*pod), mapping.host_range());
+                }
+            }
+            (Op::Release { pod }, Ok(Response::Released(_))) => {
+                self.model.acknowledged.remove(&pod_name(*pod));
+                self.model.released.insert(pod_name(*pod));
+            }
+            (Op::Release { pod }, Err(_)) => self.model.forget(&pod_name(*pod)),
+            (Op::Cleanup { .. }, Ok(Response::CleanedUp(report))) => {
+                for release in &report.released {
+                    self.model.acknowledged.remove(release.pod.as_str());
+                    self.model.released.insert(release.pod.to_string());
+                }
+                for failure in &report.failures {
+                    self.model.forget(failure.pod.as_str());
+                }
+            }
+            (Op::Cleanup { keep }, Err(_)) => self.forget_unkept(keep),
+            _ => {}
+        }
+    }
+
+    fn forget_interrupted(&mut self, op: &Op) {
+        match op {
+            Op::Release { pod } => self.model.forget(&pod_name(*pod)),
+            Op::Cleanup { keep } => self.forget_unkept(keep),
+            _ => {}
+        }
+    }
+
+    fn forget_unkept(&mut self, keep: &[u8]) {
+        let kept: BTreeSet<String> = keep.iter().map(|pod| pod_name(*pod)).collect();
+        let pods: Vec<String> = self
+            .model
+            .acknowledged
+            .keys()
+            .chain(self.model.released.iter())
+            .filter(|pod| !kept.contains(*pod))
+            .cloned()
+            .collect();
+        for pod in pods {
+            self.model.forget(&pod);
+        }
+    }
+
+    fn corrupt(&mut self, pod: u8, how: Corruption) {
+        let name = pod_name(pod);
+        self.model.forget(&name);
+        let valid = br#"{"uidMappings":[{"hostId":131072,"containerId":0,"length":65536}],"gidMappings":[{"hostId":131072,"containerId":0,"length":65536}]}"#;
+        let data = match how {
+            Corruption::Garbage => b"\x7f\x00\xffnot json at all".to_vec(),
+            Corruption::Empty => Vec::new(),
+            Corruption::Truncated => valid[..valid.len() / 2].to_vec(),
+        };
+        let path = RootPath {
+            root: Root::Pods,
+            path: RelPath::parse(&format!("{name}/{USERNS_FILE_NAME}")).expect("valid path"),
+        };
+        self.world.backend.inner_mut().fs_mut().plant(
+            &path,
+            Node::File {
+                data: data.clone(),
+                durable_data: data,
+            },
+        );
+        self.trace.record(&format!("corrupt {name} {how:?}"), || {
+            format!("  (out of band: {name}/userns {how:?})")
+        });
+    }
+
+    fn record_effects(&mut self) {
+        for executed in self.world.backend.take_log() {
+            self.trace.record(&executed, || {
+                let outcome = match &executed.outcome {
+                    Ok(observation) => format!("{observation:?}"),
+                    Err(error) => format!("error {error}"),
+                };
+                format!("  {} -> {outcome}", executed.effect)
+            });
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The simulated node: the real engine and driver over the mock backend.
+
+use podns_backend_mock::{CrashKind, MockBackend, Pending, Survival};
+use podns_core::recording::Recording;
+use podns_core::{
+    AllocationPolicy, BrokenVariant, OperationError, Request, Response, SeededRng, UsernsEngine,
+    drive_bounded,
+};
+
+use crate::workload::pool;
+
+/// What a power loss does with the operations that were not durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fates {
+    /// Each operation independently survives, is lost, torn, zero-filled or
+    /// garbled, drawn from this seed.
+    Seeded(u64),
+    /// Operation `i` survives whole when bit `i` is set, else is lost.
+    Subset(u64),
+}
+
+/// One node: the disk outlives the process, the engine does not.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The running process's engine.
+    pub engine: UsernsEngine,
+    /// The disk, with a log of every effect and outcome.
+    pub backend: Recording<MockBackend>,
+    /// The pool in force.
+    pub pool: u8,
+    seeds: SeededRng,
+    variant: Option<BrokenVariant>,
+}
+
+impl World {
+    /// An empty disk and a fresh, not yet recovered, process.
+    pub fn new(seed: u64, variant: Option<BrokenVariant>) -> Self {
+        let mut seeds = SeededRng::new(seed);
+        let engine = Self::engine(&mut seeds, 0, variant);
+        Self {
+            engine,
+            backend: Recording::new(MockBackend::new()),
+            pool: 0,
+            seeds,
+            variant,
+        }
+    }
+
+    fn engine(
+        seeds: &mut SeededRng,
+        pool_index: u8,
+        variant: Option<BrokenVariant>,
+    ) -> UsernsEngine {
+        let pool = pool(pool_index)
+            .validate()
+            .expect("the simulation pools are valid");
+        let mut engine = UsernsEngine::new(
+            pool,
+            seeds.next_u64(),
+            AllocationPolicy::RandomStartThenNextFree,
+        );
+        engine.set_broken_variant(variant);
+        engine
+    }
+
+    /// The process ends cleanly or is killed; a new one starts (unrecovered).
+    pub fn restart(&mut self) {
+        self.backend.inner_mut().clear_faults();
+        self.engine = Self::engine(&mut self.seeds, self.pool, self.variant);
+    }
+
+    /// The process dies the given way; a new one starts (unrecovered).
+    pub fn crash(&mut self, kind: CrashKind, fates: Fates) {
+        match kind {
+            CrashKind::ProcessKill => self.backend.inner_mut().crash(kind),
+            CrashKind::PowerLoss => {
+                let mut rng = match fates {
+                    Fates::Seeded(seed) => SeededRng::new(seed),
+                    Fates::Subset(_) => SeededRng::new(0),
+                };
+                let mut index = 0u32;
+                let mut decide = |pending: &Pending| {
+                    let fate = match fates {
+                        Fates::Subset(mask) if index < 64 && mask & (1 << index) != 0 => {
+                            Survival::Kept
+                        }
+                        Fates::Subset(_) => Survival::Lost,
+                        Fates::Seeded(_) => match (pending, rng.below(6)) {
+                            (_, 0 | 1) => Survival::Kept,
+                            (_, 2) => Survival::Lost,
+                            (Pending::Entry { .. }, _) => Survival::Lost,
+                            (Pending::Data { .. }, 3) => Survival::Torn(rng.below(512) as usize),
+                            (Pending::Data { .. }, 4) => Survival::ZeroFilled,
+                            (Pending::Data { .. }, _) => Survival::Garbage(rng.next_u64()),
+                        },
+                    };
+                    index += 1;
+                    fate
+                };
+                self.backend.inner_mut().lose_power_with(&mut decide);
+            }
+        }
+        self.restart();
+    }
+
+    /// Runs `request`, stopping after `budget` effects as a crash would.
+    /// `None` means the budget ran out first.
+    pub fn drive(
+        &mut self,
+        request: Request,
+        budget: usize,
+    ) -> Option<Result<Response, OperationError>> {
+        pollster::block_on(drive_bounded(
+            &mut self.engine,
+            &mut self.backend,
+            request,
+            budget,
+        ))
+    }
+
+    /// Effects executed on the disk so far.
+    pub fn effects_executed(&self) -> u64 {
+        self.backend.inner().executed()
+    }
+
+    /// Operations a power loss now could keep or lose.
+    pub fn pending_operations(&self) -> usize {
+        self.backend.inner().fs().pending().len()
+    }
+}
