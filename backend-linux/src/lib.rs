@@ -34,7 +34,14 @@ mod lock;
 mod resolve;
 mod roots;
 // CLI support modules are added below.
+mod idmap_read;
+mod idmap_writer;
 
 pub use error::BackendError;
+pub use idmap_read::{
+    IdMapKind, IdMapReadError, MAX_ID_MAP_FILE_LEN, proc_id_map_path, read_id_map, read_own_id_map,
+    read_process_id_map,
+};
+pub use idmap_writer::{FaultyExtent, IdMapWriteError, IdMapWriter, SetgroupsPolicy};
 pub use lock::DirLock;
 pub use roots::LinuxBackend;

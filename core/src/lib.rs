@@ -99,6 +99,7 @@ mod backend;
 mod driver;
 pub mod dry_run;
 mod effect;
+mod idmap;
 mod path;
 pub mod recording;
 mod userns;
@@ -108,8 +109,13 @@ pub use backend::Backend;
 pub use backend::MockBackend;
 pub use driver::{drive, drive_bounded};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+pub use idmap::{
+    ID_MAP_END, IdExtent, IdField, IdMap, IdMapError, IdMapProblem, IdSide, MAX_ID_MAP_EXTENTS,
+    RootlessStatus, SplitError, SubidEntry, SubidError, SubidField, SubidPoolError, SubidPoolRange,
+    SubidProblem, SubidRange, SubidSource, SubidTable, split_for_parent,
+};
 pub use path::{
-    ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RelPath, Root, RootPath,
-    validate_component,
+    ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RESERVED_PREFIX, RelPath, Root,
+    RootLabels, RootPath, validate_component,
 };
 pub use userns::*;

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::idmap_cmd::IdmapCommand;
+
 /// podns: per-pod Linux isolation state for container runtimes.
 ///
 /// Every invocation first re-reads the pods directory (each run is a restart),
@@ -30,6 +32,14 @@ pub struct GlobalOptions {
     /// Number of host IDs in the pool [default: 2^32 - first ID]
     #[arg(long, global = true, value_name = "N")]
     pub id_count: Option<u64>,
+    /// Take the pool (first ID and ID count) from NAME's single subordinate
+    /// range, which must be identical in /etc/subuid and /etc/subgid (as
+    /// kubelet does for its "kubelet" user); a numeric NAME also matches lines
+    /// that name the owner by UID. Conflicts with --first-id and --id-count.
+    /// The environment variables PODNS_SUBUID_FILE and PODNS_SUBGID_FILE
+    /// replace the two file paths
+    #[arg(long, global = true, value_name = "NAME")]
+    pub subuid_user: Option<String>,
     /// Host IDs per pod, a multiple of 65536
     #[arg(long, global = true, value_name = "N", default_value_t = 65536)]
     pub ids_per_pod: u64,
@@ -71,6 +81,10 @@ pub enum Command {
     List,
     /// Release every allocation whose pod is not kept
     Cleanup(CleanupArgs),
+    /// Parse, split and inspect user-namespace ID maps (uid_map/gid_map); never
+    /// touches the pods directory
+    #[command(subcommand)]
+    Idmap(IdmapCommand),
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,9 @@
 //! only place podns reads the environment or the OS random number generator;
 //! the core gets the results as arguments.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use podns_core::{AllocationPolicy, ID_SPACE_END, Pool, PoolConfig};
+use podns_core::{AllocationPolicy, ID_SPACE_END, Pool, PoolConfig, SubidPoolRange, SubidSource};
 
 use crate::args::{GlobalOptions, Policy};
 use crate::failure::Failure;
@@ -18,8 +18,12 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_options(options: &GlobalOptions) -> Result<Self, Failure> {
-        let pool = pool_config(options).validate().map_err(|error| {
-            Failure::bad_input("invalid-pool", format!("invalid pool: {error}"))
+        let pool = pool_config(options)?.validate().map_err(|error| {
+            let source = match &options.subuid_user {
+                Some(user) => format!(" (the subordinate range of {user})"),
+                None => String::new(),
+            };
+            Failure::bad_input("invalid-pool", format!("invalid pool{source}: {error}"))
         })?;
         let pods_dir = match &options.pods_dir {
             Some(dir) => dir.clone(),
@@ -42,17 +46,78 @@ impl Settings {
     }
 }
 
-fn pool_config(options: &GlobalOptions) -> PoolConfig {
+fn pool_config(options: &GlobalOptions) -> Result<PoolConfig, Failure> {
     let ids_per_pod = options.ids_per_pod;
+    if let Some(user) = &options.subuid_user {
+        if options.first_id.is_some() || options.id_count.is_some() {
+            return Err(Failure::bad_input(
+                "usage",
+                "--subuid-user takes the pool's first ID and ID count from the subordinate \
+                 ranges; do not also pass --first-id or --id-count",
+            ));
+        }
+        return Ok(subid_range(user)?.pool_config(ids_per_pod, options.max_pods));
+    }
     let first_id = options.first_id.unwrap_or(ids_per_pod);
-    PoolConfig {
+    Ok(PoolConfig {
         first_id,
         id_count: options
             .id_count
             .unwrap_or_else(|| ID_SPACE_END.saturating_sub(first_id)),
         ids_per_pod,
         max_pods: options.max_pods,
-    }
+    })
+}
+
+/// Names the subordinate UID file instead of /etc/subuid (for tests).
+const SUBUID_FILE_ENV: &str = "PODNS_SUBUID_FILE";
+/// Names the subordinate GID file instead of /etc/subgid (for tests).
+const SUBGID_FILE_ENV: &str = "PODNS_SUBGID_FILE";
+
+/// `user`'s single range, identical in the subuid and subgid files. A
+/// numeric `user` also matches lines that name the owner by UID.
+fn subid_range(user: &str) -> Result<SubidPoolRange, Failure> {
+    let path_from = |variable: &str, default: &str| {
+        std::env::var_os(variable)
+            .filter(|value| !value.is_empty())
+            .map_or_else(|| PathBuf::from(default), PathBuf::from)
+    };
+    let subuid_path = path_from(SUBUID_FILE_ENV, "/etc/subuid");
+    let subgid_path = path_from(SUBGID_FILE_ENV, "/etc/subgid");
+    let read = |path: &Path, variable: &str| {
+        std::fs::read(path).map_err(|error| {
+            Failure::bad_input(
+                "invalid-subid",
+                format!(
+                    "--subuid-user {user}: cannot read {}: {error}; create it or set {variable} \
+                     to another file",
+                    path.display()
+                ),
+            )
+        })
+    };
+    let subuid = read(&subuid_path, SUBUID_FILE_ENV)?;
+    let subgid = read(&subgid_path, SUBGID_FILE_ENV)?;
+    let uid = user
+        .bytes()
+        .all(|byte| byte.is_ascii_digit())
+        .then(|| user.parse::<u32>().ok())
+        .flatten();
+    let subuid_name = subuid_path.display().to_string();
+    let subgid_name = subgid_path.display().to_string();
+    SubidPoolRange::from_files(
+        SubidSource {
+            name: &subuid_name,
+            contents: &subuid,
+        },
+        SubidSource {
+            name: &subgid_name,
+            contents: &subgid,
+        },
+        user,
+        uid,
+    )
+    .map_err(|error| Failure::bad_input("invalid-subid", format!("--subuid-user {user}: {error}")))
 }
 
 fn default_pods_dir() -> Result<PathBuf, Failure> {

@@ -1,0 +1,510 @@
+//! The ID map writer and the core's split against the real kernel. Needs
+//! root (it is skipped, with the reason printed, otherwise).
+//!
+//! The kernel accepts a child namespace's extent only when its outside range
+//! lies inside ONE extent of the parent namespace's map. These tests build a
+//! parent namespace with a rootless layout and show that the unsplit map
+//! `0 0 100` is refused with `EPERM`, while podns's split of it is written
+//! and read back equal.
+//!
+//! How the namespaces are built (no helper binary, no util-linux, no sleeps):
+//!
+//! 1. This test process (T, real root) re-executes its own test binary as P,
+//!    with [`ROLE_ENV`] = `parent` and `--exact idmap_kernel_helper`. P's
+//!    `pre_exec` hook (between fork and exec, single-threaded) unshares a
+//!    user namespace, sends its pid over a socket pair and blocks until T
+//!    answers. T writes P's maps from outside with [`IdMapWriter`]: `0 1000
+//!    1` and `1 100000 65536` (root is host ID 1000; 65536 subordinate IDs
+//!    start at host ID 100000). T answers; P becomes UID/GID 0 of its
+//!    namespace (host 1000) and execs.
+//! 2. P, root of that rootless namespace, starts grandchildren G the same
+//!    way and writes their maps itself. G execs the test binary with
+//!    [`ROLE_ENV`] = `grandchild` and checks its own view of its map.
+//!
+//! P also runs the `podns idmap rootless` and `podns idmap split` commands,
+//! whose default parent map is the real `/proc/self/uid_map` of a rootless
+//! namespace. [`cli_idmap_commands_and_subuid_pool`] checks the commands'
+//! output and exit codes outside any namespace (no root needed).
+//!
+//! The binaries must be executable by "others", because host root (its owner)
+//! is not mapped in the new namespaces: if it is not, it is copied to a
+//! world-readable temporary directory first. Sockets rather than pipes: the
+//! rustix `pipe` feature is not enabled here and `std::io::pipe` is newer
+//! than the workspace's minimum Rust.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::{self, JoinHandle};
+
+use podns_backend_linux::{
+    FaultyExtent, IdMapKind, IdMapWriteError, IdMapWriter, SetgroupsPolicy, read_own_id_map,
+    read_process_id_map,
+};
+use podns_core::{Errno, IdExtent, IdMap, split_for_parent};
+use rustix::process::{Gid, Uid};
+use rustix::thread::UnshareFlags;
+
+/// Selects what a re-executed test binary does in [`idmap_kernel_helper`].
+const ROLE_ENV: &str = "PODNS_IDMAP_KERNEL_ROLE";
+/// The map a grandchild must see in its own `/proc/self/uid_map`.
+const EXPECT_ENV: &str = "PODNS_IDMAP_KERNEL_EXPECT_UID_MAP";
+/// The test the helper roles run in.
+const HELPER_TEST: &str = "idmap_kernel_helper";
+/// The `podns` binary P runs (a world-executable path to it).
+const PODNS_ENV: &str = "PODNS_IDMAP_KERNEL_PODNS";
+/// The binary under test.
+const PODNS: &str = env!("CARGO_BIN_EXE_podns");
+
+/// P's maps, as a rootless user's namespace has them (newuidmap writes the
+/// same from `/etc/subuid`).
+const PARENT_MAP: &str = "0 1000 1\n1 100000 65536\n";
+/// What the grandchild asks for: 100 IDs from 0, unsplit.
+const REQUEST: &str = "0 0 100\n";
+/// podns's split of [`REQUEST`] against [`PARENT_MAP`].
+const SPLIT: &str = "0 0 1\n1 1 99\n";
+
+#[test]
+fn rootless_parent_refuses_the_unsplit_map_and_takes_the_split_one() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "skipping: building user namespaces with a rootless layout needs root (writing \
+             another process's uid_map with host IDs 1000 and 100000); run the tests as root"
+        );
+        return;
+    }
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if max.trim() == "0" {
+        eprintln!(
+            "skipping: user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)"
+        );
+        return;
+    }
+    let (exe, _exe_copy) = executable_for_namespaces(&std::env::current_exe().unwrap());
+    let (podns, _podns_copy) = executable_for_namespaces(Path::new(PODNS));
+    let mut command = helper_command(&exe, "parent");
+    command
+        .env(PODNS_ENV, &podns)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let parent = BlockedInUserns::spawn(command, true);
+    // T is real root, so it may write any map; Auto leaves setgroups alone,
+    // which P needs to drop its supplementary groups.
+    let map = IdMap::parse(PARENT_MAP).unwrap();
+    IdMapWriter::new(parent.pid)
+        .write(&map, &map)
+        .unwrap_or_else(|error| panic!("writing P's maps: {error}"));
+    let output = parent
+        .release()
+        .wait_with_output()
+        .expect("wait for the parent-namespace process");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- parent-namespace process stdout ---\n{stdout}");
+    println!("--- parent-namespace process stderr ---\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the parent-namespace process failed ({}); its output is above",
+        output.status
+    );
+    // The helper ran, and did not just return for lack of a role.
+    assert!(
+        stdout.contains("parent role: done"),
+        "the parent role did not run"
+    );
+}
+
+/// The roles of the re-executed test binary; without [`ROLE_ENV`] (a normal
+/// test run) there is nothing to do.
+#[test]
+fn idmap_kernel_helper() {
+    match std::env::var(ROLE_ENV).as_deref() {
+        Ok("parent") => parent_role(),
+        Ok("grandchild") => grandchild_role(),
+        Ok(other) => panic!("unknown {ROLE_ENV} {other:?}"),
+        Err(_) => {}
+    }
+}
+
+/// Runs in P: root of a namespace whose map is [`PARENT_MAP`].
+fn parent_role() {
+    let own_uid_map = read_own_id_map(IdMapKind::Uid).unwrap();
+    let own_gid_map = read_own_id_map(IdMapKind::Gid).unwrap();
+    assert_eq!(own_uid_map.render_for_write(), PARENT_MAP);
+    assert_eq!(own_gid_map.render_for_write(), PARENT_MAP);
+    assert_eq!(rustix::process::geteuid(), Uid::ROOT);
+    let exe = std::env::current_exe().unwrap();
+    let request = IdMap::parse(REQUEST).unwrap();
+    let uid_split = split_for_parent(&request, &own_uid_map).unwrap();
+    let gid_split = split_for_parent(&request, &own_gid_map).unwrap();
+    assert_eq!(uid_split.render_for_write(), SPLIT);
+
+    // Grandchild 1: the unsplit map is refused with EPERM, and the error
+    // names its only extent; the split map is written and read back equal.
+    let child = BlockedInUserns::spawn(grandchild_command(&exe), false);
+    let writer = IdMapWriter::new(child.pid);
+    let error = writer
+        .write_map(IdMapKind::Uid, &request)
+        .expect_err("the kernel must refuse an extent that spans two parent extents");
+    println!("unsplit map refused as expected: {error}");
+    match &error {
+        IdMapWriteError::Write { errno, culprit, .. } => {
+            assert_eq!(*errno, Errno::EPERM, "{error}");
+            assert_eq!(
+                *culprit,
+                Some(FaultyExtent {
+                    line: 1,
+                    extent: IdExtent::new(0, 0, 100)
+                }),
+                "{error}"
+            );
+        }
+        other => panic!("expected a refused write, got {other}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("/proc/{}/uid_map", child.pid)),
+        "{message}"
+    );
+    assert!(message.contains("extent 1 (`0 0 100`)"), "{message}");
+    // A failed write leaves the map unwritten: the split map still goes in.
+    writer
+        .write(&uid_split, &gid_split)
+        .unwrap_or_else(|error| panic!("writing the split maps: {error}"));
+    assert_eq!(
+        read_process_id_map(child.pid, IdMapKind::Uid).unwrap(),
+        uid_split
+    );
+    assert_eq!(
+        read_process_id_map(child.pid, IdMapKind::Gid).unwrap(),
+        gid_split
+    );
+    // A root writer leaves setgroups alone.
+    assert_eq!(setgroups_of(child.pid), "allow");
+    // Written once: a second write is refused, and the error says why.
+    let again = writer.write_map(IdMapKind::Uid, &uid_split).unwrap_err();
+    assert!(again.to_string().contains("already written"), "{again}");
+    finish(child, "grandchild 1");
+
+    // Grandchild 2: an explicit "deny" goes to setgroups between the maps.
+    let child = BlockedInUserns::spawn(grandchild_command(&exe), false);
+    IdMapWriter::new(child.pid)
+        .with_setgroups(SetgroupsPolicy::Deny)
+        .write(&uid_split, &gid_split)
+        .unwrap_or_else(|error| panic!("writing the split maps with setgroups deny: {error}"));
+    assert_eq!(setgroups_of(child.pid), "deny");
+    finish(child, "grandchild 2");
+
+    // The CLI sees the same rootless map, and splits against it by default.
+    let podns = std::env::var_os(PODNS_ENV).expect("podns path");
+    let (code, stdout, _) = run_podns(&podns, &["idmap", "rootless"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        r#"{"rootless":true,"availableIds":65537,"mappings":[{"containerId":0,"hostId":1000,"size":1},{"containerId":1,"hostId":100000,"size":65536}]}"#
+    );
+    let (code, stdout, _) = run_podns(&podns, &["idmap", "split", "--request", "0:0:100"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        r#"{"mappings":[{"containerId":0,"hostId":0,"size":1},{"containerId":1,"hostId":1,"size":99}]}"#
+    );
+    // Host ID 65537 is one past what the parent maps.
+    let (code, _, stderr) = run_podns(
+        &podns,
+        &["--json", "idmap", "split", "--request", "0:0:65538"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(r#""kind":"not-in-parent""#), "{stderr}");
+    assert!(stderr.contains("host ID 65537 "), "{stderr}");
+    println!("parent role: done");
+}
+
+/// Runs in G: its own view of its map is the split map, relative to P.
+fn grandchild_role() {
+    let expected = std::env::var(EXPECT_ENV).unwrap();
+    let own = read_own_id_map(IdMapKind::Uid).unwrap();
+    assert_eq!(own.render_for_write(), expected);
+    println!(
+        "grandchild role: sees {}",
+        own.render_for_write().trim_end().replace('\n', ", ")
+    );
+}
+
+fn grandchild_command(exe: &Path) -> Command {
+    let mut command = helper_command(exe, "grandchild");
+    command.env(EXPECT_ENV, SPLIT);
+    command
+}
+
+fn helper_command(exe: &Path, role: &str) -> Command {
+    let mut command = Command::new(exe);
+    command
+        .args(["--exact", HELPER_TEST, "--nocapture", "--test-threads=1"])
+        .env(ROLE_ENV, role);
+    command
+}
+
+/// Lets a grandchild exec and checks that it succeeded.
+fn finish(child: BlockedInUserns, name: &str) {
+    let status = child
+        .release()
+        .wait()
+        .unwrap_or_else(|error| panic!("wait for {name}: {error}"));
+    assert!(status.success(), "{name} failed: {status}");
+}
+
+fn setgroups_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/setgroups"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Runs `podns ARGS` and returns its exit code, stdout (without the final
+/// newline) and stderr.
+fn run_podns(podns: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (i32, String, String) {
+    run_podns_with(Command::new(podns), args)
+}
+
+fn run_podns_with(mut command: Command, args: &[&str]) -> (i32, String, String) {
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run podns");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    (
+        output.status.code().expect("podns exited"),
+        stdout.strip_suffix('\n').unwrap_or(&stdout).to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `podns idmap` and `--subuid-user` outside any namespace: output, exit
+/// code 2 for bad input naming the file and line, 1 for a split that cannot
+/// be done.
+#[test]
+fn cli_idmap_commands_and_subuid_pool() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+
+    // parse: the kernel's padded format; bad lines are named.
+    let good = file(
+        "uid_map",
+        "         0       1000          1\n         1     100000      65536\n",
+    );
+    let (code, stdout, _) = run_podns(PODNS, &["idmap", "parse", &good]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        r#"{"mappings":[{"containerId":0,"hostId":1000,"size":1},{"containerId":1,"hostId":100000,"size":65536}]}"#
+    );
+    let bad = file("bad_map", "0 0 1\n1 1 -5\n");
+    let (code, stdout, stderr) = run_podns(PODNS, &["--json", "idmap", "parse", &bad]);
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert!(stderr.contains(r#""kind":"invalid-idmap""#), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{bad}: line 2: count (field 3) `-5`")),
+        "{stderr}"
+    );
+
+    // split: the four reference vectors, the parent given as a file.
+    let split = |request: &str, parent: &str| {
+        let parent = file("parent_map", parent);
+        run_podns(
+            PODNS,
+            &["idmap", "split", "--request", request, "--parent", &parent],
+        )
+    };
+    assert_eq!(
+        split("0:0:2", "1 1000000 65536\n0 1000 1\n"),
+        (
+            0,
+            r#"{"mappings":[{"containerId":0,"hostId":0,"size":1},{"containerId":1,"hostId":1,"size":1}]}"#.to_owned(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        split("0:0:2", "0 1000000 65536\n").1,
+        r#"{"mappings":[{"containerId":0,"hostId":0,"size":2}]}"#
+    );
+    let (code, _, stderr) = split("0:0:1", "10000 10000 65536\n");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("host ID 0 "), "{stderr}");
+    assert_eq!(
+        split("0:0:4", "0 0 1\n1 1 1\n2 2 1\n3 3 1\n").1,
+        r#"{"mappings":[{"containerId":0,"hostId":0,"size":1},{"containerId":1,"hostId":1,"size":1},{"containerId":2,"hostId":2,"size":1},{"containerId":3,"hostId":3,"size":1}]}"#
+    );
+    let (code, _, stderr) = split("0:0", "0 0 1\n");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("expected CONTAINER:HOST:SIZE"), "{stderr}");
+
+    // --subuid-user: the pool is the user's single range in both files.
+    let pods = dir.path().join("pods");
+    let pods = pods.to_str().unwrap();
+    let with_subids = |subuid: &str, subgid: &str, args: &[&str]| {
+        let mut command = Command::new(PODNS);
+        command
+            .env("PODNS_SUBUID_FILE", file("subuid", subuid))
+            .env("PODNS_SUBGID_FILE", file("subgid", subgid));
+        let mut all = vec!["--pods-dir", pods, "--subuid-user", "kubelet"];
+        all.extend_from_slice(args);
+        run_podns_with(command, &all)
+    };
+    let ranges = "# kubelet's pool\nalice:100000:65536\nkubelet:65536:7208960\n";
+    let (code, stdout, stderr) = with_subids(ranges, ranges, &["list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list["capacity"], 110, "{stdout}");
+    let (code, _, stderr) = with_subids(ranges, "kubelet:131072:7208960\n", &["list"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("subordinate UIDs 65536-7274495"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("subgid:1"), "{stderr}");
+    let (code, _, stderr) = with_subids("kubelet:65536:x\n", ranges, &["list"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("subuid:1: count `x`"), "{stderr}");
+    let twice = "kubelet:65536:65536\nkubelet:196608:65536\n";
+    let (code, _, stderr) = with_subids(twice, twice, &["list"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("(lines 1, 2)"), "{stderr}");
+    let (code, _, stderr) = with_subids(ranges, ranges, &["--first-id", "65536", "list"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("do not also pass --first-id"), "{stderr}");
+}
+
+/// A child process that has unshared a user namespace in its `pre_exec` hook
+/// and waits, before exec, until [`BlockedInUserns::release`].
+struct BlockedInUserns {
+    pid: u32,
+    socket: UnixStream,
+    spawner: JoinHandle<io::Result<Child>>,
+}
+
+impl BlockedInUserns {
+    /// Starts `command` in a new user namespace and returns once the child
+    /// is in it (its maps still unwritten). With `become_root`, the child
+    /// switches to UID and GID 0 of the namespace once released (its maps
+    /// must map them by then), so that it keeps its capabilities across exec.
+    fn spawn(mut command: Command, become_root: bool) -> Self {
+        let (mut socket, theirs) = UnixStream::pair().expect("socketpair");
+        let ours_in_child: RawFd = socket.as_raw_fd();
+        let theirs = OwnedFd::from(theirs);
+        let hook = move || -> io::Result<()> {
+            // Between fork and exec in a copy of a multi-threaded process:
+            // only raw system calls, no allocation, no locks.
+            // SAFETY: `ours_in_child` is this child's inherited copy of the
+            // parent's end of the socket pair; nothing else in the child uses
+            // it, and closing it lets the child see end of file if the
+            // parent dies.
+            unsafe { rustix::io::close(ours_in_child) };
+            // SAFETY: NEWUSER does not unshare the fd table (that is what
+            // makes unshare unsafe), and the child has a single thread, as
+            // CLONE_NEWUSER requires.
+            unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWUSER) }?;
+            let pid = rustix::process::getpid().as_raw_pid();
+            send_all(&theirs, &pid.to_ne_bytes())?;
+            let mut go = [0u8; 1];
+            let received = loop {
+                match rustix::io::read(&theirs, &mut go) {
+                    Err(rustix::io::Errno::INTR) => {}
+                    other => break other?,
+                }
+            };
+            if received != 1 {
+                // The test process went away: do not exec.
+                return Err(io::Error::from(rustix::io::Errno::CANCELED));
+            }
+            if become_root {
+                rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)?;
+                rustix::thread::set_thread_groups(&[])?;
+                rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)?;
+            }
+            Ok(())
+        };
+        // SAFETY: the hook only makes async-signal-safe system calls (close,
+        // unshare, getpid, read, write, setresgid, setgroups, setresuid)
+        // through rustix's raw syscall backend, allocates nothing, and
+        // touches no state shared with other threads.
+        unsafe {
+            command.pre_exec(hook);
+        }
+        // `spawn` waits until the child execs, which it does only after we
+        // answer: spawn on another thread and learn the pid over the socket.
+        // The thread drops `command` (and the hook's copy of the child's end)
+        // when spawn returns, so a child that dies early shows up as EOF.
+        let spawner = thread::spawn(move || command.spawn());
+        let mut pid = [0u8; 4];
+        if let Err(error) = socket.read_exact(&mut pid) {
+            let spawned = spawner.join().expect("spawner thread");
+            panic!(
+                "the child did not enter a new user namespace ({error}); spawn said: {:?}",
+                spawned.map(|child| child.id())
+            );
+        }
+        let pid = u32::try_from(i32::from_ne_bytes(pid)).expect("positive pid");
+        Self {
+            pid,
+            socket,
+            spawner,
+        }
+    }
+
+    /// Lets the child go on to exec, and returns it.
+    fn release(mut self) -> Child {
+        self.socket.write_all(b"g").expect("release the child");
+        self.spawner
+            .join()
+            .expect("spawner thread")
+            .unwrap_or_else(|error| panic!("starting process {}: {error}", self.pid))
+    }
+}
+
+/// `write(2)` until all of `bytes` is sent, without allocating.
+fn send_all(fd: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(count) => bytes = &bytes[count..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `exe`, or a world-executable copy of it when host root's files along its
+/// path are not executable by "others" (host root is not mapped in the test
+/// namespaces, so only the "other" bits count there). The second value keeps
+/// the copy's directory alive.
+fn executable_for_namespaces(exe: &Path) -> (PathBuf, Option<tempfile::TempDir>) {
+    let others_may_execute = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o001 != 0)
+    };
+    if exe.ancestors().all(others_may_execute) {
+        return (exe.to_owned(), None);
+    }
+    let dir = tempfile::TempDir::new().expect("temporary directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join(exe.file_name().expect("file name"));
+    std::fs::copy(exe, &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        copy.ancestors().all(others_may_execute),
+        "{} is not executable by others even as a copy in {}; set TMPDIR to a world-executable \
+         directory",
+        exe.display(),
+        dir.path().display()
+    );
+    (copy, Some(dir))
+}
