@@ -86,7 +86,7 @@ impl Backend for LinuxBackend {
             other => Err(refuse(
                 Errno::EINVAL,
                 other.name(),
-                other.subject(),
+                self.show(&other.subject()),
                 "unsupported effect",
             )),
         }
@@ -94,13 +94,18 @@ impl Backend for LinuxBackend {
 }
 
 impl LinuxBackend {
+    /// `path` named with the real directory of its root.
+    fn show(&self, path: &RootPath) -> String {
+        self.labels.show(path)
+    }
+
     fn list_dir(&self, dir: &RootPath) -> Outcome {
         // A fresh open (also for a root) gives the listing its own offset.
         let fd = self.open_path(dir, DIR_FLAGS)?;
-        let mut stream = Dir::new(fd).map_err(|e| fail("opendir", dir, e))?;
+        let mut stream = Dir::new(fd).map_err(|e| fail("opendir", self.show(dir), e))?;
         let mut entries = Vec::new();
         while let Some(entry) = stream.read() {
-            let entry = entry.map_err(|e| fail("getdents64", dir, e))?;
+            let entry = entry.map_err(|e| fail("getdents64", self.show(dir), e))?;
             let raw = entry.file_name();
             if matches!(raw.to_bytes(), b"." | b"..") {
                 continue;
@@ -110,12 +115,14 @@ impl LinuxBackend {
             };
             let file_type = match entry.file_type() {
                 FileType::Unknown => {
-                    let at = stream.fd().map_err(|e| fail("dirfd", dir, e))?;
+                    let at = stream.fd().map_err(|e| fail("dirfd", self.show(dir), e))?;
                     match rustix::fs::statat(at, raw, AtFlags::SYMLINK_NOFOLLOW) {
                         Ok(stat) => FileType::from_raw_mode(stat.st_mode),
                         // Removed since getdents: it is no longer an entry.
                         Err(rustix::io::Errno::NOENT) => continue,
-                        Err(e) => return Err(fail("fstatat", format!("{dir}/{name}"), e)),
+                        Err(e) => {
+                            return Err(fail("fstatat", format!("{}/{name}", self.show(dir)), e));
+                        }
                     }
                 }
                 known => known,
@@ -132,17 +139,22 @@ impl LinuxBackend {
 
     fn read_file(&self, file: &RootPath, max_len: u64) -> Outcome {
         let fd = self.open_path(file, READ_FLAGS)?;
-        let stat = rustix::fs::fstat(&fd).map_err(|e| fail("fstat", file, e))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| fail("fstat", self.show(file), e))?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => {}
             FileType::Directory => {
-                return Err(refuse(Errno::EISDIR, "read", file, "is a directory"));
+                return Err(refuse(
+                    Errno::EISDIR,
+                    "read",
+                    self.show(file),
+                    "is a directory",
+                ));
             }
             _ => {
                 return Err(refuse(
                     Errno::EINVAL,
                     "read",
-                    file,
+                    self.show(file),
                     "is not a regular file (a FIFO, socket or device)",
                 ));
             }
@@ -151,7 +163,7 @@ impl LinuxBackend {
             refuse(
                 Errno::EFBIG,
                 "read",
-                file,
+                self.show(file),
                 &format!("is longer than {max_len} bytes"),
             )
         };
@@ -159,7 +171,7 @@ impl LinuxBackend {
         if size > max_len {
             return Err(too_long());
         }
-        match read_at_most(&fd, max_len, size).map_err(|e| fail("read", file, e))? {
+        match read_at_most(&fd, max_len, size).map_err(|e| fail("read", self.show(file), e))? {
             Some(contents) => Ok(Observation::Contents(contents)),
             // The file grew since fstat, or its size was not reported.
             None => Err(too_long()),
@@ -176,29 +188,29 @@ impl LinuxBackend {
             Ok(()) => Ok(Observation::DirCreated { created: true }),
             Err(rustix::io::Errno::EXIST) => {
                 let stat = rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| fail("fstatat", dir, e))?;
+                    .map_err(|e| fail("fstatat", self.show(dir), e))?;
                 if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
                     Ok(Observation::DirCreated { created: false })
                 } else {
                     Err(refuse(
                         Errno::ENOTDIR,
                         "mkdirat",
-                        dir,
+                        self.show(dir),
                         "exists and is not a directory",
                     ))
                 }
             }
-            Err(e) => Err(fail("mkdirat", dir, e)),
+            Err(e) => Err(fail("mkdirat", self.show(dir), e)),
         }
     }
 
     fn write_new_file(&mut self, file: &RootPath, mode: u32, contents: &[u8]) -> Outcome {
         let (parent, name) = self.open_parent(file)?;
         let fd = rustix::fs::openat(&parent, name, NEW_FILE_FLAGS, permissions(mode))
-            .map_err(|e| fail("openat", file, e))?;
+            .map_err(|e| fail("openat", self.show(file), e))?;
         drop(parent);
         // On failure the partial file stays: the core removes it.
-        write_all(&fd, contents).map_err(|e| fail("write", file, e))?;
+        write_all(&fd, contents).map_err(|e| fail("write", self.show(file), e))?;
         self.kept.insert(file.clone(), fd);
         Ok(Observation::Done)
     }
@@ -209,12 +221,13 @@ impl LinuxBackend {
             // O_NONBLOCK: whatever is there now must not block the open.
             None => self.open_path(file, READ_FLAGS)?,
         };
-        self.fsync(&fd).map_err(|e| fail("fsync", file, e))?;
+        self.fsync(&fd)
+            .map_err(|e| fail("fsync", self.show(file), e))?;
         Ok(Observation::Done)
     }
 
     fn rename(&mut self, from: &RootPath, to: &RootPath) -> Outcome {
-        let shown = format!("{from} -> {to}");
+        let shown = format!("{} -> {}", self.show(from), self.show(to));
         let Some(to_name) = to.file_name().filter(|_| !from.path.is_root()) else {
             return Err(refuse(
                 Errno::EINVAL,
@@ -241,7 +254,8 @@ impl LinuxBackend {
 
     fn sync_dir(&mut self, dir: &RootPath) -> Outcome {
         let fd = self.open_path(dir, DIR_FLAGS)?;
-        self.fsync(&fd).map_err(|e| fail("fsync", dir, e))?;
+        self.fsync(&fd)
+            .map_err(|e| fail("fsync", self.show(dir), e))?;
         Ok(Observation::Done)
     }
 
@@ -251,7 +265,7 @@ impl LinuxBackend {
         let existed = match rustix::fs::unlinkat(&parent, name, AtFlags::empty()) {
             Ok(()) => true,
             Err(rustix::io::Errno::NOENT) => false,
-            Err(e) => return Err(fail("unlinkat", file, e)),
+            Err(e) => return Err(fail("unlinkat", self.show(file), e)),
         };
         drop(parent);
         self.kept.remove(file);
@@ -261,7 +275,7 @@ impl LinuxBackend {
     fn remove_dir(&self, dir: &RootPath) -> Outcome {
         let (parent, name) = self.open_parent(dir)?;
         rustix::fs::unlinkat(&parent, name, AtFlags::REMOVEDIR)
-            .map_err(|e| fail("unlinkat", dir, e))?;
+            .map_err(|e| fail("unlinkat", self.show(dir), e))?;
         Ok(Observation::Done)
     }
 
@@ -272,7 +286,7 @@ impl LinuxBackend {
         let fd = self.root_fd(&path)?;
         let result = rustix::fs::syncfs(fd);
         self.syncfs_calls += 1;
-        result.map_err(|e| fail("syncfs", &path, e))?;
+        result.map_err(|e| fail("syncfs", self.show(&path), e))?;
         Ok(Observation::Done)
     }
 

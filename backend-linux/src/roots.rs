@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use podns_core::{EffectError, Errno, Root, RootPath};
+use podns_core::{EffectError, Errno, Root, RootLabels, RootPath};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 
@@ -24,6 +24,8 @@ pub struct LinuxBackend {
     pub(crate) kept: KeptFiles,
     pub(crate) fsync_calls: u64,
     pub(crate) syncfs_calls: u64,
+    /// The real directories, so errors name real paths.
+    pub(crate) labels: RootLabels,
 }
 
 impl LinuxBackend {
@@ -36,6 +38,7 @@ impl LinuxBackend {
             kept: KeptFiles::default(),
             fsync_calls: 0,
             syncfs_calls: 0,
+            labels: RootLabels::new(),
         };
         backend.with_root(Root::Pods, pods_dir)
     }
@@ -52,6 +55,7 @@ impl LinuxBackend {
             }
         })?;
         self.roots.insert(root, fd);
+        self.labels = std::mem::take(&mut self.labels).with(root, dir.display().to_string());
         Ok(self)
     }
 
@@ -79,7 +83,8 @@ impl LinuxBackend {
             None => Err(EffectError::new(
                 Errno::EBADF,
                 format!(
-                    "resolve {path}: the {} root is not open; add it with LinuxBackend::with_root",
+                    "resolve {}: the {} root is not open; add it with LinuxBackend::with_root",
+                    self.labels.show(path),
                     path.root
                 ),
             )),
@@ -92,7 +97,10 @@ impl LinuxBackend {
         self.resolver
             .open(root, &path.path, flags, Mode::empty())
             .map_err(|failed| {
-                EffectError::new(errno(failed.errno), format!("{} {path}", failed.op))
+                EffectError::new(
+                    errno(failed.errno),
+                    format!("{} {}", failed.op, self.labels.show(path)),
+                )
             })
     }
 
@@ -106,7 +114,10 @@ impl LinuxBackend {
             .open_parent(root, &path.path)
             .map_err(|failed| {
                 let shown = path.parent().unwrap_or_else(|| path.clone());
-                EffectError::new(errno(failed.errno), format!("{} {shown}", failed.op))
+                EffectError::new(
+                    errno(failed.errno),
+                    format!("{} {}", failed.op, self.labels.show(&shown)),
+                )
             })
     }
 }

@@ -31,7 +31,13 @@ pub enum ComponentError {
     /// The string is longer than [`MAX_COMPONENT_LEN`] bytes.
     #[error("is {0} bytes long; at most 255 are allowed")]
     TooLong(usize),
+    /// The name is reserved for podns's own files.
+    #[error("starts with \".podns\", which is reserved for podns's own files")]
+    Reserved,
 }
+
+/// Names starting with this are podns's own (its lock file, for one).
+pub const RESERVED_PREFIX: &str = ".podns";
 
 /// Checks that `name` is exactly one safe path component.
 pub fn validate_component(name: &str) -> Result<(), ComponentError> {
@@ -77,7 +83,14 @@ impl PodUid {
     /// Validates `uid` as one safe path component.
     pub fn new(uid: impl Into<String>) -> Result<Self, InvalidPodUid> {
         let uid = uid.into();
-        match validate_component(&uid) {
+        let checked = validate_component(&uid).and_then(|()| {
+            if uid.starts_with(RESERVED_PREFIX) {
+                Err(ComponentError::Reserved)
+            } else {
+                Ok(())
+            }
+        });
+        match checked {
             Ok(()) => Ok(Self(uid)),
             Err(reason) => Err(InvalidPodUid {
                 shown: shorten(&uid),
@@ -219,6 +232,42 @@ impl<'de> Deserialize<'de> for RelPath {
     }
 }
 
+/// How each root is named in messages. The core never knows where a root
+/// is; a caller that does (the CLI, a runtime) supplies the real directories so
+/// that every message names real paths. Without a label a root shows as
+/// `<pods>` or `<run>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootLabels(std::collections::BTreeMap<Root, String>);
+
+impl RootLabels {
+    /// No labels: roots show as `<pods>` and `<run>`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names `root` as `label` (typically its absolute path).
+    pub fn with(mut self, root: Root, label: impl Into<String>) -> Self {
+        self.0.insert(root, label.into());
+        self
+    }
+
+    /// `path` as text, starting with its root's label.
+    pub fn show(&self, path: &RootPath) -> String {
+        let base = match self.0.get(&path.root) {
+            Some(label) => label.trim_end_matches('/').to_owned(),
+            None => format!("<{}>", path.root),
+        };
+        if path.path.is_root() {
+            return if base.is_empty() {
+                "/".to_owned()
+            } else {
+                base
+            };
+        }
+        format!("{base}/{}", path.path)
+    }
+}
+
 /// A path below one of the backend's roots.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RootPath {
@@ -268,11 +317,10 @@ impl RootPath {
 }
 
 impl fmt::Display for RootPath {
+    /// The path with its root unlabelled (`<pods>/a/b`); see [`RootLabels`]
+    /// for real directory names.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_root() {
-            return write!(f, "<{}>", self.root);
-        }
-        write!(f, "<{}>/{}", self.root, self.path)
+        f.write_str(&RootLabels::new().show(self))
     }
 }
 
@@ -303,6 +351,10 @@ mod tests {
         assert!(PodUid::new("x".repeat(255)).is_ok());
         assert!(PodUid::new("6f1c1b9e-6a0e-4c1a-9d1e-0d6e8f1f2a3b").is_ok());
         assert!(PodUid::new("...").is_ok());
+        assert_eq!(
+            PodUid::new(".podns.lock").unwrap_err().reason,
+            ComponentError::Reserved
+        );
     }
 
     #[test]

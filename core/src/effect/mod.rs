@@ -9,7 +9,7 @@ pub use observation::{DirEntry, EntryKind, Observation};
 
 use serde::{Deserialize, Serialize};
 
-use crate::path::{Root, RootPath};
+use crate::path::{Root, RootLabels, RootPath};
 
 /// One step the core asks a backend to take.
 ///
@@ -206,33 +206,41 @@ impl Effect {
     }
 }
 
-impl std::fmt::Display for Effect {
-    /// One line: the effect's name, its paths and its parameters; file
-    /// contents are shown as text when they are UTF-8.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Effect {
+    /// One line: the effect's name, its paths (named with `labels`) and its
+    /// parameters; file contents are shown as text when they are UTF-8.
+    pub fn describe(&self, labels: &RootLabels) -> String {
+        let show = |path: &RootPath| labels.show(path);
         match self {
-            Effect::ListDir { dir } => write!(f, "list-dir {dir}"),
-            Effect::ReadFile { file, max_len } => write!(f, "read-file {file} max={max_len}"),
-            Effect::CreateDir { dir, mode } => write!(f, "create-dir {dir} mode={mode:o}"),
+            Effect::ListDir { dir } => format!("list-dir {}", show(dir)),
+            Effect::ReadFile { file, max_len } => format!("read-file {} max={max_len}", show(file)),
+            Effect::CreateDir { dir, mode } => format!("create-dir {} mode={mode:o}", show(dir)),
             Effect::WriteNewFile {
                 file,
                 mode,
                 contents,
             } => match std::str::from_utf8(contents) {
-                Ok(text) => write!(f, "write-new-file {file} mode={mode:o} {text}"),
-                Err(_) => write!(
-                    f,
-                    "write-new-file {file} mode={mode:o} ({} bytes)",
+                Ok(text) => format!("write-new-file {} mode={mode:o} {text}", show(file)),
+                Err(_) => format!(
+                    "write-new-file {} mode={mode:o} ({} bytes)",
+                    show(file),
                     contents.len()
                 ),
             },
-            Effect::SyncFile { file } => write!(f, "sync-file {file}"),
-            Effect::Rename { from, to } => write!(f, "rename {from} -> {to}"),
-            Effect::SyncDir { dir } => write!(f, "sync-dir {dir}"),
-            Effect::RemoveFile { file } => write!(f, "remove-file {file}"),
-            Effect::RemoveDir { dir } => write!(f, "remove-dir {dir}"),
-            Effect::SyncFs { root } => write!(f, "sync-fs <{root}>"),
+            Effect::SyncFile { file } => format!("sync-file {}", show(file)),
+            Effect::Rename { from, to } => format!("rename {} -> {}", show(from), show(to)),
+            Effect::SyncDir { dir } => format!("sync-dir {}", show(dir)),
+            Effect::RemoveFile { file } => format!("remove-file {}", show(file)),
+            Effect::RemoveDir { dir } => format!("remove-dir {}", show(dir)),
+            Effect::SyncFs { root } => format!("sync-fs {}", show(&RootPath::root(*root))),
         }
+    }
+}
+
+impl std::fmt::Display for Effect {
+    /// [`Effect::describe`] with unlabelled roots.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(&RootLabels::new()))
     }
 }
 

@@ -13,7 +13,7 @@ use super::request::{GetOrCreate, OperationError, PodUserNamespace, Request, Res
 use super::seeded_rng::SeededRng;
 use super::{HostIdRange, UserNamespace, file_format::TEMP_FILE_PREFIX};
 use crate::effect::{Effect, Outcome};
-use crate::path::PodUid;
+use crate::path::{PodUid, RootLabels};
 
 /// How a free slot is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,6 +157,12 @@ impl UsernsEngine {
         self.completion.take()
     }
 
+    /// Names the roots in every message with `labels` (the real directories,
+    /// when the caller knows them).
+    pub fn set_root_labels(&mut self, labels: RootLabels) {
+        self.registry.set_labels(labels);
+    }
+
     /// True once a [`Request::Recover`] has completed.
     pub fn is_recovered(&self) -> bool {
         self.recovered
@@ -210,7 +216,10 @@ impl UsernsEngine {
 
     fn start(&mut self, request: Request) -> Result<ActiveOp, Result<Response, OperationError>> {
         match request {
-            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
+            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(
+                self.broken,
+                self.registry.labels().clone(),
+            ))),
             Request::GetOrCreate(request) => self.start_get_or_create(request),
             Request::Release { pod } => Ok(ActiveOp::Release(ReleaseOp::new(
                 pod,

@@ -11,7 +11,7 @@ use super::pool::{Placement, Pool, SlotIndex};
 use super::problem::{Problem, ProblemKind};
 use super::range::HostIdRange;
 use super::slot_map::SlotMap;
-use crate::path::{PodUid, Root, RootPath};
+use crate::path::{PodUid, Root, RootLabels, RootPath};
 use crate::userns::file_format::USERNS_FILE_NAME;
 
 /// What one pod claims.
@@ -55,6 +55,7 @@ pub(crate) struct Registry {
     /// synced here. A directory someone else created later is synced before
     /// an allocation is acknowledged in it.
     durable_pod_dirs: BTreeSet<PodUid>,
+    labels: RootLabels,
 }
 
 impl Registry {
@@ -72,7 +73,18 @@ impl Registry {
             claims: BTreeMap::new(),
             unknown_claims: BTreeSet::new(),
             durable_pod_dirs: BTreeSet::new(),
+            labels: RootLabels::new(),
         }
+    }
+
+    /// How roots are named in messages.
+    pub fn labels(&self) -> &RootLabels {
+        &self.labels
+    }
+
+    /// Sets how roots are named in messages.
+    pub fn set_labels(&mut self, labels: RootLabels) {
+        self.labels = labels;
     }
 
     /// True when `pod`'s directory entry is known to survive a power loss.
@@ -184,7 +196,9 @@ impl Registry {
     /// Replaces everything with the claims found on disk; `pod_dirs` are the
     /// pod directories listed (durable once recovery's syncfs completed).
     pub fn rebuild(&mut self, found: Vec<(PodUid, FoundClaim)>, pod_dirs: BTreeSet<PodUid>) {
+        let labels = std::mem::take(&mut self.labels);
         *self = Registry::new(self.pool);
+        self.labels = labels;
         self.durable_pod_dirs = pod_dirs;
         let mut known: Vec<(HostIdRange, PodUid)> = Vec::new();
         for (pod, claim) in found {

@@ -177,12 +177,14 @@ pub enum OperationError {
         problem: Problem,
     },
     /// A backend step failed.
-    #[error("{action} {path} failed: {source}")]
+    #[error("{action} {shown} failed: {source}")]
     Io {
         /// What the step was for.
         action: &'static str,
         /// The path.
         path: RootPath,
+        /// The path as the caller's labels name it.
+        shown: String,
         /// The backend's error.
         source: EffectError,
     },

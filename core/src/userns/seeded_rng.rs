@@ -10,6 +10,7 @@ impl SeededRng {
     }
 
     /// The next 64 random bits.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -20,6 +21,7 @@ impl SeededRng {
 
     /// A value in `0..bound` (`bound` > 0), without modulo bias worth noting
     /// for bounds this small.
+    #[inline]
     pub fn below(&mut self, bound: u32) -> u32 {
         ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u32
     }

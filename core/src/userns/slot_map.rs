@@ -61,12 +61,14 @@ impl SlotMap {
     }
 
     /// True when `slot` is taken.
+    #[inline]
     pub fn is_taken(&self, slot: SlotIndex) -> bool {
         let (word, bit) = split(slot);
         self.words[word] & bit != 0
     }
 
     /// Marks `slot` taken; returns false if it already was.
+    #[inline]
     pub fn take(&mut self, slot: SlotIndex) -> bool {
         debug_assert!(slot < self.len);
         let (word, bit) = split(slot);
@@ -80,6 +82,7 @@ impl SlotMap {
     }
 
     /// Marks `slot` free; returns false if it already was.
+    #[inline]
     pub fn free(&mut self, slot: SlotIndex) -> bool {
         debug_assert!(slot < self.len);
         let (word, bit) = split(slot);
@@ -93,11 +96,17 @@ impl SlotMap {
     }
 
     /// The first free slot at or after `start`, wrapping around to 0.
+    #[inline]
     pub fn first_free_from(&self, start: SlotIndex) -> Option<SlotIndex> {
         if self.len == 0 || self.taken == self.len {
             return None;
         }
-        let start = start % self.len;
+        // Callers pass an index below len; the division is only a guard.
+        let start = if start < self.len {
+            start
+        } else {
+            start % self.len
+        };
         let (start_word, _) = split(start);
         let high_bits = !0u64 << (start % 64);
         let free_here = !self.words[start_word] & high_bits;
@@ -110,6 +119,7 @@ impl SlotMap {
         Some(join(word, !self.words[word]))
     }
 
+    #[inline]
     fn first_non_full_word(&self, from: usize, to: usize) -> Option<usize> {
         let mut summary = from / 64;
         let mut mask = !0u64 << (from % 64);
@@ -125,6 +135,7 @@ impl SlotMap {
         None
     }
 
+    #[inline]
     fn refresh_summary(&mut self, word: usize) {
         let bit = 1u64 << (word % 64);
         if self.words[word] == !0 {
@@ -140,10 +151,12 @@ impl SlotMap {
     }
 }
 
+#[inline]
 fn split(slot: SlotIndex) -> (usize, u64) {
     (slot as usize / 64, 1u64 << (slot % 64))
 }
 
+#[inline]
 fn join(word: usize, free_bits: u64) -> SlotIndex {
     (word * 64 + free_bits.trailing_zeros() as usize) as SlotIndex
 }

@@ -8,11 +8,6 @@ use podns_core::{
 };
 use serde::Serialize;
 
-/// Replaces the core's `<pods>` placeholder with the real directory.
-pub fn with_real_paths(text: &str, pods_dir: &Path) -> String {
-    text.replace("<pods>", &pods_dir.display().to_string())
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AllocOutput<'a> {
@@ -72,7 +67,7 @@ impl ProblemOutput {
                 .display()
                 .to_string(),
             kind: problem.kind.as_str(),
-            message: with_real_paths(&problem.message, pods_dir),
+            message: problem.message.clone(),
         }
     }
 }
@@ -141,7 +136,7 @@ pub struct FailureOutput {
 }
 
 impl CleanupOutput {
-    pub fn new(report: &CleanupReport, pods_dir: &Path) -> Self {
+    pub fn new(report: &CleanupReport) -> Self {
         Self {
             released: report.released.iter().map(ReleaseOutput::from).collect(),
             failures: report
@@ -149,7 +144,7 @@ impl CleanupOutput {
                 .iter()
                 .map(|failure| FailureOutput {
                     pod: failure.pod.to_string(),
-                    error: with_real_paths(&failure.error, pods_dir),
+                    error: failure.error.clone(),
                 })
                 .collect(),
         }

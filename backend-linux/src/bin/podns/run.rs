@@ -8,18 +8,20 @@ use podns_backend_linux::{DirLock, LinuxBackend};
 use podns_core::dry_run::DryRun;
 use podns_core::{
     Backend, Effect, EffectError, Errno, GetOrCreate, Observation, OperationError, PodUid, Request,
-    Response, UsernsEngine, drive,
+    Response, Root, RootLabels, UsernsEngine, drive,
 };
 use serde::Serialize;
 
 use crate::args::{CleanupArgs, Cli, Command, Format};
 use crate::failure::Failure;
-use crate::output::{
-    AllocOutput, CleanupOutput, ListOutput, ReleaseOutput, to_json, with_real_paths,
-};
+use crate::output::{AllocOutput, CleanupOutput, ListOutput, ReleaseOutput, to_json};
 use crate::settings::Settings;
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    // ID map commands use neither the pods directory, nor its lock, nor the pool.
+    if let Command::Idmap(command) = &cli.command {
+        return crate::idmap_cmd::run(command);
+    }
     let settings = Settings::from_options(&cli.global)?;
     // Every input is checked before the disk is touched.
     let request = request_for(&cli.command)?;
@@ -31,18 +33,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         .map_err(|error| Failure::failed("lock", error.to_string()))?;
     let mut backend = LinuxBackend::open(&settings.pods_dir)
         .map_err(|error| Failure::failed("io", error.to_string()))?;
-    let mut engine = UsernsEngine::new(settings.pool, settings.seed, settings.policy);
-    recover(&mut engine, &mut backend, &settings.pods_dir)?;
+    let mut engine = new_engine(&settings);
+    recover(&mut engine, &mut backend)?;
     if !matches!(cli.command, Command::List) {
-        warn_about_problems(&engine, &settings.pods_dir);
+        warn_about_problems(&engine);
     }
     let response = match request {
-        Some(request) => Some(execute(
-            &mut engine,
-            &mut backend,
-            request,
-            &settings.pods_dir,
-        )?),
+        Some(request) => Some(execute(&mut engine, &mut backend, request)?),
         None => None,
     };
     let (output, outcome) =
@@ -61,6 +58,8 @@ fn request_for(command: &Command) -> Result<Option<Request>, Failure> {
         })),
         Command::Release { pod } => Some(Request::Release { pod: pod_uid(pod)? }),
         Command::List => None,
+        // Dispatched in `run` before anything else.
+        Command::Idmap(_) => None,
         Command::Cleanup(args) => Some(Request::Cleanup {
             keep: keep_set(args)?,
         }),
@@ -123,38 +122,38 @@ fn block_on<B: Backend>(
     pollster::block_on(drive(engine, backend, request))
 }
 
-fn recover<B: Backend>(
-    engine: &mut UsernsEngine,
-    backend: &mut B,
-    pods_dir: &Path,
-) -> Result<(), Failure> {
+/// An engine whose messages name the real pods directory.
+fn new_engine(settings: &Settings) -> UsernsEngine {
+    let mut engine = UsernsEngine::new(settings.pool, settings.seed, settings.policy);
+    engine.set_root_labels(labels(&settings.pods_dir));
+    engine
+}
+
+fn labels(pods_dir: &Path) -> RootLabels {
+    RootLabels::new().with(Root::Pods, pods_dir.display().to_string())
+}
+
+fn recover<B: Backend>(engine: &mut UsernsEngine, backend: &mut B) -> Result<(), Failure> {
     block_on(engine, backend, Request::Recover)
         .map(|_| ())
-        .map_err(|error| operation_failure(error, pods_dir))
+        .map_err(Failure::from)
 }
 
 fn execute<B: Backend>(
     engine: &mut UsernsEngine,
     backend: &mut B,
     request: Request,
-    pods_dir: &Path,
 ) -> Result<Response, Failure> {
-    block_on(engine, backend, request).map_err(|error| operation_failure(error, pods_dir))
+    block_on(engine, backend, request).map_err(Failure::from)
 }
 
-fn operation_failure(error: OperationError, pods_dir: &Path) -> Failure {
-    let mut failure = Failure::from(error);
-    failure.message = with_real_paths(&failure.message, pods_dir);
-    failure
-}
-
-fn warn_about_problems(engine: &UsernsEngine, pods_dir: &Path) {
+fn warn_about_problems(engine: &UsernsEngine) {
     for problem in engine.problems() {
         eprintln!(
             "podns: warning: {} ({}): {}",
             problem.pod,
             problem.kind.as_str(),
-            with_real_paths(&problem.message, pods_dir)
+            problem.message
         );
     }
 }
@@ -177,7 +176,7 @@ fn render_result(
         }
         (Command::List, None) => to_json(&ListOutput::new(engine, pods_dir)),
         (Command::Cleanup(_), Some(Response::CleanedUp(report))) => {
-            let output = to_json(&CleanupOutput::new(report, pods_dir));
+            let output = to_json(&CleanupOutput::new(report));
             if !report.failures.is_empty() {
                 let failure = Failure::failed(
                     "cleanup-incomplete",
@@ -250,7 +249,7 @@ fn dry_run(
         Box::new(MissingPodsDir)
     };
     let mut backend = DryRun::new(inner);
-    let mut engine = UsernsEngine::new(settings.pool, settings.seed, settings.policy);
+    let mut engine = new_engine(settings);
     let mut result = block_on(&mut engine, &mut backend, Request::Recover).map(|_| None);
     if let (Ok(_), Some(request)) = (&result, request) {
         result = block_on(&mut engine, &mut backend, request).map(Some);
@@ -267,19 +266,16 @@ fn dry_run(
             .plan()
             .iter()
             .map(|planned| PlannedOutput {
-                effect: with_real_paths(&planned.effect.to_string(), pods_dir),
+                effect: planned.effect.describe(&labels(pods_dir)),
                 simulated: planned.simulated,
             })
             .collect(),
         result: rendered,
-        error: result
-            .as_ref()
-            .err()
-            .map(|error| with_real_paths(&error.to_string(), pods_dir)),
+        error: result.as_ref().err().map(ToString::to_string),
     };
     println!("{}", to_json(&output));
     match result {
         Ok(_) => Ok(()),
-        Err(error) => Err(operation_failure(error, pods_dir)),
+        Err(error) => Err(Failure::from(error)),
     }
 }

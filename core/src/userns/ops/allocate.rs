@@ -131,7 +131,12 @@ impl AllocateOp {
             // entry must be durable before anything in it is acknowledged.
             (Stage::CreatePodDir, Ok(_)) => Stage::SyncPodsDir,
             (Stage::CreatePodDir, Err(error)) => {
-                self.fail(io_error("create pod directory", &self.pod_dir, error));
+                self.fail(io_error(
+                    registry.labels(),
+                    "create pod directory",
+                    &self.pod_dir,
+                    error,
+                ));
                 self.give_back(registry)
             }
             (Stage::SyncPodsDir, Ok(_)) => {
@@ -139,7 +144,12 @@ impl AllocateOp {
                 Stage::WriteTemp
             }
             (Stage::SyncPodsDir, Err(error)) => {
-                self.fail(io_error("sync", &RootPath::root(Root::Pods), error));
+                self.fail(io_error(
+                    registry.labels(),
+                    "sync",
+                    &RootPath::root(Root::Pods),
+                    error,
+                ));
                 self.give_back(registry)
             }
             (Stage::WriteTemp, Ok(_)) if self.broken == Some(BrokenVariant::NoTempFileSync) => {
@@ -147,12 +157,12 @@ impl AllocateOp {
             }
             (Stage::WriteTemp, Ok(_)) => Stage::SyncTemp,
             (Stage::WriteTemp, Err(error)) => {
-                self.fail(io_error("write", &self.temp, error));
+                self.fail(io_error(registry.labels(), "write", &self.temp, error));
                 Stage::RemoveTemp
             }
             (Stage::SyncTemp, Ok(_)) => Stage::RenameTemp,
             (Stage::SyncTemp, Err(error)) => {
-                self.fail(io_error("sync", &self.temp, error));
+                self.fail(io_error(registry.labels(), "sync", &self.temp, error));
                 Stage::RemoveTemp
             }
             (Stage::RenameTemp, Ok(_)) if self.broken == Some(BrokenVariant::AckBeforeDirSync) => {
@@ -160,12 +170,17 @@ impl AllocateOp {
             }
             (Stage::RenameTemp, Ok(_)) => Stage::SyncPodDir,
             (Stage::RenameTemp, Err(error)) => {
-                self.fail(io_error("rename into place", &self.temp, error));
+                self.fail(io_error(
+                    registry.labels(),
+                    "rename into place",
+                    &self.temp,
+                    error,
+                ));
                 Stage::ProbeTemp
             }
             (Stage::SyncPodDir, Ok(_)) => self.acknowledge(registry),
             (Stage::SyncPodDir, Err(error)) => {
-                self.fail(io_error("sync", &self.pod_dir, error));
+                self.fail(io_error(registry.labels(), "sync", &self.pod_dir, error));
                 Stage::RemoveFile
             }
             // The temp file is never trusted by recovery, so the slot can be

@@ -82,6 +82,7 @@ impl CleanupOp {
                     Err(error) if error.is_not_found() => BTreeSet::new(),
                     Err(error) => {
                         self.stage = Stage::Finished(Some(Err(io_error(
+                            registry.labels(),
                             "list",
                             &RootPath::root(Root::Pods),
                             error,

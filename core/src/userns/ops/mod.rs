@@ -15,7 +15,7 @@ pub(crate) use release::ReleaseOp;
 use super::registry::Registry;
 use super::request::{OperationError, Response};
 use crate::effect::{Effect, Observation, Outcome};
-use crate::path::RootPath;
+use crate::path::{RootLabels, RootPath};
 
 /// What an operation wants next.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ impl ActiveOp {
 
     pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
         match self {
-            ActiveOp::Recover(op) => op.handle(outcome),
+            ActiveOp::Recover(op) => op.handle(registry, outcome),
             ActiveOp::Allocate(op) => op.handle(registry, outcome),
             ActiveOp::Release(op) => op.handle(registry, outcome),
             ActiveOp::Cleanup(op) => op.handle(registry, outcome),
@@ -57,6 +57,7 @@ impl ActiveOp {
 
 /// The error for a failed step.
 pub(crate) fn io_error(
+    labels: &RootLabels,
     action: &'static str,
     path: &RootPath,
     source: crate::effect::EffectError,
@@ -64,6 +65,7 @@ pub(crate) fn io_error(
     OperationError::Io {
         action,
         path: path.clone(),
+        shown: labels.show(path),
         source,
     }
 }

@@ -16,7 +16,7 @@ use super::super::registry::{FoundClaim, Registry};
 use super::super::request::{OperationError, RecoveryReport, Response};
 use super::{Step, io_error, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
-use crate::path::{PodUid, Root, RootPath};
+use crate::path::{PodUid, Root, RootLabels, RootPath};
 
 #[derive(Debug, Clone)]
 pub(crate) struct RecoverOp {
@@ -32,6 +32,7 @@ pub(crate) struct RecoverOp {
     finished: Option<Result<Response, OperationError>>,
     done: bool,
     broken: Option<BrokenVariant>,
+    labels: RootLabels,
 }
 
 #[derive(Debug, Clone)]
@@ -43,7 +44,7 @@ enum PodStep {
 }
 
 impl RecoverOp {
-    pub fn new(broken: Option<BrokenVariant>) -> Self {
+    pub fn new(broken: Option<BrokenVariant>, labels: RootLabels) -> Self {
         Self {
             listed_root: false,
             pod_dirs: BTreeSet::new(),
@@ -62,6 +63,7 @@ impl RecoverOp {
             finished: None,
             done: false,
             broken,
+            labels,
         }
     }
 
@@ -107,16 +109,36 @@ impl RecoverOp {
         Step::Run(effect)
     }
 
-    pub fn handle(&mut self, outcome: Outcome) {
+    pub fn handle(&mut self, _registry: &mut Registry, outcome: Outcome) {
         if !self.listed_root {
             self.listed_root = true;
             match outcome {
                 Ok(Observation::Listing(entries)) => {
-                    let mut pods: Vec<PodUid> = entries
-                        .into_iter()
-                        .filter(|entry| entry.kind == EntryKind::Directory)
-                        .filter_map(|entry| PodUid::new(entry.name).ok())
-                        .collect();
+                    let mut pods = Vec::new();
+                    for entry in entries {
+                        let Ok(pod) = PodUid::new(entry.name) else {
+                            continue;
+                        };
+                        match entry.kind {
+                            EntryKind::Directory => pods.push(pod),
+                            // Whatever it points to could hold a userns file
+                            // with any range; podns never follows it.
+                            EntryKind::Symlink => {
+                                let detail = format!(
+                                    "{} is a symbolic link, not a directory; podns never follows it: replace it with the pod's directory or remove it",
+                                    self.labels.show(&pod_dir(&pod))
+                                );
+                                self.found.push((
+                                    pod,
+                                    FoundClaim::Unknown {
+                                        kind: ProblemKind::Unreadable,
+                                        detail,
+                                    },
+                                ));
+                            }
+                            _ => {}
+                        }
+                    }
                     pods.sort();
                     self.report.pod_dirs = pods.len();
                     self.pod_dirs = pods.iter().cloned().collect();
@@ -125,13 +147,23 @@ impl RecoverOp {
                 Ok(other) => self.fail(unexpected("list-dir", &other)),
                 // No pods directory yet: nothing was ever allocated.
                 Err(error) if error.is_not_found() => {}
-                Err(error) => self.fail(io_error("list", &RootPath::root(Root::Pods), error)),
+                Err(error) => self.fail(io_error(
+                    &self.labels,
+                    "list",
+                    &RootPath::root(Root::Pods),
+                    error,
+                )),
             }
             return;
         }
         if self.syncing {
             if let Err(error) = outcome {
-                self.fail(io_error("syncfs", &RootPath::root(Root::Pods), error));
+                self.fail(io_error(
+                    &self.labels,
+                    "syncfs",
+                    &RootPath::root(Root::Pods),
+                    error,
+                ));
             }
             return;
         }
@@ -158,7 +190,10 @@ impl RecoverOp {
             // Removed since the root was listed.
             Err(error) if error.is_not_found() => return,
             Err(error) => {
-                let detail = format!("cannot list pod directory {}: {error}", pod_dir(&pod));
+                let detail = format!(
+                    "cannot list pod directory {}: {error}",
+                    self.labels.show(&pod_dir(&pod))
+                );
                 self.found.push((
                     pod,
                     FoundClaim::Unknown {
@@ -183,7 +218,7 @@ impl RecoverOp {
                             kind: ProblemKind::Unreadable,
                             detail: format!(
                                 "{} is {}, not a regular file",
-                                userns_path(&pod),
+                                self.labels.show(&userns_path(&pod)),
                                 describe_kind(kind)
                             ),
                         },
@@ -202,7 +237,7 @@ impl RecoverOp {
     }
 
     fn handle_read(&mut self, pod: PodUid, outcome: Outcome) {
-        let path = userns_path(&pod);
+        let path = self.labels.show(&userns_path(&pod));
         let claim = match outcome {
             Ok(Observation::Contents(bytes)) => match parse_userns_file(&bytes) {
                 Ok(range) => FoundClaim::Range(range),
@@ -263,7 +298,7 @@ fn describe_kind(kind: EntryKind) -> &'static str {
     }
 }
 
-fn describe_read_error(path: &RootPath, error: &EffectError) -> String {
+fn describe_read_error(path: &str, error: &EffectError) -> String {
     match error.errno {
         Errno::ELOOP => format!("{path} is a symbolic link, not a regular file"),
         Errno::EISDIR => format!("{path} is a directory, not a regular file"),

@@ -82,20 +82,29 @@ impl ReleaseOp {
             (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDir,
             (Stage::RemoveFile, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // Nothing changed on disk: the claim stays as it was.
-            (Stage::RemoveFile, Err(error)) => {
-                Stage::Finished(Some(Err(io_error("remove", &self.file, error))))
-            }
+            (Stage::RemoveFile, Err(error)) => Stage::Finished(Some(Err(io_error(
+                registry.labels(),
+                "remove",
+                &self.file,
+                error,
+            )))),
             (Stage::SyncPodDir, Ok(_)) | (Stage::SyncPodsDir, Ok(_)) => self.acknowledge(registry),
             (Stage::SyncPodDir, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // The file is gone from the page cache but may come back after a
             // power loss: keep the range reserved.
             (Stage::SyncPodDir, Err(error)) => {
                 registry.mark_in_doubt(&self.pod);
-                Stage::Finished(Some(Err(io_error("sync", &self.pod_dir, error))))
+                Stage::Finished(Some(Err(io_error(
+                    registry.labels(),
+                    "sync",
+                    &self.pod_dir,
+                    error,
+                ))))
             }
             (Stage::SyncPodsDir, Err(error)) => {
                 registry.mark_in_doubt(&self.pod);
                 Stage::Finished(Some(Err(io_error(
+                    registry.labels(),
                     "sync",
                     &RootPath::root(Root::Pods),
                     error,
