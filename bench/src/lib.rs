@@ -1,0 +1,8 @@
+//! Fixtures shared by podns's benchmarks and by the summary that compares
+//! their figures with the targets.
+//!
+//! Nothing here is used by podns itself.
+
+pub mod fixtures;
+pub mod kubelet_style;
+pub mod sync_drive;
