@@ -100,6 +100,7 @@ mod driver;
 pub mod dry_run;
 mod effect;
 mod idmap;
+mod mountinfo;
 mod path;
 pub mod recording;
 mod userns;
@@ -113,6 +114,9 @@ pub use idmap::{
     ID_MAP_END, IdExtent, IdField, IdMap, IdMapError, IdMapProblem, IdSide, MAX_ID_MAP_EXTENTS,
     RootlessStatus, SplitError, SubidEntry, SubidError, SubidField, SubidPoolError, SubidPoolRange,
     SubidProblem, SubidRange, SubidSource, SubidTable, split_for_parent,
+};
+pub use mountinfo::{
+    MountEntry, MountInfoError, escape_mountinfo_path, parse_mountinfo, parse_mountinfo_bytes,
 };
 pub use path::{
     ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RESERVED_PREFIX, RelPath, Root,
