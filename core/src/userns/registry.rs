@@ -143,21 +143,16 @@ impl Registry {
 
     /// Records an acknowledged allocation of a reserved slot.
     pub fn record_allocated(&mut self, pod: PodUid, slot: SlotIndex) {
-        let range = self.pool.slot_range(slot);
-        self.claims.insert(
-            pod,
-            Claim::Known(KnownClaim {
-                range,
-                placement: Placement::Slot(slot),
-                conflicts: BTreeSet::new(),
-                in_doubt: false,
-            }),
-        );
+        self.record_slot(pod, slot, false);
     }
 
     /// Records a reserved slot whose file may or may not be durable; the slot
     /// stays taken.
     pub fn record_in_doubt(&mut self, pod: PodUid, slot: SlotIndex) {
+        self.record_slot(pod, slot, true);
+    }
+
+    fn record_slot(&mut self, pod: PodUid, slot: SlotIndex, in_doubt: bool) {
         let range = self.pool.slot_range(slot);
         self.claims.insert(
             pod,
@@ -165,7 +160,7 @@ impl Registry {
                 range,
                 placement: Placement::Slot(slot),
                 conflicts: BTreeSet::new(),
-                in_doubt: true,
+                in_doubt,
             }),
         );
     }
@@ -347,22 +342,23 @@ impl Registry {
     /// The mapping a pod may be started with, if its claim allows one.
     pub fn usable_mapping(&self, pod: &PodUid) -> Option<Result<UserNamespace, Problem>> {
         let claim = self.claims.get(pod)?;
-        if let Some(problem) = self.problem_of(pod) {
-            if !problem.kind.keeps_mapping() {
-                return Some(Err(problem));
-            }
-        }
-        let Claim::Known(known) = claim else {
-            unreachable!("an unknown claim always has a problem");
+        let problem = self.problem_of(pod);
+        let mapping = match (claim, &problem) {
+            (_, Some(problem)) if !problem.kind.keeps_mapping() => None,
+            (Claim::Known(known), _) => IdMapping::root_to(known.range),
+            (Claim::Unknown { .. }, _) => None,
         };
-        match IdMapping::root_to(known.range) {
-            Some(mapping) => Some(Ok(UserNamespace::pod(mapping))),
-            None => Some(Err(self.problem_of(pod).unwrap_or_else(|| Problem {
+        Some(match (mapping, problem) {
+            (Some(mapping), _) => Ok(UserNamespace::pod(mapping)),
+            (None, Some(problem)) => Err(problem),
+            // Ranges come from 32-bit files, so this cannot happen; refuse
+            // rather than guess.
+            (None, None) => Err(Problem {
                 pod: pod.clone(),
                 path: RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME),
                 kind: ProblemKind::UnsafeRange,
-                message: format!("host IDs {} do not fit 32-bit IDs", known.range),
-            }))),
-        }
+                message: format!("the range of pod {pod} does not fit 32-bit IDs"),
+            }),
+        })
     }
 }

@@ -128,13 +128,7 @@ impl RecoverOp {
                                     "{} is a symbolic link, not a directory; podns never follows it: replace it with the pod's directory or remove it",
                                     self.labels.show(&pod_dir(&pod))
                                 );
-                                self.found.push((
-                                    pod,
-                                    FoundClaim::Unknown {
-                                        kind: ProblemKind::Unreadable,
-                                        detail,
-                                    },
-                                ));
+                                self.unreadable(pod, detail);
                             }
                             _ => {}
                         }
@@ -194,13 +188,7 @@ impl RecoverOp {
                     "cannot list pod directory {}: {error}",
                     self.labels.show(&pod_dir(&pod))
                 );
-                self.found.push((
-                    pod,
-                    FoundClaim::Unknown {
-                        kind: ProblemKind::Unreadable,
-                        detail,
-                    },
-                ));
+                self.unreadable(pod, detail);
                 return;
             }
         };
@@ -258,6 +246,17 @@ impl RecoverOp {
             },
         };
         self.found.push((pod, claim));
+    }
+
+    /// Records a claim whose range cannot be known.
+    fn unreadable(&mut self, pod: PodUid, detail: String) {
+        self.found.push((
+            pod,
+            FoundClaim::Unknown {
+                kind: ProblemKind::Unreadable,
+                detail,
+            },
+        ));
     }
 
     fn fail(&mut self, error: OperationError) {
