@@ -37,10 +37,20 @@ impl DirLock {
         )
         .map_err(open_error)?;
         // O_NOFOLLOW: a symlink planted as the lock file must not make us
-        // create or lock a file elsewhere.
-        let flags = OFlags::CREATE | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir_fd, LOCK_NAME, flags, Mode::from_bits_truncate(0o600))
-            .map_err(open_error)?;
+        // create or lock a file elsewhere. Read-only is enough for flock, and
+        // lets an existing lock file be locked on a read-only mount, where
+        // podns must still be able to report what it finds.
+        let existing = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&dir_fd, LOCK_NAME, existing, Mode::empty()) {
+            Err(rustix::io::Errno::NOENT) => rustix::fs::openat(
+                &dir_fd,
+                LOCK_NAME,
+                existing | OFlags::CREATE,
+                Mode::from_bits_truncate(0o600),
+            ),
+            other => other,
+        }
+        .map_err(open_error)?;
         rustix::io::retry_on_intr(|| rustix::fs::flock(&fd, FlockOperation::LockExclusive))
             .map_err(|error| BackendError::Lock {
                 path: path.clone(),

@@ -363,6 +363,33 @@ mod tests {
         assert!(error.to_string().len() < 400, "{error}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn an_accepted_pod_uid_is_always_one_safe_component(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Ok(pod) = PodUid::new(text.clone()) {
+                let name = pod.as_str();
+                proptest::prop_assert!(!name.is_empty() && name.len() <= MAX_COMPONENT_LEN);
+                proptest::prop_assert!(!name.contains('/') && !name.contains('\0'));
+                proptest::prop_assert!(name != "." && name != "..");
+            }
+            if let Ok(path) = RelPath::parse(&text) {
+                for component in path.components() {
+                    proptest::prop_assert!(validate_component(component).is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn hostile_shapes_are_refused(prefix in "[a-z]{0,5}", suffix in "[a-z]{0,5}") {
+            for hostile in [format!("{prefix}/{suffix}"), format!("{prefix}\0{suffix}")] {
+                proptest::prop_assert!(PodUid::new(hostile).is_err());
+            }
+        }
+    }
+
     #[test]
     fn rel_path_deserialization_refuses_escapes() {
         for bad in ["\"../x\"", "\"/etc\"", "\"a//b\"", "\"a/./b\""] {

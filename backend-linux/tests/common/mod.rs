@@ -437,3 +437,39 @@ pub fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").arg(path).status().unwrap();
     assert!(status.success(), "mkfifo {} failed", path.display());
 }
+
+/// Runs the named test again, alone, in a private mount namespace, so that
+/// the mounts it makes never reach the machine; returns true in that re-run
+/// (the caller then does the work) and false in the outer run. Without root
+/// it prints why the test is skipped and returns false.
+pub fn rerun_in_private_mount_namespace(test_name: &str) -> bool {
+    const MARKER: &str = "PODNS_TEST_IN_PRIVATE_MOUNT_NAMESPACE";
+    if std::env::var_os(MARKER).is_some() {
+        return true;
+    }
+    if !rustix::process::geteuid().is_root() {
+        println!("skipping {test_name}: mounting a test file system needs root");
+        return false;
+    }
+    let status = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--"])
+        .arg(std::env::current_exe().expect("the test binary's path"))
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env(MARKER, "1")
+        .status()
+        .expect("unshare(1) from util-linux runs");
+    assert!(
+        status.success(),
+        "{test_name} failed in its mount namespace: {status:?}"
+    );
+    false
+}
+
+/// Runs a command that must succeed (mount, umount).
+pub fn sh(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .expect("the command runs");
+    assert!(status.success(), "{program} {args:?}: {status:?}");
+}

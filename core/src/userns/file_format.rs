@@ -151,6 +151,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn no_bytes_make_the_parser_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = parse_userns_file(&bytes);
+        }
+
+        #[test]
+        fn near_miss_files_never_panic(host in proptest::num::u32::ANY, length in proptest::num::u32::ANY, container in 0u32..3, cut in 0usize..200) {
+            let text = format!(
+                r#"{{"uidMappings":[{{"hostId":{host},"containerId":{container},"length":{length}}}],"gidMappings":[{{"hostId":{host},"containerId":0,"length":{length}}}]}}"#
+            );
+            let _ = parse_userns_file(text.as_bytes());
+            let _ = parse_userns_file(&text.as_bytes()[..cut.min(text.len())]);
+        }
+
+        #[test]
+        fn every_valid_range_round_trips(slot in 1u32..65535) {
+            let mapping = IdMapping { host_id: slot * 65536, container_id: 0, length: 65536 };
+            let parsed = parse_userns_file(&render_userns_file(mapping));
+            proptest::prop_assert_eq!(parsed, Ok(mapping.host_range()));
+        }
+    }
+
     #[test]
     fn negative_and_oversized_numbers_are_json_errors() {
         for input in [

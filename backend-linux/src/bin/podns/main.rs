@@ -7,6 +7,7 @@ mod idmap_cmd;
 mod output;
 mod run;
 mod settings;
+mod test_knobs;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,7 @@ use crate::args::{CleanupArgs, Cli, Command, Format};
 use crate::failure::Failure;
 use crate::output::{AllocOutput, CleanupOutput, ListOutput, ReleaseOutput, to_json};
 use crate::settings::Settings;
+use crate::test_knobs::TestKnobs;
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     // ID map commands use neither the pods directory, nor its lock, nor the pool.
@@ -31,8 +32,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     create_pods_dir(&settings.pods_dir)?;
     let _lock = DirLock::acquire(&settings.pods_dir)
         .map_err(|error| Failure::failed("lock", error.to_string()))?;
-    let mut backend = LinuxBackend::open(&settings.pods_dir)
-        .map_err(|error| Failure::failed("io", error.to_string()))?;
+    let mut backend = TestKnobs::from_env(
+        LinuxBackend::open(&settings.pods_dir)
+            .map_err(|error| Failure::failed("io", error.to_string()))?,
+    );
     let mut engine = new_engine(&settings);
     recover(&mut engine, &mut backend)?;
     if !matches!(cli.command, Command::List) {
