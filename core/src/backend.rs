@@ -6,7 +6,7 @@ use crate::effect::{Effect, EffectError, Observation};
 
 /// Executes effects. Implementations: `podns-backend-linux` (real syscalls),
 /// `podns-backend-mock` (in-memory, with faults and crashes), and the
-/// wrappers in [`crate::dry_run`] and [`crate::recording`].
+/// wrappers [`crate::DryRun`] and [`crate::Recording`].
 ///
 /// Each [`Effect`] variant documents what an implementation MUST do, which
 /// errors it may return and what is durable afterwards.

@@ -97,18 +97,19 @@
 
 mod backend;
 mod driver;
-pub mod dry_run;
+mod dry_run;
 mod effect;
 mod idmap;
 mod mountinfo;
 mod path;
-pub mod recording;
+mod recording;
 mod userns;
 
 pub use backend::Backend;
 #[cfg(feature = "mock")]
 pub use backend::MockBackend;
 pub use driver::{drive, drive_bounded};
+pub use dry_run::{DryRun, Planned};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 pub use idmap::{
     ID_MAP_END, IdExtent, IdField, IdMap, IdMapError, IdMapProblem, IdSide, MAX_ID_MAP_EXTENTS,
@@ -122,4 +123,5 @@ pub use path::{
     ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RESERVED_PREFIX, RelPath, Root,
     RootLabels, RootPath, validate_component,
 };
+pub use recording::{Executed, Recording};
 pub use userns::*;

@@ -1,7 +1,7 @@
 //! The simulated node: the real engine and driver over the mock backend.
 
 use podns_backend_mock::{CrashKind, MockBackend, Pending, Survival};
-use podns_core::recording::Recording;
+use podns_core::Recording;
 use podns_core::{
     AllocationPolicy, BrokenVariant, OperationError, Request, Response, SeededRng, UsernsEngine,
     drive_bounded,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use podns_backend_linux::{DirLock, LinuxBackend};
-use podns_core::dry_run::DryRun;
+use podns_core::DryRun;
 use podns_core::{
     Backend, Effect, EffectError, Errno, GetOrCreate, Observation, OperationError, PodUid, Request,
     Response, Root, RootLabels, UsernsEngine, drive,
