@@ -68,6 +68,14 @@ impl Backend for LinuxBackend {
     async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
         // The calls are short and local; blocking inside the future is what
         // the single-threaded drivers of podns expect.
+        // Subpath mounts: see the subpath module.
+        if let Some(outcome) = self.execute_subpath(effect) {
+            return outcome;
+        }
+        // Pod namespaces: see the ns module.
+        if let Some(outcome) = self.execute_ns(effect) {
+            return outcome;
+        }
         match effect {
             Effect::ListDir { dir } => self.list_dir(dir),
             Effect::ReadFile { file, max_len } => self.read_file(file, *max_len),

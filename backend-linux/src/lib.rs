@@ -31,8 +31,10 @@ mod error;
 mod execute;
 mod kept;
 mod lock;
+pub mod ns;
 mod resolve;
 mod roots;
+mod subpath;
 // CLI support modules are added below.
 mod idmap_read;
 mod idmap_writer;

@@ -61,6 +61,11 @@ impl Resolver {
         self.walk.store(on, Ordering::Relaxed);
     }
 
+    /// True when paths are resolved with the walk (forced, or no `openat2`).
+    pub(crate) fn walks(&self) -> bool {
+        self.walk.load(Ordering::Relaxed)
+    }
+
     /// Opens `path` below `root` with `flags`; a symlink anywhere in `path`,
     /// the last component included, fails with `ELOOP`.
     pub(crate) fn open(

@@ -26,6 +26,11 @@ pub struct LinuxBackend {
     pub(crate) syncfs_calls: u64,
     /// The real directories, so errors name real paths.
     pub(crate) labels: RootLabels,
+    /// Switches of the subpath effects.
+    pub(crate) subpath: crate::subpath::SubpathSettings,
+    /// The run directory, its lock and the step hook of the namespace
+    /// effects.
+    pub(crate) ns: crate::ns::NsSettings,
 }
 
 impl LinuxBackend {
@@ -39,6 +44,8 @@ impl LinuxBackend {
             fsync_calls: 0,
             syncfs_calls: 0,
             labels: RootLabels::new(),
+            subpath: Default::default(),
+            ns: Default::default(),
         };
         backend.with_root(Root::Pods, pods_dir)
     }

@@ -3,6 +3,7 @@ use podns_core::{Backend, Effect, EffectError, Errno, Observation};
 
 use crate::faults::{Fault, FaultTrigger};
 use crate::fs::MockFs;
+use crate::mounts::MockMounts;
 use crate::power_loss::{Pending, Survival};
 
 /// How a simulated crash ends the process.
@@ -23,6 +24,10 @@ pub struct MockBackend {
     executed: u64,
     log: Vec<Effect>,
     faults: Vec<Fault>,
+    /// Kernel state: survives a process kill, not a power loss.
+    pub(crate) mounts: MockMounts,
+    /// Namespaces held by pins in `mounts` (pod namespaces).
+    pub(crate) namespaces: crate::namespaces::MockNamespaces,
 }
 
 impl MockBackend {
@@ -90,6 +95,8 @@ impl MockBackend {
         self.faults.clear();
         if kind == CrashKind::PowerLoss {
             self.fs.lose_power();
+            self.mounts.clear();
+            self.namespaces.lose_power(&mut self.fs);
         }
     }
 
@@ -98,9 +105,19 @@ impl MockBackend {
     pub fn lose_power_with(&mut self, decide: &mut dyn FnMut(&Pending) -> Survival) {
         self.faults.clear();
         self.fs.lose_power_with(decide);
+        self.mounts.clear();
+        self.namespaces.lose_power(&mut self.fs);
     }
 
     fn run(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+        // Subpath mounts: the mount table and the effects that use it.
+        if let Some(outcome) = crate::subpath::run(&mut self.fs, &mut self.mounts, effect) {
+            return outcome;
+        }
+        // Pod namespaces: their pins are nsfs mounts in the same table.
+        if let Some(outcome) = self.namespaces.run(&mut self.fs, &mut self.mounts, effect) {
+            return outcome;
+        }
         match effect {
             Effect::ListDir { dir } => self.fs.list_dir(dir).map(Observation::Listing),
             Effect::ReadFile { file, max_len } => {
@@ -151,6 +168,9 @@ impl Backend for MockBackend {
                         .write_new_file(file, &contents[..contents.len() / 2]);
                 }
             }
+            // A namespace helper can fail between its two bind mounts.
+            self.namespaces
+                .on_fault(&self.fs, &mut self.mounts, effect, errno);
             return Err(EffectError::new(
                 errno,
                 format!("injected fault on effect #{index} ({})", effect.name()),

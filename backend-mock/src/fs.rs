@@ -92,6 +92,11 @@ impl MockFs {
             let ino = fs.alloc(Node::empty_dir());
             fs.roots.insert(root, ino);
         }
+        // Subpath mounts go from a volume to a pod directory.
+        for root in [Root::Volume, Root::PodDir] {
+            let ino = fs.alloc(Node::empty_dir());
+            fs.roots.insert(root, ino);
+        }
         fs
     }
 

@@ -10,9 +10,14 @@
 mod backend;
 mod faults;
 mod fs;
+mod mounts;
+mod namespaces;
 mod power_loss;
+mod subpath;
 
 pub use backend::{CrashKind, MockBackend};
 pub use faults::{Fault, FaultTrigger};
 pub use fs::{Ino, MockFs, Node};
+pub use mounts::{MOCK_DEV, MockMount, MockMounts, MountSource};
+pub use namespaces::{MockNamespace, MockNamespaces};
 pub use power_loss::{EntryChange, Pending, Survival};

@@ -101,16 +101,19 @@ mod dry_run;
 mod effect;
 mod idmap;
 mod mountinfo;
+mod ns;
 mod path;
 mod recording;
+mod subpath;
 mod userns;
 
 pub use backend::Backend;
 #[cfg(feature = "mock")]
 pub use backend::MockBackend;
-pub use driver::{drive, drive_bounded};
+pub use driver::{Engine, drive, drive_bounded, drive_engine, drive_engine_bounded};
 pub use dry_run::{DryRun, Planned};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+pub use effect::{FileId, InodeInfo};
 pub use idmap::{
     ID_MAP_END, IdExtent, IdField, IdMap, IdMapError, IdMapProblem, IdSide, MAX_ID_MAP_EXTENTS,
     RootlessStatus, SplitError, SubidEntry, SubidError, SubidField, SubidPoolError, SubidPoolRange,
@@ -119,9 +122,16 @@ pub use idmap::{
 pub use mountinfo::{
     MountEntry, MountInfoError, escape_mountinfo_path, parse_mountinfo, parse_mountinfo_bytes,
 };
+pub use ns::*;
 pub use path::{
     ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RESERVED_PREFIX, RelPath, Root,
     RootLabels, RootPath, validate_component,
 };
 pub use recording::{Executed, Recording};
+pub use subpath::{
+    CleanSubpaths, HostDir, InvalidHostDir, InvalidSubpath, InvalidSubpathName, KeptPath,
+    PrepareSubpath, PreparedSubpath, SubpathCleanReport, SubpathEngine, SubpathError, SubpathName,
+    SubpathNameField, SubpathProblem, SubpathRequest, SubpathResponse, SubpathTarget,
+    VOLUME_SUBPATHS_DIR, drive_subpath, drive_subpath_bounded, parse_subpath, volume_subpaths_dir,
+};
 pub use userns::*;

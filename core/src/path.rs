@@ -139,6 +139,12 @@ pub enum Root {
     Pods,
     /// The run directory, for state that must not survive a reboot.
     Run,
+    /// A volume whose subpaths are bind-mounted into containers. Its contents
+    /// belong to the containers that use it and may be hostile.
+    Volume,
+    /// One pod's directory (kubelet's `<pods>/<pod-uid>`), which holds the
+    /// subpath mount points under `volume-subpaths/`.
+    PodDir,
 }
 
 impl fmt::Display for Root {
@@ -146,6 +152,8 @@ impl fmt::Display for Root {
         f.write_str(match self {
             Root::Pods => "pods",
             Root::Run => "run",
+            Root::Volume => "volume",
+            Root::PodDir => "pod-dir",
         })
     }
 }

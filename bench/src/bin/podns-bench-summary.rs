@@ -299,6 +299,39 @@ fn simulation_rows(rows: &mut Vec<Row>) {
     });
 }
 
+/// Pod namespaces per second beside `ip netns add` + `ip netns delete`,
+/// from the medians of `benches/namespaces.rs` (one run measures all three).
+fn namespace_rows(rows: &mut Vec<Row>) {
+    let per_second =
+        |ns: Option<f64>| ns.map_or("not run".into(), |ns| format!("{:.0}/s", 1e9 / ns));
+    let library = median_ns("namespaces/podns_library_create_remove");
+    let cli = median_ns("namespaces/podns_cli_create_remove");
+    let ip = median_ns("namespaces/ip_netns_add_delete");
+    let ratio = |podns: Option<f64>| match (podns, ip) {
+        (Some(podns), Some(ip)) => format!("{:.2}x the rate of ip netns add + delete", ip / podns),
+        (Some(_), None) => "ip netns not measured (not root, or no iproute2)".into(),
+        _ => "not run".into(),
+    };
+    rows.push(Row {
+        figure: "pod namespaces create + pin + check + remove per second (library)".into(),
+        measured: format!("{} ({})", per_second(library), ratio(library)),
+        target: "(reported beside ip netns)".into(),
+        verdict: "-".into(),
+    });
+    rows.push(Row {
+        figure: "`podns ns create` + `podns ns remove` per second (two processes, like ip)".into(),
+        measured: format!("{} ({})", per_second(cli), ratio(cli)),
+        target: "(reported beside ip netns)".into(),
+        verdict: "-".into(),
+    });
+    rows.push(Row {
+        figure: "`ip netns add` + `ip netns delete` per second (same run)".into(),
+        measured: per_second(ip),
+        target: "(reference)".into(),
+        verdict: "-".into(),
+    });
+}
+
 fn main() {
     let mut rows = Vec::new();
     allocator_rows(&mut rows);
@@ -307,6 +340,7 @@ fn main() {
     syscall_rows(&mut rows);
     memory_rows(&mut rows);
     simulation_rows(&mut rows);
+    namespace_rows(&mut rows);
     println!("| figure | measured | target | verdict |");
     println!("|---|---|---|---|");
     for row in rows {

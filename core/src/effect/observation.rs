@@ -22,6 +22,12 @@ pub enum Observation {
         /// False when there was nothing to remove.
         existed: bool,
     },
+    /// What [`super::Effect::StatBeneath`] or [`super::Effect::StatNoFollow`]
+    /// found.
+    Inode(super::InodeInfo),
+    /// What [`super::Effect::CreatePodNamespaces`] or
+    /// [`super::Effect::InspectPodNamespaces`] found on a pod's pins.
+    PodNamespaces(crate::ns::PinnedNamespaces),
 }
 
 /// One directory entry.

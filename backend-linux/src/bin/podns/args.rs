@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::idmap_cmd::IdmapCommand;
+use crate::ns_cmd::NsCommand;
+use crate::subpath_cmd::SubpathCommand;
 
 /// podns: per-pod Linux isolation state for container runtimes.
 ///
@@ -26,6 +28,10 @@ pub struct GlobalOptions {
     /// root, else $XDG_STATE_HOME/podns/pods, else ~/.local/state/podns/pods]
     #[arg(long, global = true, value_name = "DIR")]
     pub pods_dir: Option<PathBuf>,
+    /// Run directory for pod namespace pins [default: /run/podns as root,
+    /// else $XDG_RUNTIME_DIR/podns]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
     /// First host ID of the pool [default: --ids-per-pod]
     #[arg(long, global = true, value_name = "N")]
     pub first_id: Option<u64>,
@@ -85,6 +91,14 @@ pub enum Command {
     /// touches the pods directory
     #[command(subcommand)]
     Idmap(IdmapCommand),
+    /// Bind-mount volume subpaths that no symlink can escape, and clean them
+    /// up; never touches the pods directory
+    #[command(subcommand)]
+    Subpath(SubpathCommand),
+    /// Pod namespaces: a user namespace with the pod's ID maps and a network
+    /// namespace owned by it, pinned under the run directory
+    #[command(subcommand)]
+    Ns(NsCommand),
 }
 
 #[derive(Debug, Args)]

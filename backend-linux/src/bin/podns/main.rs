@@ -4,9 +4,12 @@
 mod args;
 mod failure;
 mod idmap_cmd;
+mod ns_cmd;
+mod ns_output;
 mod output;
 mod run;
 mod settings;
+mod subpath_cmd;
 mod test_knobs;
 
 use std::process::ExitCode;

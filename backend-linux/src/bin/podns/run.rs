@@ -23,6 +23,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Idmap(command) = &cli.command {
         return crate::idmap_cmd::run(command);
     }
+    // Subpath commands act on one volume and one pod directory, not the pool.
+    if let Command::Subpath(command) = &cli.command {
+        return crate::subpath_cmd::run(command, cli.global.json, cli.global.dry_run);
+    }
+    // Namespace commands recover the pods directory, then use the run directory.
+    if let Command::Ns(command) = &cli.command {
+        return crate::ns_cmd::run(command, &cli.global);
+    }
     let settings = Settings::from_options(&cli.global)?;
     // Every input is checked before the disk is touched.
     let request = request_for(&cli.command)?;
@@ -63,6 +71,8 @@ fn request_for(command: &Command) -> Result<Option<Request>, Failure> {
         Command::List => None,
         // Dispatched in `run` before anything else.
         Command::Idmap(_) => None,
+        Command::Subpath(_) => None,
+        Command::Ns(_) => None,
         Command::Cleanup(args) => Some(Request::Cleanup {
             keep: keep_set(args)?,
         }),
@@ -102,7 +112,7 @@ fn keep_set(args: &CleanupArgs) -> Result<BTreeSet<PodUid>, Failure> {
     Ok(keep)
 }
 
-fn create_pods_dir(dir: &Path) -> Result<(), Failure> {
+pub(crate) fn create_pods_dir(dir: &Path) -> Result<(), Failure> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o750);
@@ -126,7 +136,7 @@ fn block_on<B: Backend>(
 }
 
 /// An engine whose messages name the real pods directory.
-fn new_engine(settings: &Settings) -> UsernsEngine {
+pub(crate) fn new_engine(settings: &Settings) -> UsernsEngine {
     let mut engine = UsernsEngine::new(settings.pool, settings.seed, settings.policy);
     engine.set_root_labels(labels(&settings.pods_dir));
     engine
@@ -136,7 +146,10 @@ fn labels(pods_dir: &Path) -> RootLabels {
     RootLabels::new().with(Root::Pods, pods_dir.display().to_string())
 }
 
-fn recover<B: Backend>(engine: &mut UsernsEngine, backend: &mut B) -> Result<(), Failure> {
+pub(crate) fn recover<B: Backend>(
+    engine: &mut UsernsEngine,
+    backend: &mut B,
+) -> Result<(), Failure> {
     block_on(engine, backend, Request::Recover)
         .map(|_| ())
         .map_err(Failure::from)
@@ -150,7 +163,7 @@ fn execute<B: Backend>(
     block_on(engine, backend, request).map_err(Failure::from)
 }
 
-fn warn_about_problems(engine: &UsernsEngine) {
+pub(crate) fn warn_about_problems(engine: &UsernsEngine) {
     for problem in engine.problems() {
         eprintln!(
             "podns: warning: {} ({}): {}",

@@ -137,6 +137,23 @@ fn default_pods_dir() -> Result<PathBuf, Failure> {
     ))
 }
 
+/// Where pod namespaces are pinned unless `--run-dir` says otherwise:
+/// `/run/podns` as root, else `$XDG_RUNTIME_DIR/podns` (as rootless Kata
+/// pins under `$XDG_RUNTIME_DIR`).
+pub fn default_run_dir() -> Result<PathBuf, Failure> {
+    if rustix::process::geteuid().is_root() {
+        return Ok(PathBuf::from("/run/podns"));
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|value| !value.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir).join("podns")),
+        None => Err(Failure::bad_input(
+            "usage",
+            "cannot choose a run directory: not root and XDG_RUNTIME_DIR is not set; pass \
+             --run-dir DIR",
+        )),
+    }
+}
+
 fn os_seed() -> Result<u64, Failure> {
     let mut bytes = [0u8; 8];
     let mut filled = 0;

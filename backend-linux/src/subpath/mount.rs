@@ -1,0 +1,221 @@
+//! Bind mounts from fd to fd, checked after the fact, and unmounts that
+//! follow no symlink.
+//!
+//! kubelet bind-mounts `/proc/<pid>/fd/<source fd>` onto the target's path
+//! string, so a symlink swapped in at the target is followed (runc's
+//! CVE-2021-30465 is that race). Here both ends are fds: the source is
+//! resolved below the volume's fd, the target below the pod directory's fd,
+//! and the kernel is handed the fds (`open_tree` + `move_mount`), or, on
+//! kernels before 5.2, the `/proc/self/fd` magic links of both. Afterwards
+//! the target is looked up again: if it does not show the source, whatever
+//! happened in between is undone and the effect fails.
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+
+use podns_core::{EffectError, Errno, FileId, Observation, RootPath};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{FileType, Mode, OFlags, Stat};
+use rustix::mount::{MoveMountFlags, OpenTreeFlags, UnmountFlags};
+
+use super::beneath::open_beneath;
+use super::{Outcome, failure, refusal};
+use crate::error::errno;
+use crate::roots::LinuxBackend;
+
+/// How an existing mount point is opened: the entry itself (a symlink is
+/// opened as one and refused), only to name it.
+const TARGET_FLAGS: OFlags = OFlags::PATH.union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
+/// How the mount was made, which decides how it is undone.
+enum Mounted {
+    /// `open_tree` + `move_mount`: the tree fd is the new mount's root.
+    Tree(OwnedFd),
+    /// `mount(MS_BIND)` of `/proc/self/fd/<source>` on the target fd's link.
+    ProcFd,
+}
+
+impl LinuxBackend {
+    pub(super) fn bind_mount(
+        &self,
+        source: &RootPath,
+        target: &RootPath,
+        expect: FileId,
+    ) -> Outcome {
+        let root = self.root_fd(source)?;
+        let src = open_beneath(&self.resolver, root, &source.path)
+            .map_err(|failed| failure(failed.op, self.labels.show(source), errno(failed.errno)))?;
+        let src_stat = fstat(&src, &self.labels.show(source))?;
+        if id_of(&src_stat) != expect {
+            return Err(refusal(
+                Errno::EAGAIN,
+                "bind-mount",
+                self.labels.show(source),
+                &format!(
+                    "now names file {} instead of {expect}, which was examined; nothing was \
+                     mounted; run again",
+                    id_of(&src_stat)
+                ),
+            ));
+        }
+        let shown_target = self.labels.show(target);
+        let (parent, name) = self.open_parent(target)?;
+        let tgt = rustix::fs::openat(&parent, name, TARGET_FLAGS, Mode::empty())
+            .map_err(|e| failure("openat", &shown_target, errno(e)))?;
+        check_kinds(&src_stat, &fstat(&tgt, &shown_target)?, &shown_target)?;
+
+        let mounted = self.mount_fd_on_fd(&src, &tgt, &shown_target)?;
+        // Whatever the target's name shows now must be the source.
+        let shows_source = rustix::fs::openat(&parent, name, TARGET_FLAGS, Mode::empty())
+            .ok()
+            .and_then(|fd| rustix::fs::fstat(&fd).ok())
+            .is_some_and(|now| id_of(&now) == id_of(&src_stat));
+        if shows_source {
+            return Ok(Observation::Done);
+        }
+        let undone = self.undo(mounted, &tgt, target);
+        Err(match undone {
+            Ok(()) => refusal(
+                Errno::EAGAIN,
+                "bind-mount onto",
+                &shown_target,
+                "the mount point was replaced during the mount; the mount was undone; run again",
+            ),
+            Err(e) => refusal(
+                Errno::EBUSY,
+                "bind-mount onto",
+                &shown_target,
+                &format!(
+                    "the mount point was replaced during the mount, and undoing the mount failed \
+                     ({}); run `podns subpath clean` for this volume",
+                    errno(e)
+                ),
+            ),
+        })
+    }
+
+    /// Mounts `src` on `tgt`, both fds, with the new mount API unless it is
+    /// missing or a test turned it off.
+    fn mount_fd_on_fd(
+        &self,
+        src: &OwnedFd,
+        tgt: &OwnedFd,
+        shown_target: &str,
+    ) -> Result<Mounted, EffectError> {
+        if !self.subpath.proc_fd_bind.load(Ordering::Relaxed) {
+            match mount_tree(src, tgt) {
+                Ok(tree) => return Ok(Mounted::Tree(tree)),
+                Err(rustix::io::Errno::NOSYS) => {
+                    self.subpath.proc_fd_bind.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(failure("open_tree/move_mount", shown_target, errno(e))),
+            }
+        }
+        // The magic links name exactly the opened files; mount(2) follows
+        // them as links to those files, not as paths someone could swap.
+        rustix::mount::mount_bind(proc_fd(src).as_str(), proc_fd(tgt).as_str())
+            .map_err(|e| failure("mount --bind /proc/self/fd", shown_target, errno(e)))?;
+        Ok(Mounted::ProcFd)
+    }
+
+    /// Removes the mount just made, wherever its mount point went.
+    fn undo(&self, mounted: Mounted, tgt: &OwnedFd, target: &RootPath) -> rustix::io::Result<()> {
+        let flags = UnmountFlags::DETACH;
+        match mounted {
+            // The tree fd's magic link names the new mount's root, so this
+            // unmounts exactly it, not whatever is at the target's name now.
+            Mounted::Tree(tree) => rustix::mount::unmount(proc_fd(&tree).as_str(), flags),
+            // Without a tree fd, the mount is found by its mount point's
+            // current path, and only inside the pod directory.
+            Mounted::ProcFd => {
+                let root = self.root_fd(target).map_err(|_| rustix::io::Errno::BADF)?;
+                let now = current_path(tgt.as_fd())?;
+                let base = current_path(root)?;
+                if !now.starts_with(&format!("{}/", base.trim_end_matches('/'))) {
+                    return Err(rustix::io::Errno::XDEV);
+                }
+                rustix::mount::unmount(now.as_str(), flags | UnmountFlags::NOFOLLOW)
+            }
+        }
+    }
+
+    pub(super) fn unmount(&self, target: &RootPath) -> Outcome {
+        let shown = self.labels.show(target);
+        if target.path.is_root() {
+            return Err(refusal(
+                Errno::EINVAL,
+                "umount",
+                &shown,
+                "a root is never unmounted by podns",
+            ));
+        }
+        let (parent, name) = self.open_parent(target)?;
+        // The parent is a magic link to the directory already resolved below
+        // the root; UMOUNT_NOFOLLOW keeps the last component from being one.
+        let path = format!("{}/{name}", proc_fd(&parent));
+        rustix::mount::unmount(path.as_str(), UnmountFlags::NOFOLLOW)
+            .map_err(|e| failure("umount", &shown, errno(e)))?;
+        Ok(Observation::Done)
+    }
+}
+
+fn mount_tree(src: &OwnedFd, tgt: &OwnedFd) -> rustix::io::Result<OwnedFd> {
+    let tree = rustix::mount::open_tree(
+        src,
+        "",
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_EMPTY_PATH,
+    )?;
+    rustix::mount::move_mount(
+        &tree,
+        "",
+        tgt,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )?;
+    Ok(tree)
+}
+
+/// Bind mounts join a directory to a directory and a non-directory to a
+/// non-directory; a symlink is never a mount point here.
+fn check_kinds(src: &Stat, tgt: &Stat, shown_target: &str) -> Result<(), EffectError> {
+    let source_dir = FileType::from_raw_mode(src.st_mode) == FileType::Directory;
+    match FileType::from_raw_mode(tgt.st_mode) {
+        FileType::Symlink => Err(refusal(Errno::ELOOP, "open", shown_target, "is a symlink")),
+        FileType::Directory if !source_dir => Err(refusal(
+            Errno::EISDIR,
+            "bind-mount onto",
+            shown_target,
+            "is a directory but the source is not",
+        )),
+        kind if source_dir && kind != FileType::Directory => Err(refusal(
+            Errno::ENOTDIR,
+            "bind-mount onto",
+            shown_target,
+            "is not a directory but the source is",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn fstat(fd: &OwnedFd, shown: &str) -> Result<Stat, EffectError> {
+    rustix::fs::fstat(fd).map_err(|e| failure("fstat", shown, errno(e)))
+}
+
+pub(super) fn id_of(stat: &Stat) -> FileId {
+    FileId {
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+    }
+}
+
+fn proc_fd(fd: &impl AsFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())
+}
+
+/// Where `fd`'s file is now, as the kernel prints it.
+fn current_path(fd: BorrowedFd<'_>) -> rustix::io::Result<String> {
+    let link = rustix::fs::readlink(proc_fd(&fd).as_str(), Vec::new())?;
+    link.into_string().map_err(|_| rustix::io::Errno::ILSEQ)
+}

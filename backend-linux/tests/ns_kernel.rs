@@ -1,0 +1,625 @@
+//! Pod namespaces on the real kernel: `podns ns` creates a user namespace
+//! with the pod's maps and a network namespace owned by it, pins both,
+//! removes them without a trace, and sweeps what a `kill -9` at any step
+//! left behind; 100 create/remove cycles leak no mount and no fd.
+//!
+//! These tests need root (each one says why it skips otherwise). So that no
+//! mount can leak onto the machine, every scenario runs in a private mount
+//! namespace: the test re-executes its own binary under `unshare -m
+//! --propagation private` with [`ROLE_ENV`] naming the scenario, and the
+//! re-executed binary runs only [`ns_kernel_role`]. The test harness is
+//! multi-threaded, so it cannot unshare itself. Nothing sleeps: a podns
+//! process paused by `PODNS_TEST_PAUSE_AT` says so on stdout, and orphaned
+//! helpers are reaped (the role is a child subreaper) before anything is
+//! checked.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use podns_backend_linux::LinuxBackend;
+use podns_backend_linux::ns::{namespace_id, owner_user_namespace};
+use podns_core::{
+    AllocationPolicy, GetOrCreate, NamespaceEngine, NsRequest, NsResponse, PodIdMaps, PodUid,
+    PoolConfig, Request, Response, RunDirPath, UsernsEngine, drive, drive_engine,
+};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{WaitId, WaitIdOptions};
+use serde_json::Value;
+
+/// Names the scenario a re-executed test binary runs.
+const ROLE_ENV: &str = "PODNS_NS_KERNEL_ROLE";
+/// The test the roles run in.
+const ROLE_TEST: &str = "ns_kernel_role";
+/// The binary under test.
+const PODNS: &str = env!("CARGO_BIN_EXE_podns");
+
+/// Why this machine cannot run the scenarios, if it cannot.
+fn cannot_run() -> Option<String> {
+    if !rustix::process::geteuid().is_root() {
+        return Some(
+            "creating pod namespaces needs root (mapping a pod's host ID range, bind-mounting \
+             nsfs files); run the tests as root"
+                .into(),
+        );
+    }
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if max.trim() == "0" {
+        return Some("user namespaces are disabled (max_user_namespaces is 0)".into());
+    }
+    if Command::new("unshare").arg("--version").output().is_err() {
+        return Some("`unshare` (util-linux) is needed for a private mount namespace".into());
+    }
+    None
+}
+
+/// Runs scenario `role` in a private mount namespace and checks it passed.
+fn in_private_mount_namespace(role: &str) {
+    if let Some(why) = cannot_run() {
+        eprintln!("skipping {role}: {why}");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let output = Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(&exe)
+        .args(["--exact", ROLE_TEST, "--nocapture", "--test-threads=1"])
+        .env(ROLE_ENV, role)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- {role} stdout ---\n{stdout}\n--- {role} stderr ---\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{role} failed ({}); see above",
+        output.status
+    );
+    assert!(
+        stdout.contains(&format!("{role}: done")),
+        "the {role} role did not run to its end"
+    );
+}
+
+#[test]
+fn create_join_and_remove() {
+    in_private_mount_namespace("create-join-remove");
+}
+
+#[test]
+fn kill_at_every_step_then_sweep() {
+    in_private_mount_namespace("kill-then-sweep");
+}
+
+#[test]
+fn hundred_cycles_leak_nothing() {
+    in_private_mount_namespace("hundred-cycles");
+}
+
+/// The scenarios, in the re-executed binary; nothing in a normal run.
+#[test]
+fn ns_kernel_role() {
+    let Ok(role) = std::env::var(ROLE_ENV) else {
+        return;
+    };
+    // Orphaned helpers (their podns killed) are reparented to us, so we can
+    // wait for them instead of guessing when they are gone.
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    match role.as_str() {
+        "create-join-remove" => create_join_remove(),
+        "kill-then-sweep" => kill_then_sweep(),
+        "hundred-cycles" => hundred_cycles(),
+        other => panic!("unknown role {other:?}"),
+    }
+    println!("{role}: done");
+}
+
+/// A pods directory and a run directory in a fresh temporary directory.
+struct Dirs {
+    _temp: tempfile::TempDir,
+    pods: PathBuf,
+    run: PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        let temp = tempfile::TempDir::new().unwrap();
+        let pods = temp.path().join("pods");
+        let run = temp.path().join("run");
+        Self {
+            _temp: temp,
+            pods,
+            run,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(PODNS);
+        command
+            .arg("--pods-dir")
+            .arg(&self.pods)
+            .arg("--run-dir")
+            .arg(&self.run)
+            .arg("--json")
+            .args(args);
+        command
+    }
+
+    /// Runs podns; returns the exit code, stdout (parsed when it is JSON)
+    /// and stderr.
+    fn podns(&self, args: &[&str]) -> (i32, Value, String) {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podns");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        (output.status.code().expect("podns exited"), value, stderr)
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let (code, value, stderr) = self.podns(args);
+        assert_eq!(code, 0, "podns {args:?}: {stderr}");
+        value
+    }
+
+    /// Mount points below the run directory, from this namespace's table.
+    fn mounts_below_run(&self) -> Vec<String> {
+        let run = std::fs::canonicalize(&self.run).unwrap();
+        let prefix = format!("{}/", run.display());
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4).map(str::to_owned))
+            .filter(|point| point.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Names in the run directory.
+    fn run_entries(&self) -> BTreeSet<String> {
+        std::fs::read_dir(&self.run)
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Nothing is left but the lock file: no pin, no pod directory, no
+    /// mount below the run directory.
+    fn assert_nothing_left(&self, context: &str) {
+        assert_eq!(self.mounts_below_run(), Vec::<String>::new(), "{context}");
+        assert_eq!(
+            self.run_entries(),
+            BTreeSet::from([".podns.lock".to_owned()]),
+            "{context}"
+        );
+    }
+}
+
+fn open(path: &str) -> rustix::fd::OwnedFd {
+    rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .unwrap_or_else(|e| panic!("open {path}: {e}"))
+}
+
+fn nsenter(args: &[&str]) -> String {
+    let output = Command::new("nsenter")
+        .args(args)
+        .output()
+        .expect("run nsenter");
+    assert!(
+        output.status.success(),
+        "nsenter {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn create_join_remove() {
+    let dirs = Dirs::new();
+    let created = dirs.ok(&["ns", "create", "pod-1"]);
+    println!("created: {created}");
+    assert_eq!(created["created"], true);
+    let net_pin = created["netPin"].as_str().unwrap().to_owned();
+    let user_pin = created["userPin"].as_str().unwrap().to_owned();
+    let run = std::fs::canonicalize(&dirs.run).unwrap();
+    assert_eq!(net_pin, format!("{}/pod-1/net", run.display()));
+    assert_eq!(user_pin, format!("{}/pod-1/user", run.display()));
+    let host_id = created["uidMappings"][0]["hostId"].as_u64().unwrap();
+    let length = created["uidMappings"][0]["length"].as_u64().unwrap();
+    assert_eq!(created["gidMappings"], created["uidMappings"]);
+    let oci = &created["oci"];
+    assert_eq!(oci["namespaces"][0]["type"], "network");
+    assert_eq!(oci["namespaces"][0]["path"], net_pin.as_str());
+    assert_eq!(oci["namespaces"][4]["type"], "user");
+    assert_eq!(oci["namespaces"][4]["path"], user_pin.as_str());
+    assert_eq!(oci["uidMappings"][0]["hostID"], host_id);
+
+    // A process joining both pins sees the pod's maps.
+    let expected = format!("0 {host_id} {length}");
+    for file in ["uid_map", "gid_map"] {
+        let seen = nsenter(&[
+            &format!("--user={user_pin}"),
+            &format!("--net={net_pin}"),
+            "cat",
+            &format!("/proc/self/{file}"),
+        ]);
+        let seen: Vec<&str> = seen.split_whitespace().collect();
+        assert_eq!(seen.join(" "), expected, "{file}");
+    }
+    // The network namespace is new: only a loopback device.
+    if have("ip") {
+        let links = nsenter(&[&format!("--net={net_pin}"), "ip", "-o", "link"]);
+        let names: Vec<&str> = links
+            .lines()
+            .filter_map(|line| line.split(':').nth(1).map(str::trim))
+            .collect();
+        assert_eq!(names, ["lo"], "{links}");
+    } else {
+        println!("`ip` is not installed: the loopback-only check is skipped");
+    }
+    // The ownership check, independently of podns: NS_GET_USERNS of the
+    // pinned network namespace is the pinned user namespace.
+    let net = open(&net_pin);
+    let user = open(&user_pin);
+    let owner = owner_user_namespace(net.as_fd()).unwrap();
+    assert_eq!(namespace_id(&owner).unwrap(), namespace_id(&user).unwrap());
+    assert_eq!(
+        created["netNs"],
+        format!("net:[{}]", namespace_id(&net).unwrap().ino)
+    );
+    drop((net, user, owner));
+
+    // Listed, complete and allocated; a second create returns the same pair.
+    let list = dirs.ok(&["ns", "list"]);
+    assert_eq!(list["pods"][0]["pod"], "pod-1");
+    assert_eq!(list["pods"][0]["complete"], true);
+    assert_eq!(list["pods"][0]["allocated"], true);
+    let again = dirs.ok(&["ns", "create", "pod-1"]);
+    assert_eq!(again["created"], false);
+    assert_eq!(again["netNs"], created["netNs"]);
+    assert_eq!(again["userNs"], created["userNs"]);
+
+    // The join spec for a container: IPC and UTS from the sandbox, its own
+    // PID namespace in CONTAINER mode.
+    let spec = dirs.ok(&[
+        "ns",
+        "spec",
+        "pod-1",
+        "--sandbox-pid",
+        "1",
+        "--pid-mode",
+        "container",
+    ]);
+    let types: Vec<(&str, Option<&str>)> = spec["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ns| (ns["type"].as_str().unwrap(), ns["path"].as_str()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("network", Some(net_pin.as_str())),
+            ("ipc", Some("/proc/1/ns/ipc")),
+            ("uts", Some("/proc/1/ns/uts")),
+            ("pid", None),
+            ("user", Some(user_pin.as_str())),
+        ]
+    );
+
+    // Remove: no mount left in mountinfo, no file left.
+    let removed = dirs.ok(&["ns", "remove", "pod-1"]);
+    assert_eq!(removed["removed"], true);
+    assert_eq!(removed["unmounted"], 2);
+    dirs.assert_nothing_left("after remove");
+    assert!(!Path::new(&net_pin).exists());
+    let again = dirs.ok(&["ns", "remove", "pod-1"]);
+    assert_eq!(again["removed"], false);
+    // Without pins there is nothing to join.
+    let (code, _, stderr) = dirs.podns(&["ns", "spec", "pod-1"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(r#""kind":"not-pinned""#), "{stderr}");
+    reap_orphans();
+}
+
+/// Waits for every child, helpers reparented to us included.
+fn reap_orphans() {
+    loop {
+        match rustix::process::waitid(WaitId::All, WaitIdOptions::EXITED) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::CHILD) => return,
+            Err(e) => panic!("waitid: {e}"),
+        }
+    }
+}
+
+/// Runs `podns <args>` with `PODNS_TEST_PAUSE_AT=<step>`, waits until it
+/// says it paused there, and kills it with SIGKILL; then reaps every orphan.
+fn kill_at(dirs: &Dirs, step: &str, args: &[&str]) {
+    kill_at_with(dirs, step, args, |_| {});
+}
+
+/// [`kill_at`], calling `paused` with podns's pid while it is paused.
+fn kill_at_with(dirs: &Dirs, step: &str, args: &[&str], paused: impl FnOnce(u32)) {
+    let shown = step.split('#').next().unwrap();
+    let mut child = dirs
+        .command(args)
+        .env("PODNS_TEST_PAUSE_AT", step)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start podns");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.trim() != format!("paused at {shown}") {
+        let _ = child.kill();
+        let mut stderr = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+        let _ = child.wait();
+        panic!("podns {args:?} did not pause at {step}: stdout {line:?}, stderr {stderr}");
+    }
+    paused(child.id());
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    reap_orphans();
+}
+
+fn kill_then_sweep() {
+    let dirs = Dirs::new();
+    // A pod that must survive every sweep with --keep.
+    dirs.ok(&["ns", "create", "kept"]);
+    let kept = dirs.ok(&["ns", "list"])["pods"][0].clone();
+    let steps = [
+        "before-set-up-run-dir",
+        "after-set-up-run-dir",
+        // The first create-dir is the allocation's pod directory.
+        "after-create-dir#2",
+        "after-create-pin-file",
+        "after-create-pin-file#2",
+        "before-create-pod-namespaces",
+        "helper-in-userns",
+        "maps-written",
+        "helper-in-netns",
+        "net-pinned",
+        "user-pinned",
+        "after-create-pod-namespaces",
+    ];
+    for (index, step) in steps.iter().enumerate() {
+        let pod = format!("killed-{index}");
+        kill_at_with(&dirs, step, &["ns", "create", &pod], |podns| {
+            if step.starts_with("helper-") || step.ends_with("-pinned") {
+                assert_helper_holds_only_its_socket(podns);
+            }
+        });
+        let left = dirs.mounts_below_run();
+        let swept = dirs.ok(&["ns", "sweep", "--keep", "kept"]);
+        println!(
+            "killed at {step}: left {} mount(s); sweep: {swept}",
+            left.len() - 2
+        );
+        assert_eq!(swept["failures"], Value::Array(Vec::new()), "{step}");
+        assert_eq!(swept["kept"], serde_json::json!(["kept"]), "{step}");
+        let list = dirs.ok(&["ns", "list"]);
+        assert_eq!(list["pods"], serde_json::json!([kept]), "after {step}");
+        assert_eq!(dirs.mounts_below_run().len(), 2, "after {step}");
+    }
+    // A remove killed half-way is finished by a sweep too.
+    for step in [
+        "after-read-mount-info",
+        "after-detach-mount",
+        "after-remove-file",
+    ] {
+        dirs.ok(&["ns", "create", "removed"]);
+        kill_at(&dirs, step, &["ns", "remove", "removed"]);
+        dirs.ok(&["ns", "sweep", "--keep", "kept"]);
+        assert_eq!(dirs.mounts_below_run().len(), 2, "after {step}");
+    }
+    // And a sweep without --keep leaves nothing at all.
+    let swept = dirs.ok(&["ns", "sweep"]);
+    assert_eq!(swept["swept"][0]["pod"], "kept");
+    assert_eq!(swept["swept"][0]["reason"], "not in the keep set");
+    dirs.assert_nothing_left("after the last sweep");
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(1) == Some(pid.to_string().as_str())
+        })
+        .collect()
+}
+
+/// The paused podns has one child, the helper, which holds stdio on
+/// /dev/null and one socket: none of podns's fds (its locks, its roots).
+fn assert_helper_holds_only_its_socket(podns: u32) {
+    let helpers = children_of(podns);
+    assert_eq!(helpers.len(), 1, "podns {podns} has children {helpers:?}");
+    let helper = helpers[0];
+    let mut fds: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{helper}/fd"))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let fd = entry.file_name().to_str().unwrap().parse().unwrap();
+            let target = std::fs::read_link(entry.path()).unwrap();
+            (fd, target.display().to_string())
+        })
+        .collect();
+    fds.sort();
+    let targets: Vec<&str> = fds.iter().map(|(_, target)| target.as_str()).collect();
+    assert_eq!(targets.len(), 4, "helper {helper} fds: {fds:?}");
+    assert_eq!(
+        &targets[..3],
+        ["/dev/null"; 3],
+        "helper {helper} fds: {fds:?}"
+    );
+    assert!(
+        targets[3].starts_with("socket:["),
+        "helper {helper} fds: {fds:?}"
+    );
+}
+
+fn count_lines(path: &str) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}
+
+fn count_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn threads() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with("Threads:"))
+        .unwrap()
+        .to_owned()
+}
+
+/// 100 create/remove cycles through the library, in this process: the
+/// mount table, the fd table and the thread count end as they started.
+fn hundred_cycles() {
+    let dirs = Dirs::new();
+    std::fs::create_dir_all(&dirs.pods).unwrap();
+    std::fs::create_dir_all(&dirs.run).unwrap();
+    let run = std::fs::canonicalize(&dirs.run).unwrap();
+    let mut backend = LinuxBackend::open(&dirs.pods).unwrap().with_run_dir(&run);
+    let mut userns = UsernsEngine::new(
+        PoolConfig::default().validate().unwrap(),
+        1,
+        AllocationPolicy::LowestFree,
+    );
+    pollster::block_on(drive(&mut userns, &mut backend, Request::Recover)).unwrap();
+    let pod = PodUid::new("cycling").unwrap();
+    let Response::UserNamespace(allocation) = pollster::block_on(drive(
+        &mut userns,
+        &mut backend,
+        Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
+    ))
+    .unwrap() else {
+        panic!("no allocation");
+    };
+    let maps = PodIdMaps::from_userns(&allocation.userns).unwrap();
+    let mut ns = NamespaceEngine::new(RunDirPath::new(run.to_str().unwrap()).unwrap());
+    let cycle = |ns: &mut NamespaceEngine, backend: &mut LinuxBackend| {
+        let created = pollster::block_on(drive_engine(
+            ns,
+            backend,
+            NsRequest::Create {
+                pod: pod.clone(),
+                maps: maps.clone(),
+            },
+        ))
+        .unwrap();
+        assert!(matches!(created, NsResponse::Created(ref pins) if pins.created));
+        let removed = pollster::block_on(drive_engine(
+            ns,
+            backend,
+            NsRequest::Remove { pod: pod.clone() },
+        ))
+        .unwrap();
+        assert!(matches!(removed, NsResponse::Removed(ref r) if r.unmounted == 2));
+    };
+    // The first cycle sets up the run directory (a mount, a lock, a root
+    // fd) for the backend's lifetime: measure after it.
+    cycle(&mut ns, &mut backend);
+    let before = (count_lines("/proc/self/mountinfo"), count_fds(), threads());
+    for _ in 0..100 {
+        cycle(&mut ns, &mut backend);
+    }
+    reap_orphans();
+    let after = (count_lines("/proc/self/mountinfo"), count_fds(), threads());
+    println!(
+        "100 create/remove cycles: mountinfo lines {} -> {}, open fds {} -> {}, {} -> {}",
+        before.0, after.0, before.1, after.1, before.2, after.2
+    );
+    assert_eq!(before, after);
+    dirs.assert_nothing_left("after 100 cycles");
+}
+
+/// An unprivileged user gets a clear refusal for `ns create`, while `ns
+/// list` works under `$XDG_RUNTIME_DIR/podns` (no mount is attempted).
+#[test]
+fn unprivileged_users_get_a_clear_refusal() {
+    if !rustix::process::geteuid().is_root() {
+        // Then this process is the unprivileged user.
+        let output = Command::new(PODNS)
+            .args(["--json", "ns", "create", "pod"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(r#""kind":"needs-root""#), "{stderr}");
+        return;
+    }
+    if !have("setpriv") {
+        eprintln!("skipping: `setpriv` (util-linux) is needed to run podns as nobody");
+        return;
+    }
+    let temp = tempfile::TempDir::new().unwrap();
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // podns must be executable by nobody: copy it where it is.
+    let bin = temp.path().join("podns");
+    std::fs::copy(PODNS, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let xdg = temp.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    rustix::fs::chown(&xdg, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    let pods = temp.path().join("pods");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&bin)
+            .arg("--pods-dir")
+            .arg(&pods)
+            .arg("--json")
+            .args(args)
+            .env_clear()
+            .env("XDG_RUNTIME_DIR", &xdg)
+            .output()
+            .unwrap()
+    };
+    let output = as_nobody(&["ns", "create", "pod"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(r#""kind":"needs-root""#), "{stderr}");
+    assert!(stderr.contains("may map only its own UID"), "{stderr}");
+    assert!(
+        stderr.contains(&xdg.join("podns").display().to_string()),
+        "{stderr}"
+    );
+    let output = as_nobody(&["ns", "list"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"{"pods":[],"ignoredMounts":[]}"#
+    );
+    assert!(xdg.join("podns/.podns.lock").exists());
+}

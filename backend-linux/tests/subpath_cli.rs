@@ -1,0 +1,324 @@
+//! `podns subpath mount` and `podns subpath clean`: output, exit codes, and
+//! processes killed at every effect boundary. Bad input needs no privilege;
+//! the rest runs as root in a private mount namespace (`subpath_support`).
+
+mod subpath_support;
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use subpath_support::{Layout, id_of, in_private_mount_ns, mounts_below};
+
+const PODNS: &str = env!("CARGO_BIN_EXE_podns");
+
+fn podns(args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(PODNS);
+    command.args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run podns")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json_error(output: &Output) -> Value {
+    let stderr = text(&output.stderr);
+    let line = stderr.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON error: {stderr}"))
+}
+
+fn mount_args<'a>(layout: &'a Layout, subpath: &'a str, index: &'a str) -> Vec<&'a str> {
+    vec![
+        "subpath",
+        "mount",
+        "--volume",
+        layout.volume.to_str().unwrap(),
+        "--subpath",
+        subpath,
+        "--pod-dir",
+        layout.pod.to_str().unwrap(),
+        "--volume-name",
+        "vol",
+        "--container",
+        "app",
+        "--index",
+        index,
+    ]
+}
+
+fn clean_args(layout: &Layout) -> Vec<&str> {
+    vec![
+        "subpath",
+        "clean",
+        "--pod-dir",
+        layout.pod.to_str().unwrap(),
+        "--volume-name",
+        "vol",
+    ]
+}
+
+#[test]
+fn bad_input_exits_2_before_touching_anything() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let layout = Layout::new(temp.path());
+    let volume = layout.volume.to_str().unwrap();
+    let pod = layout.pod.to_str().unwrap();
+    let missing = temp.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    for (args, kind) in [
+        (
+            vec![
+                "--subpath",
+                "../outside",
+                "--volume-name",
+                "vol",
+                "--index",
+                "0",
+            ],
+            "invalid-subpath",
+        ),
+        (
+            vec![
+                "--subpath",
+                "a/../../x",
+                "--volume-name",
+                "vol",
+                "--index",
+                "0",
+            ],
+            "invalid-subpath",
+        ),
+        (
+            vec!["--subpath", "/etc", "--volume-name", "vol", "--index", "0"],
+            "invalid-subpath",
+        ),
+        (
+            vec!["--subpath", "a", "--volume-name", "..", "--index", "0"],
+            "invalid-name",
+        ),
+        (
+            vec!["--subpath", "a", "--volume-name", "vol", "--index", "0/1"],
+            "invalid-name",
+        ),
+        (
+            vec![
+                "--subpath",
+                "a",
+                "--volume-name",
+                "vol",
+                "--index",
+                ".podns",
+            ],
+            "invalid-name",
+        ),
+    ] {
+        let mut full = vec![
+            "subpath",
+            "mount",
+            "--json",
+            "--volume",
+            volume,
+            "--pod-dir",
+            pod,
+            "--container",
+            "app",
+        ];
+        full.extend(args);
+        let output = podns(&full, &[]);
+        assert_eq!(output.status.code(), Some(2), "{full:?}: {output:?}");
+        assert_eq!(json_error(&output)["kind"], kind, "{full:?}");
+    }
+    let output = podns(
+        &[
+            "subpath",
+            "mount",
+            "--volume",
+            missing,
+            "--subpath",
+            "a",
+            "--pod-dir",
+            pod,
+            "--volume-name",
+            "vol",
+            "--container",
+            "app",
+            "--index",
+            "0",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(text(&output.stderr).contains("pass an existing directory"));
+    let output = podns(
+        &[
+            "subpath",
+            "clean",
+            "--pod-dir",
+            pod,
+            "--volume-name",
+            "a/b",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(json_error(&output)["kind"], "invalid-name");
+    let output = podns(
+        &[
+            "subpath",
+            "clean",
+            "--pod-dir",
+            pod,
+            "--volume-name",
+            "vol",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    // Nothing was created anywhere.
+    assert_eq!(std::fs::read_dir(&layout.pod).unwrap().count(), 0);
+}
+
+#[test]
+fn mount_prints_the_target_and_clean_prints_what_it_did() {
+    in_private_mount_ns(
+        "mount_prints_the_target_and_clean_prints_what_it_did",
+        |scratch| {
+            let layout = Layout::new(scratch);
+            std::fs::create_dir(layout.volume.join("dir")).unwrap();
+            std::fs::write(layout.volume.join("file"), b"x").unwrap();
+            symlink("dir", layout.volume.join("inside")).unwrap();
+            symlink("/", layout.volume.join("escape")).unwrap();
+            let target = layout.pod.join("volume-subpaths/vol/app/0");
+
+            let output = podns(&mount_args(&layout, "dir", "0"), &[]);
+            assert!(output.status.success(), "{output:?}");
+            assert_eq!(text(&output.stdout), format!("{}\n", target.display()));
+            assert_eq!(id_of(&target), id_of(&layout.volume.join("dir")));
+
+            let mut args = mount_args(&layout, "inside", "0");
+            args.push("--json");
+            let output = podns(&args, &[]);
+            assert!(output.status.success(), "{output:?}");
+            let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+            assert_eq!(json["target"], target.to_str().unwrap());
+            assert_eq!(json["alreadyMounted"], true);
+
+            let output = podns(&mount_args(&layout, "file", "1"), &[]);
+            assert!(output.status.success(), "{output:?}");
+
+            let mut args = mount_args(&layout, "escape", "2");
+            args.push("--json");
+            let output = podns(&args, &[]);
+            assert_eq!(output.status.code(), Some(1), "{output:?}");
+            let error = json_error(&output);
+            assert_eq!(error["kind"], "unsafe-subpath");
+            assert!(
+                error["error"].as_str().unwrap().contains("escape"),
+                "{error}"
+            );
+            assert_eq!(mounts_below(&layout.pod).len(), 2);
+
+            let output = podns(&clean_args(&layout), &[]);
+            assert!(output.status.success(), "{output:?}");
+            let pod = layout.pod.display();
+            assert_eq!(
+                text(&output.stdout),
+                format!(
+                    "unmounted {pod}/volume-subpaths/vol/app/0\n\
+                     unmounted {pod}/volume-subpaths/vol/app/1\n\
+                     removed {pod}/volume-subpaths/vol/app/0\n\
+                     removed {pod}/volume-subpaths/vol/app/1\n\
+                     removed {pod}/volume-subpaths/vol/app\n\
+                     removed {pod}/volume-subpaths/vol\n\
+                     removed {pod}/volume-subpaths\n"
+                )
+            );
+            assert!(mounts_below(&layout.pod).is_empty());
+            let mut args = clean_args(&layout);
+            args.push("--json");
+            let output = podns(&args, &[]);
+            assert!(output.status.success(), "{output:?}");
+            assert_eq!(
+                text(&output.stdout),
+                "{\"unmounted\":[],\"removed\":[],\"kept\":[]}\n"
+            );
+        },
+    );
+}
+
+fn killed(output: &Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    output.status.signal().is_some()
+}
+
+#[test]
+fn a_killed_mount_or_clean_leaves_nothing_a_clean_does_not_remove() {
+    in_private_mount_ns(
+        "a_killed_mount_or_clean_leaves_nothing_a_clean_does_not_remove",
+        |scratch| {
+            let layout = Layout::new(scratch);
+            std::fs::create_dir(layout.volume.join("dir")).unwrap();
+            std::fs::write(layout.volume.join("file"), b"x").unwrap();
+            let crash = |after: usize| vec![("PODNS_TEST_CRASH_AFTER_EFFECTS", after.to_string())];
+            let assert_nothing_left = |context: &str| {
+                assert!(mounts_below(&layout.pod).is_empty(), "{context}");
+                assert!(!layout.pod.join("volume-subpaths").exists(), "{context}");
+            };
+            // A mount killed before each of its effects, then cleaned.
+            for subpath in ["dir", "file"] {
+                let mut kills = 0;
+                for after in 0.. {
+                    // Another mount of the same volume is in place each time.
+                    let output = podns(&mount_args(&layout, subpath, "9"), &[]);
+                    assert!(output.status.success(), "{output:?}");
+                    let output = podns(&mount_args(&layout, subpath, "0"), &crash(after));
+                    if !killed(&output) {
+                        assert!(output.status.success(), "{output:?}");
+                        break;
+                    }
+                    kills += 1;
+                    let output = podns(&clean_args(&layout), &[]);
+                    assert!(
+                        output.status.success(),
+                        "{subpath} after {after}: {output:?}"
+                    );
+                    assert_nothing_left(&format!("{subpath}, mount killed after {after}"));
+                }
+                assert_eq!(kills, 5, "a mount runs five effects");
+                // The completed mount (and the other) are there until clean.
+                assert_eq!(mounts_below(&layout.pod).len(), 2);
+                let output = podns(&clean_args(&layout), &[]);
+                assert!(output.status.success(), "{output:?}");
+                assert_nothing_left(subpath);
+            }
+            // A clean killed before each of its effects, then cleaned again.
+            for after in 0.. {
+                for index in ["0", "1"] {
+                    let output = podns(&mount_args(&layout, "dir", index), &[]);
+                    assert!(output.status.success(), "{output:?}");
+                }
+                let output = podns(&clean_args(&layout), &crash(after));
+                if !killed(&output) {
+                    assert!(output.status.success(), "{output:?}");
+                    assert_nothing_left("a clean that completed");
+                    break;
+                }
+                let output = podns(&clean_args(&layout), &[]);
+                assert!(
+                    output.status.success(),
+                    "clean killed after {after}: {output:?}"
+                );
+                assert_nothing_left(&format!("clean killed after {after}"));
+            }
+            assert!(layout.volume.join("file").exists());
+            assert!(Path::new(&layout.volume.join("dir")).is_dir());
+        },
+    );
+}

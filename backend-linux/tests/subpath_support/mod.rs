@@ -1,0 +1,202 @@
+//! Shared helpers for the subpath tests on the real kernel.
+//!
+//! Mount tests run in a child: the test binary re-executes itself with
+//! `--exact <test>` and [`CHILD_ENV`] set, after a `pre_exec` hook (between
+//! fork and exec, where the child is still single-threaded, which
+//! `unshare(CLONE_NEWNS)` needs) gave it a private mount namespace with `/`
+//! recursively private. Every mount the test makes lives in that namespace
+//! and dies with it; the scratch directory is a tmpfs mounted there, so even
+//! the files vanish. Nothing can leak onto the machine. Not root: the test
+//! prints why it is skipped and passes.
+
+#![allow(dead_code)]
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use podns_backend_linux::LinuxBackend;
+use podns_core::{
+    Backend, Effect, EffectError, FileId, HostDir, Observation, PrepareSubpath, RelPath, Root,
+    RootPath, SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, SubpathTarget,
+    drive_subpath, parse_mountinfo,
+};
+use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
+use rustix::thread::UnshareFlags;
+use tempfile::TempDir;
+
+/// Names the test a re-executed binary runs as the child.
+pub const CHILD_ENV: &str = "PODNS_SUBPATH_TEST_CHILD";
+/// The scratch directory the parent created for the child.
+const SCRATCH_ENV: &str = "PODNS_SUBPATH_TEST_SCRATCH";
+
+/// True when this process may mount.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Runs `body` in a private mount namespace, with a fresh tmpfs directory.
+/// `test` must be the name of the calling test function.
+pub fn in_private_mount_ns(test: &str, body: impl FnOnce(&Path)) {
+    if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
+        let scratch = PathBuf::from(std::env::var(SCRATCH_ENV).expect("the parent sets it"));
+        rustix::mount::mount("podns-test", &scratch, "tmpfs", MountFlags::empty(), None)
+            .expect("mount a tmpfs on the scratch directory");
+        body(&scratch);
+        println!("child of {test}: done");
+        return;
+    }
+    if !is_root() {
+        eprintln!(
+            "skipping {test}: bind mounts need root (CAP_SYS_ADMIN) and a private mount \
+             namespace; run the tests as root"
+        );
+        return;
+    }
+    let scratch = TempDir::new().expect("a scratch directory");
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, test)
+        .env(SCRATCH_ENV, scratch.path());
+    // SAFETY: the hook runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed: rustix issues the two system
+    // calls directly, and `c"/"` needs no allocation.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::thread::unshare_unsafe(UnshareFlags::NEWNS).map_err(io::Error::from)?;
+            rustix::mount::mount_change(
+                c"/",
+                MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+            )
+            .map_err(io::Error::from)
+        });
+    }
+    let output = command.output().expect("run the test child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- {test} child stdout ---\n{stdout}");
+    println!("--- {test} child stderr ---\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{test} failed in its mount namespace ({}); its output is above",
+        output.status
+    );
+    assert!(
+        stdout.contains(&format!("child of {test}: done")),
+        "{test} did not run in the child: is the function name right?"
+    );
+}
+
+/// A tmpfs-backed layout: `<scratch>/volume`, `<scratch>/pod`,
+/// `<scratch>/outside` (with a marker file a bad mount would expose).
+pub struct Layout {
+    pub volume: PathBuf,
+    pub pod: PathBuf,
+    pub outside: PathBuf,
+}
+
+impl Layout {
+    pub fn new(scratch: &Path) -> Self {
+        let layout = Self {
+            volume: scratch.join("volume"),
+            pod: scratch.join("pod"),
+            outside: scratch.join("outside"),
+        };
+        for dir in [&layout.volume, &layout.pod, &layout.outside] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(layout.outside.join("secret"), b"outside").unwrap();
+        layout
+    }
+
+    pub fn backend(&self, walk: bool, proc_fd_bind: bool) -> LinuxBackend {
+        let mut backend = LinuxBackend::open_for_subpaths(&self.volume, &self.pod).unwrap();
+        backend.set_force_walk(walk);
+        backend.set_force_proc_fd_bind(proc_fd_bind);
+        backend
+    }
+
+    pub fn host_dir(&self) -> HostDir {
+        HostDir::parse(self.pod.to_str().unwrap()).unwrap()
+    }
+
+    pub fn prepare(
+        &self,
+        backend: &mut LinuxBackend,
+        subpath: &str,
+        container: &str,
+        index: &str,
+    ) -> Result<SubpathResponse, SubpathError> {
+        let request = SubpathRequest::Prepare(PrepareSubpath {
+            subpath: podns_core::parse_subpath(subpath).expect("a lexically valid subpath"),
+            target: SubpathTarget::new("vol", container, index).unwrap(),
+            pod_dir: self.host_dir(),
+        });
+        pollster::block_on(drive_subpath(&mut SubpathEngine::new(), backend, request))
+    }
+
+    pub fn clean(
+        &self,
+        backend: &mut LinuxBackend,
+        volume: &str,
+    ) -> Result<SubpathResponse, SubpathError> {
+        let request = SubpathRequest::Clean(podns_core::CleanSubpaths {
+            volume: podns_core::SubpathName::new(podns_core::SubpathNameField::Volume, volume)
+                .unwrap(),
+            pod_dir: self.host_dir(),
+        });
+        pollster::block_on(drive_subpath(&mut SubpathEngine::new(), backend, request))
+    }
+}
+
+/// Every mount point in this namespace, one per mount.
+pub fn mount_points() -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    parse_mountinfo(&table)
+        .unwrap()
+        .into_iter()
+        .map(|mount| mount.mount_point)
+        .collect()
+}
+
+/// Mount points at or below `dir`.
+pub fn mounts_below(dir: &Path) -> Vec<String> {
+    let dir = dir.to_str().unwrap();
+    mount_points()
+        .into_iter()
+        .filter(|point| point == dir || point.starts_with(&format!("{dir}/")))
+        .collect()
+}
+
+/// `(st_dev, st_ino)` of `path`, following symlinks.
+pub fn id_of(path: &Path) -> FileId {
+    let stat = rustix::fs::stat(path).unwrap();
+    FileId {
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+    }
+}
+
+/// Unmounts everything at or below `dir`, deepest first (lazily, so a test
+/// that failed midway cannot block the next one).
+pub fn unmount_all_below(dir: &Path) {
+    let mut points = mounts_below(dir);
+    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in points {
+        let _ = rustix::mount::unmount(point.as_str(), UnmountFlags::DETACH);
+    }
+}
+
+/// Executes one effect.
+pub fn execute(backend: &mut LinuxBackend, effect: &Effect) -> Result<Observation, EffectError> {
+    pollster::block_on(backend.execute(effect))
+}
+
+pub fn rel(root: Root, text: &str) -> RootPath {
+    RootPath {
+        root,
+        path: RelPath::parse(text).unwrap(),
+    }
+}

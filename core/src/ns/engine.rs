@@ -1,0 +1,190 @@
+//! [`NamespaceEngine`]: the state machine that decides how a pod's
+//! namespaces are created, pinned, checked, removed and swept.
+
+use super::layout::RunDirPath;
+use super::ops::{CreateOp, Ctx, ListOp, RemoveOp, Step, SweepOp};
+use super::request::{NsError, NsRequest, NsResponse};
+use crate::effect::{Effect, Outcome};
+use crate::path::{Root, RootLabels, RootPath};
+
+/// The pod-namespace engine. It performs no I/O: it hands out [`Effect`]s
+/// and is told their [`Outcome`]s, with the same driving contract as
+/// [`crate::UsernsEngine`] (see the crate docs; [`crate::drive_engine`] is
+/// the loop):
+///
+/// 1. `submit` one [`NsRequest`]; while it runs, `submit` fails with
+///    [`NsError::Busy`];
+/// 2. for each effect from `poll_effect`, execute it and pass its outcome,
+///    unchanged, to `handle_outcome` before polling again;
+/// 3. when `poll_effect` returns `None`, `poll_completion` has the result.
+///
+/// The first request of an engine starts with [`Effect::SetUpRunDir`]; a
+/// later one does not repeat it once it succeeded. The engine keeps no other
+/// state between requests: each one reads what it needs (the pod
+/// directories, the mount table), so a fresh engine after a crash decides
+/// from what the crash left.
+#[derive(Debug, Clone)]
+pub struct NamespaceEngine {
+    ctx: Ctx,
+    run_dir_ready: bool,
+    active: Option<ActiveOp>,
+    in_flight: Option<Effect>,
+    completion: Option<Result<NsResponse, NsError>>,
+}
+
+#[derive(Debug, Clone)]
+enum ActiveOp {
+    Create(CreateOp),
+    Remove(RemoveOp),
+    Sweep(SweepOp),
+    List(ListOp),
+}
+
+impl NamespaceEngine {
+    /// An engine for the run directory whose absolute, canonical path is
+    /// `run_dir` (the backend holds it as [`Root::Run`]); the core matches
+    /// the mount table against this path.
+    pub fn new(run_dir: RunDirPath) -> Self {
+        let labels = RootLabels::new().with(Root::Run, run_dir.as_str());
+        Self {
+            ctx: Ctx {
+                run: run_dir,
+                labels,
+            },
+            run_dir_ready: false,
+            active: None,
+            in_flight: None,
+            completion: None,
+        }
+    }
+
+    /// Names the roots in messages with `labels` (by default the run
+    /// directory is named by its path).
+    pub fn set_root_labels(&mut self, labels: RootLabels) {
+        self.ctx.labels = labels;
+    }
+
+    /// The run directory's path.
+    pub fn run_dir(&self) -> &RunDirPath {
+        &self.ctx.run
+    }
+
+    /// The absolute path of a [`Root::Run`] path.
+    pub fn absolute(&self, path: &RootPath) -> String {
+        self.ctx.absolute(path)
+    }
+
+    /// True once [`Effect::SetUpRunDir`] has succeeded.
+    pub fn is_run_dir_ready(&self) -> bool {
+        self.run_dir_ready
+    }
+
+    /// Starts `request`. The result comes from
+    /// [`NamespaceEngine::poll_completion`] once
+    /// [`NamespaceEngine::poll_effect`] returns `None`.
+    pub fn submit(&mut self, request: NsRequest) -> Result<(), NsError> {
+        if self.active.is_some() || self.completion.is_some() {
+            return Err(NsError::Busy);
+        }
+        self.active = Some(match request {
+            NsRequest::Create { pod, maps } => ActiveOp::Create(CreateOp::new(pod, maps)),
+            NsRequest::Remove { pod } => ActiveOp::Remove(RemoveOp::new(pod)),
+            NsRequest::Sweep { keep, allocations } => {
+                ActiveOp::Sweep(SweepOp::new(keep, allocations))
+            }
+            NsRequest::List => ActiveOp::List(ListOp::new()),
+        });
+        Ok(())
+    }
+
+    /// The next effect to execute, or `None` when the request is complete
+    /// (or the previous effect's outcome has not been handed back yet).
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let op = self.active.as_mut()?;
+        if !self.run_dir_ready {
+            self.in_flight = Some(Effect::SetUpRunDir);
+            return Some(Effect::SetUpRunDir);
+        }
+        let step = match op {
+            ActiveOp::Create(op) => op.poll(&self.ctx),
+            ActiveOp::Remove(op) => op.poll(&self.ctx),
+            ActiveOp::Sweep(op) => op.poll(&self.ctx),
+            ActiveOp::List(op) => op.poll(&self.ctx),
+        };
+        match step {
+            Step::Run(effect) => {
+                self.in_flight = Some(effect.clone());
+                Some(effect)
+            }
+            Step::Finish(result) => {
+                self.active = None;
+                self.completion = Some(result);
+                None
+            }
+        }
+    }
+
+    /// The outcome of the effect last returned by
+    /// [`NamespaceEngine::poll_effect`]. Ignored when none is outstanding.
+    pub fn handle_outcome(&mut self, outcome: Outcome) {
+        let Some(effect) = self.in_flight.take() else {
+            return;
+        };
+        if effect == Effect::SetUpRunDir {
+            match outcome {
+                Ok(_) => self.run_dir_ready = true,
+                Err(error) => {
+                    self.active = None;
+                    self.completion = Some(Err(self.ctx.io(
+                        "set up the run directory",
+                        &RootPath::root(Root::Run),
+                        error,
+                    )));
+                }
+            }
+            return;
+        }
+        match self.active.as_mut() {
+            Some(ActiveOp::Create(op)) => op.handle(&self.ctx, outcome),
+            Some(ActiveOp::Remove(op)) => op.handle(&self.ctx, outcome),
+            Some(ActiveOp::Sweep(op)) => op.handle(&self.ctx, outcome),
+            Some(ActiveOp::List(op)) => op.handle(&self.ctx, outcome),
+            None => {}
+        }
+    }
+
+    /// The effect handed out and not yet answered.
+    pub fn in_flight(&self) -> Option<&Effect> {
+        self.in_flight.as_ref()
+    }
+
+    /// The result of the submitted request, once it is complete.
+    pub fn poll_completion(&mut self) -> Option<Result<NsResponse, NsError>> {
+        self.completion.take()
+    }
+}
+
+impl crate::driver::Engine for NamespaceEngine {
+    type Request = NsRequest;
+    type Response = NsResponse;
+    type Error = NsError;
+
+    fn submit(&mut self, request: NsRequest) -> Result<(), NsError> {
+        NamespaceEngine::submit(self, request)
+    }
+
+    fn poll_effect(&mut self) -> Option<Effect> {
+        NamespaceEngine::poll_effect(self)
+    }
+
+    fn handle_outcome(&mut self, outcome: Outcome) {
+        NamespaceEngine::handle_outcome(self, outcome);
+    }
+
+    fn poll_completion(&mut self) -> Option<Result<NsResponse, NsError>> {
+        NamespaceEngine::poll_completion(self)
+    }
+}

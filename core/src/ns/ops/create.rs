@@ -1,0 +1,261 @@
+//! Get or create a pod's namespaces: a user namespace with the pod's maps and
+//! a network namespace owned by it, each pinned by a bind mount.
+//!
+//! ```text
+//! list-dir <run>/<pod>
+//!   (net or user there)  read-mount-info
+//!       complete pair:   inspect-pod-namespaces -> checked: returned as is
+//!       incomplete:      detach-mount..., remove-file net, remove-file user
+//! create-dir <run>/<pod>
+//! create-pin-file <run>/<pod>/net
+//! create-pin-file <run>/<pod>/user
+//! create-pod-namespaces            -> facts checked by the core -> acknowledged
+//! ```
+//!
+//! Any failure from `create-dir` on rolls back what this request made:
+//! detach both pins (once `create-pod-namespaces` ran), remove the pin
+//! files it created, remove the directory if it created it. A crash leaves
+//! a prefix of the steps; the next create (or a sweep) recognises an
+//! incomplete pair from the mount table and removes it. Nothing is
+//! acknowledged before the kernel's own answer (the owner of the network
+//! namespace, the maps of the user namespace) is checked here.
+
+use super::teardown::{TeardownOp, TeardownPolicy};
+use super::{Ctx, Step, unexpected};
+use crate::effect::{Effect, Observation, Outcome};
+use crate::ns::facts::PodIdMaps;
+use crate::ns::layout::{POD_NS_DIR_MODE, PinKind, pin_path, pod_ns_dir};
+use crate::ns::request::{NsError, NsResponse, PodNamespaces};
+use crate::path::{PodUid, RootPath};
+
+#[derive(Debug, Clone)]
+pub(crate) struct CreateOp {
+    pod: PodUid,
+    maps: PodIdMaps,
+    dir: RootPath,
+    net: RootPath,
+    user: RootPath,
+    stage: Stage,
+    made_dir: bool,
+    made_files: Vec<RootPath>,
+    pinned: bool,
+    failure: Option<NsError>,
+}
+
+#[derive(Debug, Clone)]
+enum Stage {
+    ListPodDir,
+    ReadMountInfo,
+    Inspect,
+    /// Removing the incomplete pair an earlier create left behind.
+    ClearIncomplete(TeardownOp),
+    CreateDir,
+    CreatePinFile(PinKind),
+    Pin,
+    Rollback(TeardownOp),
+    Finished(Option<Result<NsResponse, NsError>>),
+}
+
+impl CreateOp {
+    pub fn new(pod: PodUid, maps: PodIdMaps) -> Self {
+        Self {
+            dir: pod_ns_dir(&pod),
+            net: pin_path(&pod, PinKind::Net),
+            user: pin_path(&pod, PinKind::User),
+            pod,
+            maps,
+            stage: Stage::ListPodDir,
+            made_dir: false,
+            made_files: Vec::new(),
+            pinned: false,
+            failure: None,
+        }
+    }
+
+    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+        loop {
+            let effect = match &mut self.stage {
+                Stage::ListPodDir => Effect::ListDir {
+                    dir: self.dir.clone(),
+                },
+                Stage::ReadMountInfo => Effect::ReadMountInfo,
+                Stage::Inspect => Effect::InspectPodNamespaces {
+                    net_pin: self.net.clone(),
+                    user_pin: self.user.clone(),
+                },
+                Stage::ClearIncomplete(op) => match op.poll() {
+                    Ok(effect) => effect,
+                    Err(outcome) => {
+                        self.stage = match outcome.failures.into_iter().next() {
+                            None => Stage::CreateDir,
+                            Some(error) => Stage::Finished(Some(Err(error))),
+                        };
+                        continue;
+                    }
+                },
+                Stage::CreateDir => Effect::CreateDir {
+                    dir: self.dir.clone(),
+                    mode: POD_NS_DIR_MODE,
+                },
+                Stage::CreatePinFile(kind) => Effect::CreatePinFile {
+                    file: pin_path(&self.pod, *kind),
+                },
+                Stage::Pin => Effect::CreatePodNamespaces {
+                    pod: self.pod.clone(),
+                    uid_map: self.maps.uid_map.clone(),
+                    gid_map: self.maps.gid_map.clone(),
+                    net_pin: self.net.clone(),
+                    user_pin: self.user.clone(),
+                },
+                Stage::Rollback(op) => match op.poll() {
+                    Ok(effect) => effect,
+                    Err(outcome) => {
+                        let error = NsError::CreateFailed {
+                            pod: self.pod.clone(),
+                            cause: Box::new(self.failure.take().unwrap_or(NsError::Busy)),
+                            left_behind: outcome.failures.iter().map(ToString::to_string).collect(),
+                        };
+                        self.stage = Stage::Finished(Some(Err(error)));
+                        continue;
+                    }
+                },
+                Stage::Finished(result) => {
+                    return Step::Finish(result.take().unwrap_or(Err(NsError::Busy)));
+                }
+            };
+            return Step::Run(effect);
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
+        self.stage = match (&mut self.stage, outcome) {
+            (Stage::ListPodDir, Ok(Observation::Listing(entries))) => {
+                if entries
+                    .iter()
+                    .any(|entry| PinKind::from_file_name(&entry.name).is_some())
+                {
+                    Stage::ReadMountInfo
+                } else {
+                    Stage::CreateDir
+                }
+            }
+            (Stage::ListPodDir, Err(error)) if error.is_not_found() => Stage::CreateDir,
+            (Stage::ListPodDir, Err(error)) => finish(Err(ctx.io("list", &self.dir, error))),
+            (Stage::ListPodDir, Ok(other)) => finish(Err(unexpected("list-dir", &other))),
+            (Stage::ReadMountInfo, outcome) => match ctx.mounts(outcome) {
+                Ok(mounts) => {
+                    let mounts = mounts.of(&self.pod);
+                    if mounts.incomplete(&self.pod).is_none() {
+                        Stage::Inspect
+                    } else {
+                        Stage::ClearIncomplete(TeardownOp::new(
+                            mounts.unmount_order(),
+                            vec![self.net.clone(), self.user.clone()],
+                            None,
+                            TeardownPolicy::StopAtFirstFailure,
+                        ))
+                    }
+                }
+                Err(error) => finish(Err(error)),
+            },
+            (Stage::Inspect, Ok(Observation::PodNamespaces(facts))) => {
+                let problems = facts.problems(&self.maps);
+                if problems.is_empty() {
+                    self.acknowledge(ctx, facts, false)
+                } else {
+                    finish(Err(NsError::Mismatch {
+                        pod: self.pod.clone(),
+                        problems,
+                    }))
+                }
+            }
+            (Stage::Inspect, Ok(other)) => {
+                finish(Err(unexpected("inspect-pod-namespaces", &other)))
+            }
+            (Stage::Inspect, Err(error)) => {
+                finish(Err(ctx.io("inspect the pins in", &self.dir, error)))
+            }
+            (Stage::ClearIncomplete(op), outcome) => {
+                op.handle(ctx, outcome);
+                return;
+            }
+            (Stage::CreateDir, Ok(Observation::DirCreated { created })) => {
+                self.made_dir = created;
+                Stage::CreatePinFile(PinKind::Net)
+            }
+            (Stage::CreateDir, Ok(other)) => self.roll_back(unexpected("create-dir", &other)),
+            (Stage::CreateDir, Err(error)) => {
+                let error = ctx.io("create the pin directory", &self.dir, error);
+                self.roll_back(error)
+            }
+            (Stage::CreatePinFile(kind), Ok(_)) => {
+                let kind = *kind;
+                self.made_files.push(pin_path(&self.pod, kind));
+                match kind {
+                    PinKind::Net => Stage::CreatePinFile(PinKind::User),
+                    PinKind::User => Stage::Pin,
+                }
+            }
+            (Stage::CreatePinFile(kind), Err(error)) => {
+                let error = ctx.io("create the pin file", &pin_path(&self.pod, *kind), error);
+                self.roll_back(error)
+            }
+            (Stage::Pin, outcome) => {
+                self.pinned = true;
+                match outcome {
+                    Ok(Observation::PodNamespaces(facts)) => {
+                        let problems = facts.problems(&self.maps);
+                        if problems.is_empty() {
+                            self.acknowledge(ctx, facts, true)
+                        } else {
+                            self.roll_back(NsError::Verification { problems })
+                        }
+                    }
+                    Ok(other) => self.roll_back(unexpected("create-pod-namespaces", &other)),
+                    Err(error) => {
+                        let error = ctx.io("create and pin the namespaces in", &self.dir, error);
+                        self.roll_back(error)
+                    }
+                }
+            }
+            (Stage::Rollback(op), outcome) => {
+                op.handle(ctx, outcome);
+                return;
+            }
+            (Stage::Finished(_), _) => return,
+        };
+    }
+
+    fn acknowledge(&self, ctx: &Ctx, facts: crate::ns::PinnedNamespaces, created: bool) -> Stage {
+        finish(Ok(NsResponse::Created(PodNamespaces {
+            pod: self.pod.clone(),
+            net_pin: ctx.absolute(&self.net),
+            user_pin: ctx.absolute(&self.user),
+            facts,
+            maps: self.maps.clone(),
+            created,
+        })))
+    }
+
+    /// Undo what this request made, newest first, and fail with `error`.
+    fn roll_back(&mut self, error: NsError) -> Stage {
+        self.failure.get_or_insert(error);
+        let mounts = if self.pinned {
+            vec![self.net.clone(), self.user.clone()]
+        } else {
+            Vec::new()
+        };
+        let files = self.made_files.iter().rev().cloned().collect();
+        let dir = self.made_dir.then(|| self.dir.clone());
+        Stage::Rollback(TeardownOp::new(
+            mounts,
+            files,
+            dir,
+            TeardownPolicy::BestEffort,
+        ))
+    }
+}
+
+fn finish(result: Result<NsResponse, NsError>) -> Stage {
+    Stage::Finished(Some(result))
+}

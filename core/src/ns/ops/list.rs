@@ -1,0 +1,90 @@
+//! Listing the pods' pins from the run directory and the mount table,
+//! changing nothing.
+//!
+//! ```text
+//! list-dir <run>
+//! read-mount-info
+//! ```
+
+use std::collections::BTreeSet;
+
+use super::{Ctx, Step, unexpected};
+use crate::effect::{Effect, EntryKind, Observation, Outcome};
+use crate::ns::layout::{PinKind, pin_path};
+use crate::ns::request::{NsError, NsListing, NsResponse, PodPins};
+use crate::path::{PodUid, Root, RootPath};
+
+#[derive(Debug, Clone)]
+pub(crate) struct ListOp {
+    on_disk: BTreeSet<PodUid>,
+    stage: Stage,
+    result: Option<Result<NsResponse, NsError>>,
+}
+
+#[derive(Debug, Clone)]
+enum Stage {
+    ListRun,
+    ReadMountInfo,
+    Finished,
+}
+
+impl ListOp {
+    pub fn new() -> Self {
+        Self {
+            on_disk: BTreeSet::new(),
+            stage: Stage::ListRun,
+            result: None,
+        }
+    }
+
+    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+        match &mut self.stage {
+            Stage::ListRun => Step::Run(Effect::ListDir {
+                dir: RootPath::root(Root::Run),
+            }),
+            Stage::ReadMountInfo => Step::Run(Effect::ReadMountInfo),
+            Stage::Finished => Step::Finish(self.result.take().unwrap_or(Err(NsError::Busy))),
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
+        let result = match (&self.stage, outcome) {
+            (Stage::ListRun, Ok(Observation::Listing(entries))) => {
+                self.on_disk = entries
+                    .into_iter()
+                    .filter(|entry| entry.kind == EntryKind::Directory)
+                    .filter_map(|entry| PodUid::new(entry.name).ok())
+                    .collect();
+                self.stage = Stage::ReadMountInfo;
+                return;
+            }
+            (Stage::ListRun, Ok(other)) => Err(unexpected("list-dir", &other)),
+            (Stage::ListRun, Err(error)) => Err(ctx.io("list", &RootPath::root(Root::Run), error)),
+            (Stage::ReadMountInfo, outcome) => ctx.mounts(outcome).map(|mounts| {
+                let pods: BTreeSet<&PodUid> =
+                    self.on_disk.iter().chain(mounts.by_pod.keys()).collect();
+                let pods = pods
+                    .into_iter()
+                    .map(|pod| {
+                        let pod_mounts = mounts.of(pod);
+                        PodPins {
+                            pod: pod.clone(),
+                            net_pin: ctx.absolute(&pin_path(pod, PinKind::Net)),
+                            user_pin: ctx.absolute(&pin_path(pod, PinKind::User)),
+                            net_ns: pod_mounts.ino(pod, PinKind::Net),
+                            user_ns: pod_mounts.ino(pod, PinKind::User),
+                            incomplete: pod_mounts.incomplete(pod),
+                        }
+                    })
+                    .collect();
+                NsResponse::Listed(NsListing {
+                    pods,
+                    ignored_mounts: mounts.ignored,
+                })
+            }),
+            (Stage::Finished, _) => return,
+        };
+        self.stage = Stage::Finished;
+        self.result = Some(result);
+    }
+}

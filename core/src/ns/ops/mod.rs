@@ -1,0 +1,84 @@
+//! One state machine per namespace request, in the style of the userns
+//! engine: each issues one effect at a time and moves on only when its
+//! outcome is known, so a crash between any two effects leaves a state that
+//! a later create or sweep recognises and repairs.
+
+mod create;
+mod list;
+mod remove;
+mod sweep;
+mod teardown;
+
+pub(crate) use create::CreateOp;
+pub(crate) use list::ListOp;
+pub(crate) use remove::RemoveOp;
+pub(crate) use sweep::SweepOp;
+
+use super::layout::RunDirPath;
+use super::mounts::RunMounts;
+use super::request::{NsError, NsResponse};
+use crate::effect::{EffectError, Errno, Observation, Outcome};
+use crate::mountinfo::parse_mountinfo_bytes;
+use crate::path::{RootLabels, RootPath};
+
+/// What an operation wants next.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Execute this effect and hand back its outcome.
+    Run(crate::effect::Effect),
+    /// The operation is over.
+    Finish(Result<NsResponse, NsError>),
+}
+
+/// What every operation may read: where the run directory is, and how to
+/// name paths in messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub run: RunDirPath,
+    pub labels: RootLabels,
+}
+
+impl Ctx {
+    pub fn io(&self, action: &'static str, path: &RootPath, source: EffectError) -> NsError {
+        NsError::Io {
+            action,
+            path: path.clone(),
+            shown: self.labels.show(path),
+            source,
+        }
+    }
+
+    /// The absolute path of a run path, for output a runtime can use.
+    pub fn absolute(&self, path: &RootPath) -> String {
+        self.run.absolute(path)
+    }
+
+    /// The mounts below the run directory, from a `ReadMountInfo` outcome.
+    pub fn mounts(&self, outcome: Outcome) -> Result<RunMounts, NsError> {
+        match outcome {
+            Ok(Observation::Contents(bytes)) => parse_mountinfo_bytes(&bytes)
+                .map(|table| RunMounts::new(&self.run, &table))
+                .map_err(|source| NsError::MountInfo { source }),
+            Ok(other) => Err(unexpected("read-mount-info", &other)),
+            Err(error) => Err(self.io(
+                "read the mount table for",
+                &RootPath::root(crate::path::Root::Run),
+                error,
+            )),
+        }
+    }
+}
+
+/// The error for an observation that does not fit the effect.
+pub(crate) fn unexpected(effect: &'static str, got: &Observation) -> NsError {
+    NsError::UnexpectedObservation {
+        effect,
+        got: format!("{got:?}"),
+    }
+}
+
+/// True for the errors `umount2` gives when nothing is mounted there (or
+/// the name is gone): the goal of an unmount is already reached.
+pub(crate) fn not_mounted(error: &EffectError) -> bool {
+    error.errno == Errno::EINVAL || error.errno == Errno::ENOENT
+}

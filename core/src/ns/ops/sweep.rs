@@ -1,0 +1,213 @@
+//! Sweeping the run directory after crashes: from the pod directories on
+//! disk and the mount table, remove every pin that should not be there.
+//!
+//! ```text
+//! list-dir <run>
+//! read-mount-info
+//! per pod, sorted:
+//!   kept, allocated, complete pair:  inspect-pod-namespaces -> checked: kept
+//!   otherwise (or not checking out): detach-mount..., remove-file net,
+//!                                    remove-file user, remove-dir <pod>
+//! ```
+//!
+//! A pod's pins stay only when all of these hold: the pod is in the keep
+//! set, it has a user-namespace allocation, both pins are single nsfs mounts
+//! of their types, and the kernel confirms that the network namespace is
+//! owned by the pinned user namespace, whose maps are the allocation's.
+//! Everything else in a pod directory's two pins goes: a pin file that is
+//! not a mount (a create killed before pinning), half a pair, a pair whose
+//! allocation was released. Only mounts at or below `<run>/<pod>` and the
+//! two pin names are ever touched; anything else in the run directory is
+//! reported and left alone. One pod's failure does not stop the others.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::teardown::TeardownOp;
+use super::{Ctx, Step, unexpected};
+use crate::effect::{Effect, EntryKind, Observation, Outcome};
+use crate::ns::facts::PodIdMaps;
+use crate::ns::layout::{PinKind, pin_path, pod_ns_dir};
+use crate::ns::mounts::RunMounts;
+use crate::ns::request::{NsError, NsFailure, NsResponse, SweepReport, SweptPod};
+use crate::path::{PodUid, Root, RootPath};
+
+#[derive(Debug, Clone)]
+pub(crate) struct SweepOp {
+    keep: BTreeSet<PodUid>,
+    allocations: BTreeMap<PodUid, PodIdMaps>,
+    on_disk: BTreeSet<PodUid>,
+    mounts: RunMounts,
+    queue: VecDeque<PodUid>,
+    stage: Stage,
+    report: SweepReport,
+}
+
+#[derive(Debug, Clone)]
+enum Stage {
+    ListRun,
+    ReadMountInfo,
+    /// Pick the next pod.
+    Next,
+    Inspect(PodUid),
+    Teardown {
+        pod: PodUid,
+        reason: String,
+        op: TeardownOp,
+    },
+    Finished(Option<Result<NsResponse, NsError>>),
+}
+
+impl SweepOp {
+    pub fn new(keep: BTreeSet<PodUid>, allocations: BTreeMap<PodUid, PodIdMaps>) -> Self {
+        Self {
+            keep,
+            allocations,
+            on_disk: BTreeSet::new(),
+            mounts: RunMounts::default(),
+            queue: VecDeque::new(),
+            stage: Stage::ListRun,
+            report: SweepReport::default(),
+        }
+    }
+
+    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+        loop {
+            let effect = match &mut self.stage {
+                Stage::ListRun => Effect::ListDir {
+                    dir: RootPath::root(Root::Run),
+                },
+                Stage::ReadMountInfo => Effect::ReadMountInfo,
+                Stage::Next => {
+                    self.stage = self.next();
+                    continue;
+                }
+                Stage::Inspect(pod) => Effect::InspectPodNamespaces {
+                    net_pin: pin_path(pod, PinKind::Net),
+                    user_pin: pin_path(pod, PinKind::User),
+                },
+                Stage::Teardown { pod, reason, op } => match op.poll() {
+                    Ok(effect) => effect,
+                    Err(outcome) => {
+                        match outcome.failures.into_iter().next() {
+                            None => self.report.swept.push(SweptPod {
+                                pod: pod.clone(),
+                                reason: std::mem::take(reason),
+                                unmounted: outcome.unmounted,
+                            }),
+                            Some(error) => self.report.failures.push(NsFailure {
+                                pod: pod.clone(),
+                                error: error.to_string(),
+                            }),
+                        }
+                        self.stage = Stage::Next;
+                        continue;
+                    }
+                },
+                Stage::Finished(result) => {
+                    return Step::Finish(result.take().unwrap_or(Err(NsError::Busy)));
+                }
+            };
+            return Step::Run(effect);
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
+        self.stage = match (&mut self.stage, outcome) {
+            (Stage::ListRun, Ok(Observation::Listing(entries))) => {
+                // Only directories named like a pod: the lock file and
+                // anything else podns did not create stay untouched.
+                self.on_disk = entries
+                    .into_iter()
+                    .filter(|entry| entry.kind == EntryKind::Directory)
+                    .filter_map(|entry| PodUid::new(entry.name).ok())
+                    .collect();
+                Stage::ReadMountInfo
+            }
+            (Stage::ListRun, Ok(other)) => finished(Err(unexpected("list-dir", &other))),
+            (Stage::ListRun, Err(error)) => {
+                finished(Err(ctx.io("list", &RootPath::root(Root::Run), error)))
+            }
+            (Stage::ReadMountInfo, outcome) => match ctx.mounts(outcome) {
+                Ok(mounts) => {
+                    let pods: BTreeSet<PodUid> = self
+                        .on_disk
+                        .iter()
+                        .chain(mounts.by_pod.keys())
+                        .cloned()
+                        .collect();
+                    self.report.ignored_mounts = mounts.ignored.clone();
+                    self.mounts = mounts;
+                    self.queue = pods.into_iter().collect();
+                    Stage::Next
+                }
+                Err(error) => finished(Err(error)),
+            },
+            (Stage::Inspect(pod), Ok(Observation::PodNamespaces(facts))) => {
+                let pod = pod.clone();
+                let problems = match self.allocations.get(&pod) {
+                    Some(maps) => facts.problems(maps),
+                    None => vec!["no user-namespace allocation".to_owned()],
+                };
+                if problems.is_empty() {
+                    self.report.kept.push(pod);
+                    Stage::Next
+                } else {
+                    self.teardown(pod, format!("does not check out: {}", problems.join("; ")))
+                }
+            }
+            (Stage::Inspect(pod), Ok(other)) => {
+                let pod = pod.clone();
+                self.fail(pod, unexpected("inspect-pod-namespaces", &other))
+            }
+            (Stage::Inspect(pod), Err(error)) => {
+                let pod = pod.clone();
+                let error = ctx.io("inspect the pins in", &pod_ns_dir(&pod), error);
+                self.fail(pod, error)
+            }
+            (Stage::Teardown { op, .. }, outcome) => {
+                op.handle(ctx, outcome);
+                return;
+            }
+            (Stage::Next | Stage::Finished(_), _) => return,
+        };
+    }
+
+    /// The stage for the next pod in the queue: a check for a pod whose
+    /// pins may stay, a teardown otherwise.
+    fn next(&mut self) -> Stage {
+        let Some(pod) = self.queue.pop_front() else {
+            return finished(Ok(NsResponse::Swept(std::mem::take(&mut self.report))));
+        };
+        let reason = if !self.keep.contains(&pod) {
+            Some("not in the keep set".to_owned())
+        } else if !self.allocations.contains_key(&pod) {
+            Some("the pod has no user-namespace allocation".to_owned())
+        } else {
+            self.mounts
+                .of(&pod)
+                .incomplete(&pod)
+                .map(|why| format!("incomplete: {why}"))
+        };
+        match reason {
+            Some(reason) => self.teardown(pod, reason),
+            None => Stage::Inspect(pod),
+        }
+    }
+
+    fn teardown(&self, pod: PodUid, reason: String) -> Stage {
+        let op = TeardownOp::whole_pod(&pod, self.mounts.of(&pod).unmount_order());
+        Stage::Teardown { pod, reason, op }
+    }
+
+    fn fail(&mut self, pod: PodUid, error: NsError) -> Stage {
+        self.report.failures.push(NsFailure {
+            pod,
+            error: error.to_string(),
+        });
+        Stage::Next
+    }
+}
+
+fn finished(result: Result<NsResponse, NsError>) -> Stage {
+    Stage::Finished(Some(result))
+}

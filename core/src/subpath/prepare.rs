@@ -1,0 +1,367 @@
+//! Prepare: bind-mount a volume subpath on its mount point, so that nothing
+//! but a file inside the volume can ever be mounted there.
+//!
+//! ```text
+//! stat-beneath <volume>/<subpath>                  what is the source? (symlinks only inside)
+//! read-mount-info                                  is the mount point already mounted?
+//!   stat-no-follow <target>                        yes: the same file? -> done
+//!   unmount <target>, read-mount-info again        another file: remove it, look again
+//! make-dir-beneath <pod-dir>/volume-subpaths/<volume>/<container> mode=750
+//! create-dir <target> | create-empty-file <target> a directory for a directory, else a file
+//!   (remove-dir | remove-file <target>, again)     an old mount point of the other kind
+//! bind-mount <source> -> <target> expect=<id>      fd to fd, checked after mounting
+//!   on failure: remove the target, then its empty parents up to the pod directory
+//! ```
+//!
+//! The source's identity from the first step is passed to `bind-mount`, which
+//! refuses to mount anything else: the mount point's kind was chosen for that
+//! file, and a swap between the two steps must not go unnoticed.
+
+use super::lexical::HostDir;
+use super::mount_table::MountsBelow;
+use super::request::{PrepareSubpath, PreparedSubpath, SubpathError, SubpathResponse};
+use super::{Step, io_error, unexpected};
+use crate::effect::{
+    Effect, EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, Outcome,
+};
+use crate::path::{Root, RootLabels, RootPath};
+
+/// kubelet's modes for what it creates below the pod directory.
+const DIR_MODE: u32 = 0o750;
+const FILE_MODE: u32 = 0o640;
+
+/// More mounts than this on one mount point means something keeps mounting
+/// there; stop instead of unmounting forever.
+const MAX_UNMOUNTS: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub(crate) struct PrepareOp {
+    source: RootPath,
+    target: RootPath,
+    container_dir: RootPath,
+    pod_dir: HostDir,
+    labels: RootLabels,
+    stage: Stage,
+    /// The source as the first step found it. Every stage after that step is
+    /// reached only when it succeeded, so the placeholder is never used.
+    found: InodeInfo,
+    unmounts: u32,
+    /// An old mount point of the wrong kind was removed once already.
+    replaced_kind: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Stage {
+    StatSource,
+    ReadMounts,
+    StatMounted,
+    UnmountOther,
+    MakeParents,
+    CreateTarget,
+    /// Remove an old mount point of the other kind, then create again.
+    RemoveWrongKind(Effect),
+    Bind,
+    /// Undo a failed bind: the effects still to run (the first is next),
+    /// then fail with the error.
+    Rollback(Vec<Effect>, SubpathError),
+    Finished(Option<Result<SubpathResponse, SubpathError>>),
+}
+
+impl PrepareOp {
+    pub fn new(request: PrepareSubpath, labels: RootLabels) -> Self {
+        let target = request.target.path();
+        Self {
+            source: RootPath {
+                root: Root::Volume,
+                path: request.subpath,
+            },
+            container_dir: request.target.container_dir(),
+            target,
+            pod_dir: request.pod_dir,
+            labels,
+            stage: Stage::StatSource,
+            found: InodeInfo {
+                id: FileId { dev: 0, ino: 0 },
+                kind: EntryKind::Other,
+                mode: 0,
+            },
+            unmounts: 0,
+            replaced_kind: false,
+        }
+    }
+
+    pub fn poll(&mut self) -> Step {
+        let effect = match &mut self.stage {
+            Stage::StatSource => Effect::StatBeneath {
+                path: self.source.clone(),
+            },
+            Stage::ReadMounts => Effect::ReadMountInfo,
+            Stage::StatMounted => Effect::StatNoFollow {
+                path: self.target.clone(),
+            },
+            Stage::UnmountOther => Effect::Unmount {
+                target: self.target.clone(),
+            },
+            Stage::MakeParents => Effect::MakeDirBeneath {
+                dir: self.container_dir.clone(),
+                mode: DIR_MODE,
+            },
+            Stage::CreateTarget => match self.found.kind {
+                EntryKind::Directory => Effect::CreateDir {
+                    dir: self.target.clone(),
+                    mode: DIR_MODE,
+                },
+                _ => Effect::CreateEmptyFile {
+                    file: self.target.clone(),
+                    mode: FILE_MODE,
+                },
+            },
+            Stage::RemoveWrongKind(effect) => effect.clone(),
+            Stage::Bind => Effect::BindMount {
+                source: self.source.clone(),
+                target: self.target.clone(),
+                expect: self.found.id,
+            },
+            Stage::Rollback(effects, _) => match effects.first() {
+                Some(effect) => effect.clone(),
+                None => return self.finish_rollback(),
+            },
+            Stage::Finished(result) => {
+                return Step::Finish(result.take().unwrap_or(Err(SubpathError::Busy)));
+            }
+        };
+        Step::Run(effect)
+    }
+
+    pub fn handle(&mut self, outcome: Outcome) {
+        let stage = std::mem::replace(&mut self.stage, Stage::Finished(None));
+        self.stage = match stage {
+            Stage::StatSource => self.after_stat_source(outcome),
+            Stage::ReadMounts => self.after_read_mounts(outcome),
+            Stage::StatMounted => self.after_stat_mounted(outcome),
+            Stage::UnmountOther => match outcome {
+                // EINVAL: nothing is mounted there any more; look again.
+                Ok(_) => {
+                    self.unmounts += 1;
+                    Stage::ReadMounts
+                }
+                Err(error) if error.errno == Errno::EINVAL => {
+                    self.unmounts += 1;
+                    Stage::ReadMounts
+                }
+                Err(error) => self.fail(io_error(&self.labels, "unmount", &self.target, error)),
+            },
+            Stage::MakeParents => match outcome {
+                Ok(Observation::DirCreated { .. }) => Stage::CreateTarget,
+                Ok(other) => self.fail(unexpected("make-dir-beneath", &other)),
+                Err(error) => self.fail(io_error(
+                    &self.labels,
+                    "create the directory",
+                    &self.container_dir,
+                    error,
+                )),
+            },
+            Stage::CreateTarget => self.after_create_target(outcome),
+            Stage::RemoveWrongKind(effect) => match outcome {
+                Ok(_) => {
+                    self.replaced_kind = true;
+                    Stage::CreateTarget
+                }
+                Err(error) => self.fail(io_error(
+                    &self.labels,
+                    "remove the old mount point",
+                    &effect.subject(),
+                    error,
+                )),
+            },
+            Stage::Bind => match outcome {
+                Ok(Observation::Done) => Stage::Finished(Some(Ok(self.prepared(false)))),
+                Ok(other) => self.rollback(unexpected("bind-mount", &other)),
+                Err(error) => {
+                    let failure = match self.unsafe_source(&error) {
+                        Some(failure) => failure,
+                        None => io_error(&self.labels, "bind-mount onto", &self.target, error),
+                    };
+                    self.rollback(failure)
+                }
+            },
+            Stage::Rollback(mut effects, error) => {
+                if !effects.is_empty() {
+                    effects.remove(0);
+                }
+                match outcome {
+                    // Already gone: go on with its parent, as kubelet does.
+                    Err(failed) if failed.is_not_found() => Stage::Rollback(effects, error),
+                    Ok(_) => Stage::Rollback(effects, error),
+                    // Not empty, busy, or anything else: what is above it
+                    // cannot be empty either; stop here.
+                    Err(_) => Stage::Rollback(Vec::new(), error),
+                }
+            }
+            Stage::Finished(result) => Stage::Finished(result),
+        };
+    }
+
+    fn after_stat_source(&mut self, outcome: Outcome) -> Stage {
+        match outcome {
+            Ok(Observation::Inode(found)) => {
+                self.found = found;
+                Stage::ReadMounts
+            }
+            Ok(other) => self.fail(unexpected("stat-beneath", &other)),
+            Err(error) if error.is_not_found() => self.fail(SubpathError::Missing {
+                shown: self.labels.show(&self.source),
+                path: self.source.clone(),
+                source: error,
+            }),
+            Err(error) => {
+                let failure = match self.unsafe_source(&error) {
+                    Some(failure) => failure,
+                    None => io_error(&self.labels, "resolve", &self.source, error),
+                };
+                self.fail(failure)
+            }
+        }
+    }
+
+    fn after_read_mounts(&mut self, outcome: Outcome) -> Stage {
+        let table = match outcome {
+            Ok(Observation::Contents(table)) => table,
+            Ok(other) => return self.fail(unexpected("read-mount-info", &other)),
+            Err(error) => {
+                return self.fail(io_error(
+                    &self.labels,
+                    "read the mount table for",
+                    &self.target,
+                    error,
+                ));
+            }
+        };
+        let mounts = match MountsBelow::parse(&table, &self.pod_dir) {
+            Ok(mounts) => mounts,
+            Err(error) => return self.fail(SubpathError::MountTable(error)),
+        };
+        if mounts.count_at(&self.target.path) == 0 {
+            return Stage::MakeParents;
+        }
+        if self.unmounts >= MAX_UNMOUNTS {
+            return self.fail(SubpathError::StackedMounts {
+                shown: self.labels.show(&self.target),
+                path: self.target.clone(),
+                count: self.unmounts,
+            });
+        }
+        Stage::StatMounted
+    }
+
+    fn after_stat_mounted(&mut self, outcome: Outcome) -> Stage {
+        match outcome {
+            Ok(Observation::Inode(mounted)) => {
+                if mounted.id == self.found.id {
+                    Stage::Finished(Some(Ok(self.prepared(true))))
+                } else {
+                    Stage::UnmountOther
+                }
+            }
+            Ok(other) => self.fail(unexpected("stat-no-follow", &other)),
+            Err(error) => self.fail(io_error(
+                &self.labels,
+                "examine the mount point",
+                &self.target,
+                error,
+            )),
+        }
+    }
+
+    fn after_create_target(&mut self, outcome: Outcome) -> Stage {
+        let error = match outcome {
+            Ok(Observation::DirCreated { .. } | Observation::Done) => return Stage::Bind,
+            Ok(other) => return self.fail(unexpected("create the mount point", &other)),
+            Err(error) => error,
+        };
+        let wrong_kind = match (self.found.kind, error.errno) {
+            // A file (or symlink, FIFO...) where the directory goes.
+            (EntryKind::Directory, Errno::ENOTDIR) => Some(Effect::RemoveFile {
+                file: self.target.clone(),
+            }),
+            // A directory where the file goes.
+            (_, Errno::EISDIR) => Some(Effect::RemoveDir {
+                dir: self.target.clone(),
+            }),
+            // A symlink, FIFO, socket or device where the file goes.
+            (kind, Errno::EEXIST) if kind != EntryKind::Directory => Some(Effect::RemoveFile {
+                file: self.target.clone(),
+            }),
+            _ => None,
+        };
+        match wrong_kind {
+            Some(remove) if !self.replaced_kind => Stage::RemoveWrongKind(remove),
+            _ => self.fail(io_error(
+                &self.labels,
+                "create the mount point",
+                &self.target,
+                error,
+            )),
+        }
+    }
+
+    /// The error for a source that leads out of the volume, if it does.
+    fn unsafe_source(&self, error: &EffectError) -> Option<SubpathError> {
+        let why = match error.errno {
+            Errno::EXDEV => "leads out of the volume (an absolute symlink, or '..' above its root)",
+            Errno::ELOOP => {
+                "goes through a magic link (/proc/<pid>/fd, /proc/<pid>/root...) \
+                             or more than 40 symlinks"
+            }
+            _ => return None,
+        };
+        Some(SubpathError::Unsafe {
+            shown: self.labels.show(&self.source),
+            path: self.source.clone(),
+            errno: error.errno,
+            why,
+        })
+    }
+
+    fn prepared(&self, already_mounted: bool) -> SubpathResponse {
+        SubpathResponse::Prepared(PreparedSubpath {
+            target: self.target.clone(),
+            host_path: self.pod_dir.join(&self.target.path),
+            source: self.found,
+            already_mounted,
+            replaced_mounts: self.unmounts,
+        })
+    }
+
+    fn fail(&self, error: SubpathError) -> Stage {
+        Stage::Finished(Some(Err(error)))
+    }
+
+    /// Removes what a failed bind leaves: the mount point, then each parent
+    /// up to (not including) the pod directory while it is empty.
+    fn rollback(&self, error: SubpathError) -> Stage {
+        let mut effects = vec![match self.found.kind {
+            EntryKind::Directory => Effect::RemoveDir {
+                dir: self.target.clone(),
+            },
+            _ => Effect::RemoveFile {
+                file: self.target.clone(),
+            },
+        }];
+        // The pod directory itself is a root, so the walk stops below it.
+        let mut dir = Some(self.container_dir.clone());
+        while let Some(current) = dir.filter(|current| !current.path.is_root()) {
+            dir = current.parent();
+            effects.push(Effect::RemoveDir { dir: current });
+        }
+        Stage::Rollback(effects, error)
+    }
+
+    fn finish_rollback(&mut self) -> Step {
+        let Stage::Rollback(_, error) = std::mem::replace(&mut self.stage, Stage::Finished(None))
+        else {
+            return Step::Finish(Err(SubpathError::Busy));
+        };
+        Step::Finish(Err(error))
+    }
+}
