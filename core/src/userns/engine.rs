@@ -68,7 +68,8 @@ pub struct UsernsEngine {
     recovered: bool,
     next_temp: u64,
     active: Option<ActiveOp>,
-    in_flight: Option<Effect>,
+    /// An effect was handed out and its outcome is awaited.
+    awaiting_outcome: bool,
     completion: Option<Result<Response, OperationError>>,
     broken: Option<BrokenVariant>,
 }
@@ -83,7 +84,7 @@ impl UsernsEngine {
             recovered: false,
             next_temp: 0,
             active: None,
-            in_flight: None,
+            awaiting_outcome: false,
             completion: None,
             broken: None,
         }
@@ -116,13 +117,13 @@ impl UsernsEngine {
     /// The next effect to execute, or `None` when the request is complete (or
     /// when the previous effect's outcome has not been handed back yet).
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        if self.in_flight.is_some() {
+        if self.awaiting_outcome {
             return None;
         }
         let op = self.active.as_mut()?;
         match op.poll(&mut self.registry) {
             Step::Run(effect) => {
-                self.in_flight = Some(effect.clone());
+                self.awaiting_outcome = true;
                 Some(effect)
             }
             Step::Finish(result) => {
@@ -139,17 +140,12 @@ impl UsernsEngine {
     /// The outcome of the effect last returned by
     /// [`UsernsEngine::poll_effect`]. Ignored when no effect is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
-        if self.in_flight.take().is_none() {
+        if !std::mem::take(&mut self.awaiting_outcome) {
             return;
         }
         if let Some(op) = self.active.as_mut() {
             op.handle(&mut self.registry, outcome);
         }
-    }
-
-    /// The effect handed out and not yet answered.
-    pub fn in_flight(&self) -> Option<&Effect> {
-        self.in_flight.as_ref()
     }
 
     /// The result of the submitted request, once it is complete.
