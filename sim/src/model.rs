@@ -13,6 +13,9 @@ pub struct Model {
     /// Pods whose release was acknowledged and which nobody has tried to
     /// allocate since.
     pub released: BTreeSet<String>,
+    /// Pods whose namespaces were acknowledged as created (and not removed
+    /// since, nor lost with the power): a sweep must keep exactly their pins.
+    pub pinned: BTreeSet<String>,
 }
 
 impl Model {
@@ -21,5 +24,7 @@ impl Model {
     pub fn forget(&mut self, pod: &str) {
         self.acknowledged.remove(pod);
         self.released.remove(pod);
+        // Pins are only valid with the allocation they were made for.
+        self.pinned.remove(pod);
     }
 }

@@ -2,13 +2,13 @@
 //! cut short by a crash, then settled: the model learns what was
 //! acknowledged and the invariants are checked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
 use podns_core::{
-    BrokenVariant, GetOrCreate, OperationError, PodUid, RelPath, Request, Response, Root, RootPath,
-    USERNS_FILE_NAME,
+    BrokenVariant, GetOrCreate, NsRequest, NsResponse, OperationError, PodIdMaps, PodUid, RelPath,
+    Request, Response, Root, RootPath, USERNS_FILE_NAME, UserNamespace,
 };
 
 use crate::invariants::{self, FaultWitness, Violation};
@@ -48,6 +48,8 @@ impl Stats {
 pub enum Attempt {
     /// It completed with this result.
     Completed(Result<Response, OperationError>, FaultWitness),
+    /// A namespace step completed with this result.
+    CompletedNamespaces(Result<NsResponse, String>, FaultWitness),
     /// A crash cut it short; the disk is as the crash left it.
     Interrupted,
 }
@@ -120,6 +122,12 @@ impl Sim {
     /// Starts `step` and stops after `budget` effects, as a crash would.
     pub fn attempt(&mut self, step: &Step, budget: usize) -> Attempt {
         self.stats.operations += 1;
+        if matches!(
+            step.op,
+            Op::NsCreate { .. } | Op::NsRemove { .. } | Op::NsSweep
+        ) {
+            return self.attempt_namespaces(step, budget);
+        }
         let request = match &step.op {
             Op::Alloc { pod } => {
                 self.model.released.remove(&pod_name(*pod));
@@ -143,7 +151,26 @@ impl Sim {
                 self.world.restart();
                 Request::Recover
             }
+            Op::NsCreate { .. } | Op::NsRemove { .. } | Op::NsSweep => {
+                unreachable!("namespace steps are attempted above")
+            }
         };
+        let start = self.arm_fault(step);
+        let result = self.world.drive(request, budget);
+        let witness = self.disarm_fault(step, start);
+        self.record_effects();
+        match result {
+            Some(result) => {
+                self.trace
+                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
+                Attempt::Completed(result, witness)
+            }
+            None => Attempt::Interrupted,
+        }
+    }
+
+    /// Arms the step's fault, if any, from the next effect on.
+    fn arm_fault(&mut self, step: &Step) -> u64 {
         let start = self.world.effects_executed();
         if let Some(fault) = &step.fault {
             let first = start + u64::from(fault.after);
@@ -156,7 +183,11 @@ impl Sim {
                 errno: fault.errno,
             });
         }
-        let result = self.world.drive(request, budget);
+        start
+    }
+
+    /// Disarms the fault and says whether it fired.
+    fn disarm_fault(&mut self, step: &Step, start: u64) -> FaultWitness {
         self.world.backend.inner_mut().clear_faults();
         let fired = step
             .fault
@@ -165,15 +196,91 @@ impl Sim {
         if fired {
             self.stats.faults_injected += 1;
         }
+        FaultWitness { fired }
+    }
+
+    /// A namespace step: `ns create` allocates the pod's range first, as the
+    /// CLI does; `ns sweep` keeps the pods whose pins were acknowledged.
+    fn attempt_namespaces(&mut self, step: &Step, budget: usize) -> Attempt {
+        let start = self.arm_fault(step);
+        let result = match &step.op {
+            Op::NsCreate { pod } => self.create_namespaces(*pod, start, budget),
+            Op::NsRemove { pod } => self
+                .world
+                .drive_namespaces(NsRequest::Remove { pod: pod_uid(*pod) }, budget)
+                .map(|result| result.map_err(|error| error.to_string())),
+            _ => {
+                let keep = self
+                    .model
+                    .pinned
+                    .iter()
+                    .map(|pod| PodUid::new(pod.clone()).expect("valid"))
+                    .collect();
+                let allocations = self.allocation_maps();
+                self.world
+                    .drive_namespaces(NsRequest::Sweep { keep, allocations }, budget)
+                    .map(|result| result.map_err(|error| error.to_string()))
+            }
+        };
+        let witness = self.disarm_fault(step, start);
         self.record_effects();
         match result {
             Some(result) => {
                 self.trace
                     .record(&format!("{result:?}"), || format!("  => {result:?}"));
-                Attempt::Completed(result, FaultWitness { fired })
+                Attempt::CompletedNamespaces(result, witness)
             }
             None => Attempt::Interrupted,
         }
+    }
+
+    fn create_namespaces(
+        &mut self,
+        pod: u8,
+        start: u64,
+        budget: usize,
+    ) -> Option<Result<NsResponse, String>> {
+        let name = pod_name(pod);
+        self.model.released.remove(&name);
+        let allocated = self.world.drive(
+            Request::GetOrCreate(GetOrCreate::pod_mode(pod_uid(pod))),
+            budget,
+        )?;
+        let userns = match allocated {
+            Ok(Response::UserNamespace(userns)) => userns,
+            Ok(other) => return Some(Err(format!("unexpected {other:?}"))),
+            Err(error) => return Some(Err(error.to_string())),
+        };
+        if let Some(mapping) = userns.userns.uid_mappings.first() {
+            self.model.acknowledged.insert(name, mapping.host_range());
+        }
+        let maps = match PodIdMaps::from_userns(&userns.userns) {
+            Ok(maps) => maps,
+            Err(error) => return Some(Err(error.to_string())),
+        };
+        let used = (self.world.effects_executed() - start) as usize;
+        self.world
+            .drive_namespaces(
+                NsRequest::Create {
+                    pod: pod_uid(pod),
+                    maps,
+                },
+                budget.saturating_sub(used),
+            )
+            .map(|result| result.map_err(|error| error.to_string()))
+    }
+
+    /// Every allocation's maps, as `podns ns sweep` passes them.
+    fn allocation_maps(&self) -> BTreeMap<PodUid, PodIdMaps> {
+        self.world
+            .engine
+            .allocations()
+            .into_iter()
+            .filter_map(|allocation| {
+                let maps = PodIdMaps::from_userns(&UserNamespace::pod(allocation.mapping)).ok()?;
+                Some((allocation.pod, maps))
+            })
+            .collect()
     }
 
     /// Finishes a step: applies the crash if it was interrupted, updates the
@@ -199,8 +306,27 @@ impl Sim {
                 self.trace.record(&format!("{kind:?} {fates:?}"), || {
                     format!("  !! {kind:?} ({fates:?})")
                 });
+                if kind == CrashKind::PowerLoss {
+                    // Namespaces and the pins on the run tmpfs are gone.
+                    self.model.pinned.clear();
+                }
                 self.world.crash(kind, fates);
-                self.recover_cleanly()
+                self.recover_cleanly()?;
+                if kind == CrashKind::PowerLoss {
+                    self.stats.checks += 1;
+                    invariants::pins_match_acknowledged(&self.world, &self.model)?;
+                }
+                Ok(())
+            }
+            Attempt::CompletedNamespaces(result, witness) => {
+                self.stats.checks += 1;
+                invariants::namespace_failures_are_errors(&step.to_string(), witness, &result)?;
+                let swept = self.learn_namespaces(&step.op, &result);
+                if swept {
+                    self.stats.checks += 1;
+                    invariants::pins_match_acknowledged(&self.world, &self.model)?;
+                }
+                self.check()
             }
             Attempt::Completed(result, witness) => {
                 self.stats.checks += 1;
@@ -258,12 +384,14 @@ impl Sim {
             }
             (Op::Release { pod }, Ok(Response::Released(_))) => {
                 self.model.acknowledged.remove(&pod_name(*pod));
+                self.model.pinned.remove(&pod_name(*pod));
                 self.model.released.insert(pod_name(*pod));
             }
             (Op::Release { pod }, Err(_)) => self.model.forget(&pod_name(*pod)),
             (Op::Cleanup { .. }, Ok(Response::CleanedUp(report))) => {
                 for release in &report.released {
                     self.model.acknowledged.remove(release.pod.as_str());
+                    self.model.pinned.remove(release.pod.as_str());
                     self.model.released.insert(release.pod.to_string());
                 }
                 for failure in &report.failures {
@@ -277,9 +405,29 @@ impl Sim {
 
     fn forget_interrupted(&mut self, op: &Op) {
         match op {
+            Op::NsCreate { pod } | Op::NsRemove { pod } => {
+                self.model.pinned.remove(&pod_name(*pod));
+            }
             Op::Release { pod } => self.model.forget(&pod_name(*pod)),
             Op::Cleanup { keep } => self.forget_unkept(keep),
             _ => {}
+        }
+    }
+
+    /// Updates the model after a namespace step; true when it was a
+    /// completed sweep (after which pins must match the model exactly).
+    fn learn_namespaces(&mut self, op: &Op, result: &Result<NsResponse, String>) -> bool {
+        match (op, result) {
+            (Op::NsCreate { pod }, Ok(NsResponse::Created(_))) => {
+                self.model.pinned.insert(pod_name(*pod));
+                false
+            }
+            (Op::NsCreate { pod } | Op::NsRemove { pod }, _) => {
+                self.model.pinned.remove(&pod_name(*pod));
+                false
+            }
+            (Op::NsSweep, Ok(NsResponse::Swept(report))) => report.failures.is_empty(),
+            _ => false,
         }
     }
 

@@ -32,6 +32,20 @@ pub enum Op {
         /// Index into [`pool`].
         pool: u8,
     },
+    /// Create (or check) `pod-N`'s pinned namespaces, allocating its range
+    /// first, as `podns ns create` does.
+    NsCreate {
+        /// N.
+        pod: u8,
+    },
+    /// Remove `pod-N`'s pinned namespaces.
+    NsRemove {
+        /// N.
+        pod: u8,
+    },
+    /// Sweep the run directory, keeping the pods whose pins were
+    /// acknowledged.
+    NsSweep,
     /// An operator or a bug damages `pod-N`'s `userns` file out of band; then
     /// the process restarts.
     Corrupt {
@@ -64,6 +78,9 @@ impl fmt::Display for Op {
             }
             Op::Restart => write!(f, "restart"),
             Op::ChangePool { pool } => write!(f, "restart with pool #{pool}"),
+            Op::NsCreate { pod } => write!(f, "ns create pod-{pod}"),
+            Op::NsRemove { pod } => write!(f, "ns remove pod-{pod}"),
+            Op::NsSweep => write!(f, "ns sweep"),
             Op::Corrupt { pod, how } => write!(f, "corrupt pod-{pod} ({how:?})"),
         }
     }
@@ -182,6 +199,7 @@ struct Swarm {
     persistent_fault: u32,
     crash: u32,
     power_loss: u32,
+    namespaces: u32,
 }
 
 impl Swarm {
@@ -200,6 +218,7 @@ impl Swarm {
             persistent_fault: pick(rng, &[0, 30, 100]),
             crash: pick(rng, &[0, 10, 30]),
             power_loss: pick(rng, &[0, 50, 100]),
+            namespaces: pick(rng, &[0, 10, 30]),
         }
     }
 }
@@ -223,6 +242,12 @@ impl Workload {
                 } else if chance(&mut rng, swarm.change_pool) {
                     Op::ChangePool {
                         pool: rng.below(3) as u8,
+                    }
+                } else if chance(&mut rng, swarm.namespaces) {
+                    match rng.below(4) {
+                        0 => Op::NsRemove { pod },
+                        1 => Op::NsSweep,
+                        _ => Op::NsCreate { pod },
                     }
                 } else if chance(&mut rng, swarm.restart) {
                     Op::Restart

@@ -3,9 +3,13 @@
 use podns_backend_mock::{CrashKind, MockBackend, Pending, Survival};
 use podns_core::Recording;
 use podns_core::{
-    AllocationPolicy, BrokenVariant, OperationError, Request, Response, SeededRng, UsernsEngine,
-    drive_bounded,
+    AllocationPolicy, BrokenVariant, NamespaceEngine, NsError, NsRequest, NsResponse,
+    OperationError, Request, Response, RunDirPath, SeededRng, UsernsEngine, drive_bounded,
+    drive_engine_bounded,
 };
+
+/// Where the simulated node pins namespaces (the run root of the mock).
+pub const RUN_DIR: &str = "/run/podns";
 
 use crate::workload::pool;
 
@@ -24,6 +28,8 @@ pub enum Fates {
 pub struct World {
     /// The running process's engine.
     pub engine: UsernsEngine,
+    /// The running process's namespace engine.
+    pub namespaces: NamespaceEngine,
     /// The disk, with a log of every effect and outcome.
     pub backend: Recording<MockBackend>,
     /// The pool in force.
@@ -37,9 +43,12 @@ impl World {
     pub fn new(seed: u64, variant: Option<BrokenVariant>) -> Self {
         let mut seeds = SeededRng::new(seed);
         let engine = Self::engine(&mut seeds, 0, variant);
+        let mut backend = MockBackend::new();
+        backend.set_run_dir(RUN_DIR);
         Self {
             engine,
-            backend: Recording::new(MockBackend::new()),
+            namespaces: Self::namespace_engine(),
+            backend: Recording::new(backend),
             pool: 0,
             seeds,
             variant,
@@ -63,10 +72,15 @@ impl World {
         engine
     }
 
+    fn namespace_engine() -> NamespaceEngine {
+        NamespaceEngine::new(RunDirPath::new(RUN_DIR).expect("an absolute run dir"))
+    }
+
     /// The process ends cleanly or is killed; a new one starts (unrecovered).
     pub fn restart(&mut self) {
         self.backend.inner_mut().clear_faults();
         self.engine = Self::engine(&mut self.seeds, self.pool, self.variant);
+        self.namespaces = Self::namespace_engine();
     }
 
     /// The process dies the given way; a new one starts (unrecovered).
@@ -112,6 +126,20 @@ impl World {
     ) -> Option<Result<Response, OperationError>> {
         pollster::block_on(drive_bounded(
             &mut self.engine,
+            &mut self.backend,
+            request,
+            budget,
+        ))
+    }
+
+    /// Runs a namespace request, stopping after `budget` effects.
+    pub fn drive_namespaces(
+        &mut self,
+        request: NsRequest,
+        budget: usize,
+    ) -> Option<Result<NsResponse, NsError>> {
+        pollster::block_on(drive_engine_bounded(
+            &mut self.namespaces,
             &mut self.backend,
             request,
             budget,

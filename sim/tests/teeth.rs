@@ -60,3 +60,22 @@ fn exhaustive_mode_catches_the_single_crash_variants() {
         );
     }
 }
+
+#[test]
+fn the_pin_invariant_fails_when_pins_and_acknowledgements_differ() {
+    use podns_sim::{Op, Sim, Step};
+    let mut sim = Sim::start(1, None, false).unwrap();
+    // An acknowledged pin that is not there.
+    sim.model.pinned.insert("pod-9".into());
+    assert!(podns_sim::invariants::pins_match_acknowledged(&sim.world, &sim.model).is_err());
+    // A pin that was never acknowledged.
+    sim.model.pinned.clear();
+    let create = Step {
+        op: Op::NsCreate { pod: 1 },
+        fault: None,
+        crash: None,
+    };
+    sim.run_step(&create).unwrap();
+    sim.model.pinned.clear();
+    assert!(podns_sim::invariants::pins_match_acknowledged(&sim.world, &sim.model).is_err());
+}

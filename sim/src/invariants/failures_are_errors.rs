@@ -1,7 +1,7 @@
 //! Invariant 6: no panic, and every operation whose step failed returned an
 //! error (or, for recovery and cleanup, reported the failure).
 
-use podns_core::{OperationError, Response};
+use podns_core::{NsResponse, OperationError, Response};
 
 use super::Violation;
 
@@ -32,6 +32,26 @@ pub fn check(
         Ok(_) => false,
     };
     if reported {
+        return Ok(());
+    }
+    Err(Violation::new(
+        NAME,
+        format!("{operation}: an effect failed but the operation reported success: {result:?}"),
+    ))
+}
+
+/// Checks one completed namespace operation.
+pub fn check_namespaces(
+    operation: &str,
+    witness: FaultWitness,
+    result: &Result<NsResponse, String>,
+) -> Result<(), Violation> {
+    let reported = match result {
+        Err(_) => true,
+        Ok(NsResponse::Swept(report)) => !report.failures.is_empty(),
+        Ok(_) => false,
+    };
+    if !witness.fired || reported {
         return Ok(());
     }
     Err(Violation::new(

@@ -6,14 +6,19 @@ mod deterministic;
 mod failures_are_errors;
 mod no_reserved_host_ids;
 mod no_shared_host_ids;
+mod pins_match_acknowledged;
 mod recovery_is_idempotent;
 
 pub use acknowledged_allocations_survive::check as acknowledged_allocations_survive;
 pub use acknowledged_releases_stay::check as acknowledged_releases_stay;
 pub use deterministic::check as deterministic;
-pub use failures_are_errors::{FaultWitness, check as failures_are_errors, panicked};
+pub use failures_are_errors::{
+    FaultWitness, check as failures_are_errors, check_namespaces as namespace_failures_are_errors,
+    panicked,
+};
 pub use no_reserved_host_ids::check as no_reserved_host_ids;
 pub use no_shared_host_ids::check as no_shared_host_ids;
+pub use pins_match_acknowledged::check as pins_match_acknowledged;
 pub use recovery_is_idempotent::check as recovery_is_idempotent;
 
 /// An invariant that did not hold.
