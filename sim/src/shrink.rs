@@ -27,16 +27,25 @@ pub fn shrink(workload: &Workload, variant: Option<BrokenVariant>, invariant: &s
     let mut progress = true;
     while progress && attempts < MAX_ATTEMPTS {
         progress = false;
-        let mut index = 0;
-        while index < best.steps.len() && attempts < MAX_ATTEMPTS {
-            let mut candidate = best.clone();
-            candidate.steps.remove(index);
-            if still_fails(&candidate, &mut attempts) {
-                best = candidate;
-                progress = true;
-            } else {
-                index += 1;
+        // Delta debugging: drop chunks of halving size, then single steps.
+        let mut chunk = best.steps.len().div_ceil(2).max(1);
+        loop {
+            let mut index = 0;
+            while index < best.steps.len() && attempts < MAX_ATTEMPTS {
+                let mut candidate = best.clone();
+                let end = (index + chunk).min(candidate.steps.len());
+                candidate.steps.drain(index..end);
+                if still_fails(&candidate, &mut attempts) {
+                    best = candidate;
+                    progress = true;
+                } else {
+                    index += chunk;
+                }
             }
+            if chunk == 1 || attempts >= MAX_ATTEMPTS {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
         }
         for index in 0..best.steps.len() {
             if attempts >= MAX_ATTEMPTS {

@@ -7,15 +7,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
 use podns_core::{
-    BrokenVariant, GetOrCreate, NsRequest, NsResponse, OperationError, PodIdMaps, PodUid, RelPath,
-    Request, Response, Root, RootPath, USERNS_FILE_NAME, UserNamespace,
+    BrokenVariant, CleanSubpaths, GetOrCreate, HostDir, NsRequest, NsResponse, OperationError,
+    PodIdMaps, PodUid, PrepareSubpath, RelPath, Request, Response, Root, RootPath, SubpathName,
+    SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget, USERNS_FILE_NAME,
+    UserNamespace, parse_subpath,
 };
 
 use crate::invariants::{self, FaultWitness, Violation};
 use crate::model::Model;
 use crate::trace::Trace;
 use crate::workload::{Corruption, Op, Step};
-use crate::world::{Fates, World};
+use crate::world::{Fates, POD_DIR, World};
 
 /// Counters of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub enum Attempt {
     Completed(Result<Response, OperationError>, FaultWitness),
     /// A namespace step completed with this result.
     CompletedNamespaces(Result<NsResponse, String>, FaultWitness),
+    /// A subpath step completed with this result.
+    CompletedSubpath(Result<SubpathResponse, String>, FaultWitness),
     /// A crash cut it short; the disk is as the crash left it.
     Interrupted,
 }
@@ -128,6 +132,9 @@ impl Sim {
         ) {
             return self.attempt_namespaces(step, budget);
         }
+        if matches!(step.op, Op::SubpathMount { .. } | Op::SubpathClean { .. }) {
+            return self.attempt_subpath(step, budget);
+        }
         let request = match &step.op {
             Op::Alloc { pod } => {
                 self.model.released.remove(&pod_name(*pod));
@@ -151,9 +158,11 @@ impl Sim {
                 self.world.restart();
                 Request::Recover
             }
-            Op::NsCreate { .. } | Op::NsRemove { .. } | Op::NsSweep => {
-                unreachable!("namespace steps are attempted above")
-            }
+            Op::NsCreate { .. }
+            | Op::NsRemove { .. }
+            | Op::NsSweep
+            | Op::SubpathMount { .. }
+            | Op::SubpathClean { .. } => unreachable!("these steps are attempted above"),
         };
         let start = self.arm_fault(step);
         let result = self.world.drive(request, budget);
@@ -270,6 +279,40 @@ impl Sim {
             .map(|result| result.map_err(|error| error.to_string()))
     }
 
+    /// A subpath step: mount a file or directory of the volume, or clean a
+    /// volume's mount points.
+    fn attempt_subpath(&mut self, step: &Step, budget: usize) -> Attempt {
+        let pod_dir = HostDir::parse(POD_DIR).expect("an absolute pod dir");
+        let request = match &step.op {
+            Op::SubpathMount { volume, index } => SubpathRequest::Prepare(PrepareSubpath {
+                subpath: parse_subpath(if index % 2 == 0 { "config" } else { "dir" })
+                    .expect("a clean subpath"),
+                target: SubpathTarget::new(&format!("vol-{volume}"), "app", &index.to_string())
+                    .expect("valid names"),
+                pod_dir,
+            }),
+            Op::SubpathClean { volume } => SubpathRequest::Clean(CleanSubpaths {
+                volume: SubpathName::new(SubpathNameField::Volume, &format!("vol-{volume}"))
+                    .expect("a valid name"),
+                pod_dir,
+            }),
+            _ => unreachable!("only subpath steps come here"),
+        };
+        let start = self.arm_fault(step);
+        let result = self.world.drive_subpath(request, budget);
+        let witness = self.disarm_fault(step, start);
+        self.record_effects();
+        match result {
+            Some(result) => {
+                let result = result.map_err(|error| error.to_string());
+                self.trace
+                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
+                Attempt::CompletedSubpath(result, witness)
+            }
+            None => Attempt::Interrupted,
+        }
+    }
+
     /// Every allocation's maps, as `podns ns sweep` passes them.
     fn allocation_maps(&self) -> BTreeMap<PodUid, PodIdMaps> {
         self.world
@@ -313,10 +356,27 @@ impl Sim {
                 self.world.crash(kind, fates);
                 self.recover_cleanly()?;
                 if kind == CrashKind::PowerLoss {
-                    self.stats.checks += 1;
+                    self.stats.checks += 2;
                     invariants::pins_match_acknowledged(&self.world, &self.model)?;
+                    invariants::no_mount_survives_power_loss(&self.world)?;
                 }
                 Ok(())
+            }
+            Attempt::CompletedSubpath(result, witness) => {
+                self.stats.checks += 1;
+                invariants::subpath_failures_are_errors(&step.to_string(), witness, &result)?;
+                if let (Op::SubpathClean { volume }, Ok(SubpathResponse::Cleaned(report))) =
+                    (&step.op, &result)
+                {
+                    if report.is_complete() {
+                        self.stats.checks += 1;
+                        invariants::cleaned_subpaths_are_gone(
+                            &self.world,
+                            &format!("vol-{volume}"),
+                        )?;
+                    }
+                }
+                self.check()
             }
             Attempt::CompletedNamespaces(result, witness) => {
                 self.stats.checks += 1;

@@ -46,6 +46,19 @@ pub enum Op {
     /// Sweep the run directory, keeping the pods whose pins were
     /// acknowledged.
     NsSweep,
+    /// Bind-mount a subpath of the volume at
+    /// `volume-subpaths/vol-V/app/I` of the pod directory.
+    SubpathMount {
+        /// V.
+        volume: u8,
+        /// I.
+        index: u8,
+    },
+    /// Clean `volume-subpaths/vol-V`.
+    SubpathClean {
+        /// V.
+        volume: u8,
+    },
     /// An operator or a bug damages `pod-N`'s `userns` file out of band; then
     /// the process restarts.
     Corrupt {
@@ -81,6 +94,10 @@ impl fmt::Display for Op {
             Op::NsCreate { pod } => write!(f, "ns create pod-{pod}"),
             Op::NsRemove { pod } => write!(f, "ns remove pod-{pod}"),
             Op::NsSweep => write!(f, "ns sweep"),
+            Op::SubpathMount { volume, index } => {
+                write!(f, "subpath mount vol-{volume} index {index}")
+            }
+            Op::SubpathClean { volume } => write!(f, "subpath clean vol-{volume}"),
             Op::Corrupt { pod, how } => write!(f, "corrupt pod-{pod} ({how:?})"),
         }
     }
@@ -200,6 +217,7 @@ struct Swarm {
     crash: u32,
     power_loss: u32,
     namespaces: u32,
+    subpaths: u32,
 }
 
 impl Swarm {
@@ -219,6 +237,7 @@ impl Swarm {
             crash: pick(rng, &[0, 10, 30]),
             power_loss: pick(rng, &[0, 50, 100]),
             namespaces: pick(rng, &[0, 10, 30]),
+            subpaths: pick(rng, &[0, 10, 30]),
         }
     }
 }
@@ -248,6 +267,16 @@ impl Workload {
                         0 => Op::NsRemove { pod },
                         1 => Op::NsSweep,
                         _ => Op::NsCreate { pod },
+                    }
+                } else if chance(&mut rng, swarm.subpaths) {
+                    let volume = rng.below(2) as u8;
+                    if rng.below(3) == 0 {
+                        Op::SubpathClean { volume }
+                    } else {
+                        Op::SubpathMount {
+                            volume,
+                            index: rng.below(3) as u8,
+                        }
                     }
                 } else if chance(&mut rng, swarm.restart) {
                     Op::Restart

@@ -1,15 +1,18 @@
 //! The simulated node: the real engine and driver over the mock backend.
 
-use podns_backend_mock::{CrashKind, MockBackend, Pending, Survival};
+use podns_backend_mock::{CrashKind, MockBackend, Node, Pending, Survival};
 use podns_core::Recording;
 use podns_core::{
     AllocationPolicy, BrokenVariant, NamespaceEngine, NsError, NsRequest, NsResponse,
-    OperationError, Request, Response, RunDirPath, SeededRng, UsernsEngine, drive_bounded,
-    drive_engine_bounded,
+    OperationError, RelPath, Request, Response, Root, RootPath, RunDirPath, SeededRng,
+    SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, UsernsEngine, drive_bounded,
+    drive_engine_bounded, drive_subpath_bounded,
 };
 
 /// Where the simulated node pins namespaces (the run root of the mock).
 pub const RUN_DIR: &str = "/run/podns";
+/// The simulated pod directory that subpaths are mounted under.
+pub const POD_DIR: &str = "/pods/sim-pod";
 
 use crate::workload::pool;
 
@@ -45,6 +48,32 @@ impl World {
         let engine = Self::engine(&mut seeds, 0, variant);
         let mut backend = MockBackend::new();
         backend.set_run_dir(RUN_DIR);
+        backend.mounts_mut().set_root_dir(Root::PodDir, POD_DIR);
+        backend
+            .mounts_mut()
+            .set_root_dir(Root::Volume, "/volumes/data");
+        for (path, node) in [
+            (
+                "config",
+                Node::File {
+                    data: b"c".to_vec(),
+                    durable_data: b"c".to_vec(),
+                },
+            ),
+            (
+                "dir/file",
+                Node::File {
+                    data: b"f".to_vec(),
+                    durable_data: b"f".to_vec(),
+                },
+            ),
+        ] {
+            let path = RootPath {
+                root: Root::Volume,
+                path: RelPath::parse(path).expect("a valid path"),
+            };
+            backend.fs_mut().plant(&path, node);
+        }
         Self {
             engine,
             namespaces: Self::namespace_engine(),
@@ -140,6 +169,21 @@ impl World {
     ) -> Option<Result<NsResponse, NsError>> {
         pollster::block_on(drive_engine_bounded(
             &mut self.namespaces,
+            &mut self.backend,
+            request,
+            budget,
+        ))
+    }
+
+    /// Runs a subpath request on a fresh engine (it keeps no state between
+    /// requests), stopping after `budget` effects.
+    pub fn drive_subpath(
+        &mut self,
+        request: SubpathRequest,
+        budget: usize,
+    ) -> Option<Result<SubpathResponse, SubpathError>> {
+        pollster::block_on(drive_subpath_bounded(
+            &mut SubpathEngine::new(),
             &mut self.backend,
             request,
             budget,

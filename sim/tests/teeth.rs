@@ -79,3 +79,26 @@ fn the_pin_invariant_fails_when_pins_and_acknowledgements_differ() {
     sim.model.pinned.clear();
     assert!(podns_sim::invariants::pins_match_acknowledged(&sim.world, &sim.model).is_err());
 }
+
+#[test]
+fn the_subpath_invariant_fails_while_a_mount_is_left() {
+    use podns_sim::{Op, Sim, Step};
+    let mut sim = Sim::start(1, None, false).unwrap();
+    let mount = Step {
+        op: Op::SubpathMount {
+            volume: 0,
+            index: 0,
+        },
+        fault: None,
+        crash: None,
+    };
+    sim.run_step(&mount).unwrap();
+    assert!(podns_sim::invariants::cleaned_subpaths_are_gone(&sim.world, "vol-0").is_err());
+    let clean = Step {
+        op: Op::SubpathClean { volume: 0 },
+        fault: None,
+        crash: None,
+    };
+    sim.run_step(&clean).unwrap();
+    assert!(podns_sim::invariants::cleaned_subpaths_are_gone(&sim.world, "vol-0").is_ok());
+}

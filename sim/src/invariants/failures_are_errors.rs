@@ -1,7 +1,7 @@
 //! Invariant 6: no panic, and every operation whose step failed returned an
 //! error (or, for recovery and cleanup, reported the failure).
 
-use podns_core::{NsResponse, OperationError, Response};
+use podns_core::{NsResponse, OperationError, Response, SubpathResponse};
 
 use super::Violation;
 
@@ -49,6 +49,26 @@ pub fn check_namespaces(
     let reported = match result {
         Err(_) => true,
         Ok(NsResponse::Swept(report)) => !report.failures.is_empty(),
+        Ok(_) => false,
+    };
+    if !witness.fired || reported {
+        return Ok(());
+    }
+    Err(Violation::new(
+        NAME,
+        format!("{operation}: an effect failed but the operation reported success: {result:?}"),
+    ))
+}
+
+/// Checks one completed subpath operation.
+pub fn check_subpath(
+    operation: &str,
+    witness: FaultWitness,
+    result: &Result<SubpathResponse, String>,
+) -> Result<(), Violation> {
+    let reported = match result {
+        Err(_) => true,
+        Ok(SubpathResponse::Cleaned(report)) => !report.is_complete(),
         Ok(_) => false,
     };
     if !witness.fired || reported {

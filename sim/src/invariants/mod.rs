@@ -8,18 +8,22 @@ mod no_reserved_host_ids;
 mod no_shared_host_ids;
 mod pins_match_acknowledged;
 mod recovery_is_idempotent;
+mod subpath_mounts_cleaned;
 
 pub use acknowledged_allocations_survive::check as acknowledged_allocations_survive;
 pub use acknowledged_releases_stay::check as acknowledged_releases_stay;
 pub use deterministic::check as deterministic;
 pub use failures_are_errors::{
     FaultWitness, check as failures_are_errors, check_namespaces as namespace_failures_are_errors,
-    panicked,
+    check_subpath as subpath_failures_are_errors, panicked,
 };
 pub use no_reserved_host_ids::check as no_reserved_host_ids;
 pub use no_shared_host_ids::check as no_shared_host_ids;
 pub use pins_match_acknowledged::check as pins_match_acknowledged;
 pub use recovery_is_idempotent::check as recovery_is_idempotent;
+pub use subpath_mounts_cleaned::{
+    cleaned as cleaned_subpaths_are_gone, none_after_power_loss as no_mount_survives_power_loss,
+};
 
 /// An invariant that did not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
