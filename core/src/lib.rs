@@ -2,8 +2,10 @@
 //!
 //! This crate decides how host ID ranges are allocated to pods, how they are
 //! persisted in kubelet's `userns` file so that no crash can lose or duplicate
-//! one, how they are recovered after a restart and how orphans are cleaned up.
-//! It performs **no I/O and is fully deterministic**: it never reads the clock,
+//! one, how they are recovered after a restart and how orphans are cleaned up;
+//! how ID maps are parsed and split for rootless parents; how a pod's user and
+//! network namespaces are created, pinned, checked and swept; and how volume
+//! subpaths are mounted and cleaned without any symlink escape. It performs **no I/O and is fully deterministic**: it never reads the clock,
 //! the environment, the OS random number generator or the file system. What it
 //! needs to know comes in as arguments (pool settings, a seed) and as
 //! [`Observation`]s; what it wants done goes out as [`Effect`]s. The same
@@ -14,9 +16,20 @@
 //! simulated crashes. Because the protocol lives here, both run exactly the
 //! same decisions, and the simulator tests the code that runs in production.
 //!
+//! ## The engines
+//!
+//! | engine | decides | driver |
+//! |---|---|---|
+//! | [`UsernsEngine`] | per-pod host ID ranges and their `userns` files | [`drive`] |
+//! | [`NamespaceEngine`] | pinned pod namespaces under the run directory | [`drive_engine`] |
+//! | [`SubpathEngine`] | subpath bind mounts under a pod directory | [`drive_subpath`] |
+//!
+//! ID maps ([`IdMap`], [`split_for_parent`]) and mountinfo
+//! ([`parse_mountinfo`]) are plain functions.
+//!
 //! ## The driving contract
 //!
-//! [`UsernsEngine`] follows one loop. Its methods come in groups:
+//! Every engine follows one loop; [`UsernsEngine`] shows it. Its methods come in groups:
 //! commands ([`UsernsEngine::submit`]), driving ([`UsernsEngine::poll_effect`],
 //! [`UsernsEngine::handle_outcome`]), completion
 //! ([`UsernsEngine::poll_completion`]) and getters. A driver must:
