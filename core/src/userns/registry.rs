@@ -61,10 +61,14 @@ pub(crate) struct Registry {
 impl Registry {
     pub fn new(pool: Pool) -> Self {
         let mut slots = SlotMap::new(pool.slot_count());
-        for slot in 0..pool.slot_count() {
-            if pool.is_excluded(slot) {
-                slots.take(slot);
-            }
+        // Excluded slots can only sit at the two ends of the pool (host IDs
+        // below 65536, or up to 4294967295): mark them without visiting the
+        // other 65,000 slots on every recovery.
+        let count = pool.slot_count();
+        let head = (0..count).take_while(|&slot| pool.is_excluded(slot));
+        let tail = (0..count).rev().take_while(|&slot| pool.is_excluded(slot));
+        for slot in head.chain(tail) {
+            slots.take(slot);
         }
         Self {
             pool,
@@ -190,45 +194,62 @@ impl Registry {
 
     /// Replaces everything with the claims found on disk; `pod_dirs` are the
     /// pod directories listed (durable once recovery's syncfs completed).
-    pub fn rebuild(&mut self, found: Vec<(PodUid, FoundClaim)>, pod_dirs: BTreeSet<PodUid>) {
+    pub fn rebuild(&mut self, mut found: Vec<(PodUid, FoundClaim)>, pod_dirs: BTreeSet<PodUid>) {
         let labels = std::mem::take(&mut self.labels);
         *self = Registry::new(self.pool);
         self.labels = labels;
         self.durable_pod_dirs = pod_dirs;
-        let mut known: Vec<(HostIdRange, PodUid)> = Vec::new();
-        for (pod, claim) in found {
-            match claim {
-                FoundClaim::Range(range) => {
-                    known.push((range, pod.clone()));
-                    let placement = self.pool.place(range);
-                    self.claims.insert(
-                        pod,
-                        Claim::Known(KnownClaim {
-                            range,
-                            placement,
-                            conflicts: BTreeSet::new(),
-                            in_doubt: false,
-                        }),
-                    );
-                }
-                FoundClaim::Unknown { kind, detail } => {
-                    self.unknown_claims.insert(pod.clone());
-                    self.claims.insert(pod, Claim::Unknown { kind, detail });
-                }
-            }
-        }
-        known.sort();
-        for (index, (range, pod)) in known.iter().enumerate() {
-            for (other_range, other) in known[index + 1..].iter() {
+        // Recovery lists pods in order, so the map below is built in one pass.
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Conflicts are found on (range, index into `found`) pairs, so no pod
+        // UID is copied for the common case of no conflict at all.
+        let mut known: Vec<(HostIdRange, usize)> = found
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (_, claim))| match claim {
+                FoundClaim::Range(range) => Some((*range, index)),
+                FoundClaim::Unknown { .. } => None,
+            })
+            .collect();
+        known.sort_unstable();
+        let mut conflicts: Vec<(usize, usize)> = Vec::new();
+        for (position, (range, index)) in known.iter().enumerate() {
+            for (other_range, other) in &known[position + 1..] {
                 if other_range.first >= range.end() {
                     break;
                 }
-                self.add_conflict(pod, other);
-                self.add_conflict(other, pod);
+                conflicts.push((*index, *other));
             }
         }
         for (range, _) in &known {
             self.claim_slots(*range);
+        }
+        let names: Vec<PodUid> = if conflicts.is_empty() {
+            Vec::new()
+        } else {
+            found.iter().map(|(pod, _)| pod.clone()).collect()
+        };
+        self.claims = found
+            .into_iter()
+            .map(|(pod, claim)| {
+                let claim = match claim {
+                    FoundClaim::Range(range) => Claim::Known(KnownClaim {
+                        range,
+                        placement: self.pool.place(range),
+                        conflicts: BTreeSet::new(),
+                        in_doubt: false,
+                    }),
+                    FoundClaim::Unknown { kind, detail } => {
+                        self.unknown_claims.insert(pod.clone());
+                        Claim::Unknown { kind, detail }
+                    }
+                };
+                (pod, claim)
+            })
+            .collect();
+        for (a, b) in conflicts {
+            self.add_conflict(&names[a], &names[b]);
+            self.add_conflict(&names[b], &names[a]);
         }
     }
 
@@ -264,7 +285,6 @@ impl Registry {
     /// The problem of `pod`'s claim, if any.
     pub fn problem_of(&self, pod: &PodUid) -> Option<Problem> {
         let claim = self.claims.get(pod)?;
-        let path = RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME);
         let config = self.pool.config();
         let (kind, message) = match claim {
             Claim::Unknown { kind, detail } => (
@@ -325,7 +345,7 @@ impl Registry {
         };
         Some(Problem {
             pod: pod.clone(),
-            path,
+            path: RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME),
             kind,
             message,
         })

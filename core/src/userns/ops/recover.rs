@@ -24,7 +24,7 @@ pub(crate) struct RecoverOp {
     pod_dirs: BTreeSet<PodUid>,
     pods: VecDeque<PodUid>,
     steps: VecDeque<PodStep>,
-    in_flight: Option<PodStep>,
+    in_flight: Option<InFlight>,
     found: Vec<(PodUid, FoundClaim)>,
     report: RecoveryReport,
     /// The final `syncfs` was issued.
@@ -33,6 +33,14 @@ pub(crate) struct RecoverOp {
     done: bool,
     broken: Option<BrokenVariant>,
     labels: RootLabels,
+}
+
+/// The effect awaiting its outcome.
+#[derive(Debug, Clone)]
+enum InFlight {
+    List(PodUid),
+    Read(PodUid),
+    RemoveTemp(RootPath),
 }
 
 #[derive(Debug, Clone)]
@@ -95,17 +103,28 @@ impl RecoverOp {
             }
             return Step::Run(Effect::SyncFs { root: Root::Pods });
         };
-        let effect = match &step {
-            PodStep::List(pod) => Effect::ListDir {
-                dir: RootPath::pod_dir(Root::Pods, pod),
-            },
-            PodStep::Read(_, file) => Effect::ReadFile {
-                file: file.clone(),
-                max_len: MAX_USERNS_FILE_LEN,
-            },
-            PodStep::RemoveTemp(file) => Effect::RemoveFile { file: file.clone() },
+        // The path moves into the effect; the in-flight record keeps only
+        // what handling the outcome needs.
+        let (effect, in_flight) = match step {
+            PodStep::List(pod) => (
+                Effect::ListDir {
+                    dir: RootPath::pod_dir(Root::Pods, &pod),
+                },
+                InFlight::List(pod),
+            ),
+            PodStep::Read(pod, file) => (
+                Effect::ReadFile {
+                    file,
+                    max_len: MAX_USERNS_FILE_LEN,
+                },
+                InFlight::Read(pod),
+            ),
+            PodStep::RemoveTemp(file) => (
+                Effect::RemoveFile { file: file.clone() },
+                InFlight::RemoveTemp(file),
+            ),
         };
-        self.in_flight = Some(step);
+        self.in_flight = Some(in_flight);
         Step::Run(effect)
     }
 
@@ -165,9 +184,9 @@ impl RecoverOp {
             return;
         };
         match step {
-            PodStep::List(pod) => self.handle_listing(pod, outcome),
-            PodStep::Read(pod, _) => self.handle_read(pod, outcome),
-            PodStep::RemoveTemp(file) => match outcome {
+            InFlight::List(pod) => self.handle_listing(pod, outcome),
+            InFlight::Read(pod) => self.handle_read(pod, outcome),
+            InFlight::RemoveTemp(file) => match outcome {
                 Ok(_) => self.report.temp_files_removed.push(file),
                 Err(error) => self.report.temp_files_left.push((file, error)),
             },
@@ -225,13 +244,14 @@ impl RecoverOp {
     }
 
     fn handle_read(&mut self, pod: PodUid, outcome: Outcome) {
-        let path = self.labels.show(&userns_path(&pod));
+        // Rendered only for a message: recovery reads one file per pod.
+        let path = || self.labels.show(&userns_path(&pod));
         let claim = match outcome {
             Ok(Observation::Contents(bytes)) => match parse_userns_file(&bytes) {
                 Ok(range) => FoundClaim::Range(range),
                 Err(error) => FoundClaim::Unknown {
                     kind: ProblemKind::Corrupt,
-                    detail: format!("{path}: {error}"),
+                    detail: format!("{}: {error}", path()),
                 },
             },
             Ok(other) => {
@@ -242,7 +262,7 @@ impl RecoverOp {
             Err(error) if error.is_not_found() => return,
             Err(error) => FoundClaim::Unknown {
                 kind: ProblemKind::Unreadable,
-                detail: describe_read_error(&path, &error),
+                detail: describe_read_error(&path(), &error),
             },
         };
         self.found.push((pod, claim));
