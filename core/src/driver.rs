@@ -11,14 +11,7 @@ pub async fn drive<B: Backend + ?Sized>(
     backend: &mut B,
     request: Request,
 ) -> Result<Response, OperationError> {
-    engine.submit(request)?;
-    while let Some(effect) = engine.poll_effect() {
-        let outcome = backend.execute(&effect).await;
-        engine.handle_outcome(outcome);
-    }
-    engine
-        .poll_completion()
-        .expect("poll_effect returned None with no effect outstanding, so the request is complete")
+    drive_engine(engine, backend, request).await
 }
 
 /// Like [`drive`], but gives up after `max_effects` effects, leaving the
@@ -30,25 +23,13 @@ pub async fn drive_bounded<B: Backend + ?Sized>(
     request: Request,
     max_effects: usize,
 ) -> Option<Result<Response, OperationError>> {
-    if let Err(error) = engine.submit(request) {
-        return Some(Err(error));
-    }
-    let mut executed = 0;
-    while let Some(effect) = engine.poll_effect() {
-        if executed == max_effects {
-            return None;
-        }
-        let outcome = backend.execute(&effect).await;
-        executed += 1;
-        engine.handle_outcome(outcome);
-    }
-    engine.poll_completion()
+    drive_engine_bounded(engine, backend, request, max_effects).await
 }
 
 /// A sans-IO state machine with the driving contract of the crate docs:
 /// submit one request, execute each polled effect and hand its outcome back,
-/// then take the result. [`crate::UsernsEngine`] and
-/// [`crate::NamespaceEngine`] implement it, so [`drive_engine`] runs either.
+/// then take the result. [`crate::UsernsEngine`], [`crate::NamespaceEngine`]
+/// and [`crate::SubpathEngine`] implement it, so [`drive_engine`] runs any.
 pub trait Engine {
     /// What the engine is asked to do.
     type Request;
@@ -89,7 +70,8 @@ impl Engine for UsernsEngine {
     }
 }
 
-/// [`drive`] for any [`Engine`].
+/// Runs `request` on any [`Engine`] to completion: the one copy of the
+/// driving loop ([`drive`] and [`crate::drive_subpath`] are this loop, typed).
 pub async fn drive_engine<E: Engine + ?Sized, B: Backend + ?Sized>(
     engine: &mut E,
     backend: &mut B,

@@ -3,6 +3,30 @@
 use super::engine::SubpathEngine;
 use super::request::{SubpathError, SubpathRequest, SubpathResponse};
 use crate::backend::Backend;
+use crate::driver::{Engine, drive_engine, drive_engine_bounded};
+use crate::effect::{Effect, Outcome};
+
+impl Engine for SubpathEngine {
+    type Request = SubpathRequest;
+    type Response = SubpathResponse;
+    type Error = SubpathError;
+
+    fn submit(&mut self, request: SubpathRequest) -> Result<(), SubpathError> {
+        SubpathEngine::submit(self, request)
+    }
+
+    fn poll_effect(&mut self) -> Option<Effect> {
+        SubpathEngine::poll_effect(self)
+    }
+
+    fn handle_outcome(&mut self, outcome: Outcome) {
+        SubpathEngine::handle_outcome(self, outcome);
+    }
+
+    fn poll_completion(&mut self) -> Option<Result<SubpathResponse, SubpathError>> {
+        SubpathEngine::poll_completion(self)
+    }
+}
 
 /// Runs `request` on `engine` to completion, executing each effect on
 /// `backend` and handing its outcome back (the subpath twin of
@@ -12,14 +36,7 @@ pub async fn drive_subpath<B: Backend + ?Sized>(
     backend: &mut B,
     request: SubpathRequest,
 ) -> Result<SubpathResponse, SubpathError> {
-    engine.submit(request)?;
-    while let Some(effect) = engine.poll_effect() {
-        let outcome = backend.execute(&effect).await;
-        engine.handle_outcome(outcome);
-    }
-    engine
-        .poll_completion()
-        .expect("poll_effect returned None with no effect outstanding, so the request is complete")
+    drive_engine(engine, backend, request).await
 }
 
 /// Like [`drive_subpath`], but stops after `max_effects` effects, leaving the
@@ -31,17 +48,5 @@ pub async fn drive_subpath_bounded<B: Backend + ?Sized>(
     request: SubpathRequest,
     max_effects: usize,
 ) -> Option<Result<SubpathResponse, SubpathError>> {
-    if let Err(error) = engine.submit(request) {
-        return Some(Err(error));
-    }
-    let mut executed = 0;
-    while let Some(effect) = engine.poll_effect() {
-        if executed == max_effects {
-            return None;
-        }
-        let outcome = backend.execute(&effect).await;
-        executed += 1;
-        engine.handle_outcome(outcome);
-    }
-    engine.poll_completion()
+    drive_engine_bounded(engine, backend, request, max_effects).await
 }

@@ -1,5 +1,8 @@
 //! Invariant 6: no panic, and every operation whose step failed returned an
-//! error (or, for recovery and cleanup, reported the failure).
+//! error (or, for recovery, cleanup, sweep and subpath clean, reported the
+//! failure in its report).
+
+use std::fmt::Debug;
 
 use podns_core::{NsResponse, OperationError, Response, SubpathResponse};
 
@@ -14,30 +17,39 @@ pub struct FaultWitness {
     pub fired: bool,
 }
 
-/// Checks one completed operation.
-pub fn check(
+/// The one rule: a fault that fired must show in the result.
+fn judge<T: Debug, E: Debug>(
     operation: &str,
     witness: FaultWitness,
-    result: &Result<Response, OperationError>,
+    result: &Result<T, E>,
+    reported_in: impl FnOnce(&T) -> bool,
 ) -> Result<(), Violation> {
-    if !witness.fired {
-        return Ok(());
-    }
     let reported = match result {
         Err(_) => true,
-        Ok(Response::Recovered(report)) => {
-            !report.problems.is_empty() || !report.temp_files_left.is_empty()
-        }
-        Ok(Response::CleanedUp(report)) => !report.failures.is_empty(),
-        Ok(_) => false,
+        Ok(response) => reported_in(response),
     };
-    if reported {
+    if !witness.fired || reported {
         return Ok(());
     }
     Err(Violation::new(
         NAME,
         format!("{operation}: an effect failed but the operation reported success: {result:?}"),
     ))
+}
+
+/// Checks one completed user-namespace operation.
+pub fn check(
+    operation: &str,
+    witness: FaultWitness,
+    result: &Result<Response, OperationError>,
+) -> Result<(), Violation> {
+    judge(operation, witness, result, |response| match response {
+        Response::Recovered(report) => {
+            !report.problems.is_empty() || !report.temp_files_left.is_empty()
+        }
+        Response::CleanedUp(report) => !report.failures.is_empty(),
+        _ => false,
+    })
 }
 
 /// Checks one completed namespace operation.
@@ -46,18 +58,12 @@ pub fn check_namespaces(
     witness: FaultWitness,
     result: &Result<NsResponse, String>,
 ) -> Result<(), Violation> {
-    let reported = match result {
-        Err(_) => true,
-        Ok(NsResponse::Swept(report)) => !report.failures.is_empty(),
-        Ok(_) => false,
-    };
-    if !witness.fired || reported {
-        return Ok(());
-    }
-    Err(Violation::new(
-        NAME,
-        format!("{operation}: an effect failed but the operation reported success: {result:?}"),
-    ))
+    judge(
+        operation,
+        witness,
+        result,
+        |response| matches!(response, NsResponse::Swept(report) if !report.failures.is_empty()),
+    )
 }
 
 /// Checks one completed subpath operation.
@@ -66,18 +72,12 @@ pub fn check_subpath(
     witness: FaultWitness,
     result: &Result<SubpathResponse, String>,
 ) -> Result<(), Violation> {
-    let reported = match result {
-        Err(_) => true,
-        Ok(SubpathResponse::Cleaned(report)) => !report.is_complete(),
-        Ok(_) => false,
-    };
-    if !witness.fired || reported {
-        return Ok(());
-    }
-    Err(Violation::new(
-        NAME,
-        format!("{operation}: an effect failed but the operation reported success: {result:?}"),
-    ))
+    judge(
+        operation,
+        witness,
+        result,
+        |response| matches!(response, SubpathResponse::Cleaned(report) if !report.is_complete()),
+    )
 }
 
 /// A panic caught while running a step.
