@@ -81,7 +81,7 @@ impl Resolver {
                 result => return result.map_err(|errno| Failed::new("openat2", errno)),
             }
         }
-        walk(root, path.components(), flags, mode)
+        walk(root, &path.components().collect::<Vec<_>>(), flags, mode)
     }
 
     /// Opens the directory holding `path` (for the `*at` calls) and returns it
@@ -112,7 +112,7 @@ fn open_beneath(
     let text = if path.is_root() {
         ".".to_owned()
     } else {
-        path.components().join("/")
+        path.as_str().to_owned()
     };
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     // NO_SYMLINKS already refuses a trailing symlink with ELOOP; O_NOFOLLOW
@@ -132,7 +132,7 @@ fn open_beneath(
 /// because a `RelPath` has no `..`, so no step can climb out of the root.
 fn walk(
     root: BorrowedFd<'_>,
-    components: &[String],
+    components: &[&str],
     flags: OFlags,
     mode: Mode,
 ) -> Result<OwnedFd, Failed> {
@@ -144,17 +144,12 @@ fn walk(
     let mut held: Option<OwnedFd> = None;
     for name in dirs {
         let at = held.as_ref().map_or(root, AsFd::as_fd);
-        let next = rustix::fs::openat(
-            at,
-            name.as_str(),
-            DIR_PATH_FLAGS | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )
-        .map_err(|errno| Failed::new("openat", symlink_as_eloop(at, name, errno)))?;
+        let next = rustix::fs::openat(at, *name, DIR_PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+            .map_err(|errno| Failed::new("openat", symlink_as_eloop(at, name, errno)))?;
         held = Some(next);
     }
     let at = held.as_ref().map_or(root, AsFd::as_fd);
-    let fd = rustix::fs::openat(at, last.as_str(), flags, mode)
+    let fd = rustix::fs::openat(at, *last, flags, mode)
         .map_err(|errno| Failed::new("openat", symlink_as_eloop(at, last, errno)))?;
     if flags.contains(OFlags::PATH) {
         // O_PATH | O_NOFOLLOW opens a trailing symlink itself instead of

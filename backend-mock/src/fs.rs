@@ -374,7 +374,7 @@ impl MockFs {
     /// files, corrupt files, hostile entries).
     pub fn plant(&mut self, path: &RootPath, node: Node) {
         let mut dir = self.roots[&path.root];
-        let components = path.path.components();
+        let components: Vec<&str> = path.path.components().collect();
         let Some((last, parents)) = components.split_last() else {
             return;
         };

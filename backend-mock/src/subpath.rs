@@ -94,9 +94,11 @@ fn kind_of(node: &Node) -> EntryKind {
 
 /// `path/name`, when `name` is a valid component.
 fn child_path(path: &RootPath, name: &str) -> Option<RootPath> {
-    let mut components = path.path.components().to_vec();
-    components.push(name.to_owned());
-    let path_text = components.join("/");
+    let path_text = if path.path.is_root() {
+        name.to_owned()
+    } else {
+        format!("{}/{name}", path.path.as_str())
+    };
     RelPath::parse(&path_text).ok().map(|rel| RootPath {
         root: path.root,
         path: rel,
@@ -128,7 +130,7 @@ fn resolve_beneath(
     let root = RootPath::root(path.root);
     // The directories walked through, with their paths; empty = the root.
     let mut stack: Vec<(Ino, RootPath)> = Vec::new();
-    let mut pending: Vec<String> = path.path.components().iter().rev().cloned().collect();
+    let mut pending: Vec<String> = path.path.components().rev().map(str::to_owned).collect();
     let mut links = 0;
     let mut last: Option<(Ino, RootPath)> = None;
     while let Some(name) = pending.pop() {
@@ -240,7 +242,7 @@ fn make_dir_beneath(
     mounts: &MockMounts,
     dir: &RootPath,
 ) -> Result<bool, EffectError> {
-    let components = dir.path.components();
+    let components: Vec<&str> = dir.path.components().collect();
     // The longest prefix that resolves; what follows it is created.
     let mut parent = resolve_beneath(fs, mounts, &RootPath::root(dir.root))?.0;
     for (index, name) in components.iter().enumerate() {

@@ -5,4 +5,5 @@
 
 pub mod fixtures;
 pub mod kubelet_style;
+pub mod recovery_sizes;
 pub mod sync_drive;

@@ -2,8 +2,8 @@
 //! so a benchmark measures the core's decisions and nothing else.
 
 use podns_core::{
-    DirEntry, Effect, EntryKind, IdMapping, Observation, OperationError, Outcome, Request,
-    Response, UsernsEngine, render_userns_file,
+    DirEntry, Effect, EffectError, EntryKind, Errno, IdMapping, Observation, OperationError,
+    Outcome, RelPath, Request, Response, UsernsEngine, render_userns_file,
 };
 
 use crate::fixtures::pod_name;
@@ -34,8 +34,8 @@ pub fn healthy_disk(effect: &Effect) -> Outcome {
     })
 }
 
-/// The observations of a pods directory holding `count` pods with valid
-/// files, prepared once so answering costs a clone.
+/// A pods directory holding `count` pods with valid files, in slots
+/// 0..count of kubelet's default pool.
 #[derive(Debug, Clone)]
 pub struct RecoveredDisk {
     root_listing: Vec<DirEntry>,
@@ -69,19 +69,49 @@ impl RecoveredDisk {
         }
     }
 
-    /// The answer to one recovery effect.
-    pub fn answer(&self, effect: &Effect) -> Outcome {
-        Ok(match effect {
-            Effect::ListDir { dir } if dir.path.is_root() => {
-                Observation::Listing(self.root_listing.clone())
-            }
-            Effect::ListDir { .. } => Observation::Listing(self.pod_listing.clone()),
-            Effect::ReadFile { file, .. } => {
-                let pod = &file.path.components()[0];
-                let index: usize = pod[pod.len() - 12..].parse().unwrap_or(0);
-                Observation::Contents(self.files[index].clone())
-            }
-            _ => Observation::Done,
-        })
+    /// Every observation one recovery of this directory needs, built ahead so
+    /// that answering moves a value and a benchmark times the core alone.
+    pub fn observations(&self) -> PreparedObservations {
+        PreparedObservations {
+            root_listing: Some(self.root_listing.clone()),
+            pod_listings: (0..self.files.len())
+                .map(|_| Some(self.pod_listing.clone()))
+                .collect(),
+            files: self.files.iter().cloned().map(Some).collect(),
+        }
     }
+}
+
+/// The observations of one recovery, each handed out once.
+#[derive(Debug)]
+pub struct PreparedObservations {
+    root_listing: Option<Vec<DirEntry>>,
+    pod_listings: Vec<Option<Vec<DirEntry>>>,
+    files: Vec<Option<Vec<u8>>>,
+}
+
+impl PreparedObservations {
+    /// The answer to one recovery effect. An effect asked twice, or for a pod
+    /// that is not there, is answered "not found".
+    pub fn answer(&mut self, effect: &Effect) -> Outcome {
+        let taken = match effect {
+            Effect::ListDir { dir } if dir.path.is_root() => {
+                self.root_listing.take().map(Observation::Listing)
+            }
+            Effect::ListDir { dir } => pod_index(&dir.path)
+                .and_then(|index| self.pod_listings.get_mut(index)?.take())
+                .map(Observation::Listing),
+            Effect::ReadFile { file, .. } => pod_index(&file.path)
+                .and_then(|index| self.files.get_mut(index)?.take())
+                .map(Observation::Contents),
+            _ => Some(Observation::Done),
+        };
+        taken.ok_or_else(|| EffectError::new(Errno::ENOENT, "not prepared"))
+    }
+}
+
+/// The slot index [`pod_name`] put at the end of the pod's directory name.
+fn pod_index(path: &RelPath) -> Option<usize> {
+    let pod = path.first_component()?;
+    pod.get(pod.len().checked_sub(12)?..)?.parse().ok()
 }

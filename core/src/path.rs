@@ -159,13 +159,17 @@ impl fmt::Display for Root {
 }
 
 /// A relative path made of validated components; empty means the root itself.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct RelPath(Vec<String>);
+///
+/// Held as one string, the components joined by `/`: recovery builds one path
+/// per pod, so a path costs one allocation, not one per component. Paths
+/// compare component by component (`a/b` sorts before `a-c`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct RelPath(String);
 
 impl RelPath {
     /// The root directory itself.
     pub fn root() -> Self {
-        Self(Vec::new())
+        Self(String::new())
     }
 
     /// Parses `a/b/c`; every component must pass [`validate_component`].
@@ -173,31 +177,59 @@ impl RelPath {
         if text.is_empty() {
             return Ok(Self::root());
         }
-        let mut components = Vec::new();
         for component in text.split('/') {
             validate_component(component)?;
-            components.push(component.to_owned());
         }
-        Ok(Self(components))
+        Ok(Self(text.to_owned()))
     }
 
     /// This path with one more component. `name` must already be valid: callers
     /// pass constants or values of validated types.
     pub(crate) fn join(&self, name: &str) -> Self {
         debug_assert_eq!(validate_component(name), Ok(()));
-        let mut components = self.0.clone();
-        components.push(name.to_owned());
-        Self(components)
+        if self.0.is_empty() {
+            return Self(name.to_owned());
+        }
+        let mut text = String::with_capacity(self.0.len() + 1 + name.len());
+        text.push_str(&self.0);
+        text.push('/');
+        text.push_str(name);
+        Self(text)
     }
 
     /// The components, outermost first.
-    pub fn components(&self) -> &[String] {
+    pub fn components(&self) -> impl DoubleEndedIterator<Item = &str> + Clone + '_ {
+        // The root is the empty string, which has no component.
+        self.0.split_terminator('/')
+    }
+
+    /// The first component, or `None` for the root.
+    pub fn first_component(&self) -> Option<&str> {
+        self.components().next()
+    }
+
+    /// How many components the path has; 0 for the root.
+    pub fn depth(&self) -> usize {
+        self.components().count()
+    }
+
+    /// True when `base` is this path or one of its ancestors, compared
+    /// component by component (so `pod-1` is not below `pod`).
+    pub fn starts_with(&self, base: &RelPath) -> bool {
+        match self.0.strip_prefix(base.0.as_str()) {
+            Some(rest) => base.0.is_empty() || rest.is_empty() || rest.starts_with('/'),
+            None => false,
+        }
+    }
+
+    /// The path as `a/b/c`; the empty string for the root.
+    pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The last component, or `None` for the root.
     pub fn file_name(&self) -> Option<&str> {
-        self.0.last().map(String::as_str)
+        self.components().next_back()
     }
 
     /// The path without its last component, or `None` for the root.
@@ -205,7 +237,10 @@ impl RelPath {
         if self.0.is_empty() {
             return None;
         }
-        Some(Self(self.0[..self.0.len() - 1].to_vec()))
+        Some(match self.0.rfind('/') {
+            Some(slash) => Self(self.0[..slash].to_owned()),
+            None => Self::root(),
+        })
     }
 
     /// True for the root itself.
@@ -214,18 +249,30 @@ impl RelPath {
     }
 }
 
+impl Ord for RelPath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.components().cmp(other.components())
+    }
+}
+
+impl PartialOrd for RelPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
             return f.write_str(".");
         }
-        f.write_str(&self.0.join("/"))
+        f.write_str(&self.0)
     }
 }
 
 impl Serialize for RelPath {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0.join("/"))
+        serializer.serialize_str(&self.0)
     }
 }
 
@@ -299,6 +346,20 @@ impl RootPath {
         Self {
             root,
             path: RelPath::root().join(pod.as_str()),
+        }
+    }
+
+    /// `<root>/<pod>/<name>`, built in one allocation; `name` must be a
+    /// valid component.
+    pub(crate) fn pod_file(root: Root, pod: &PodUid, name: &str) -> Self {
+        debug_assert_eq!(validate_component(name), Ok(()));
+        let mut text = String::with_capacity(pod.as_str().len() + 1 + name.len());
+        text.push_str(pod.as_str());
+        text.push('/');
+        text.push_str(name);
+        Self {
+            root,
+            path: RelPath(text),
         }
     }
 
@@ -399,11 +460,34 @@ mod tests {
     }
 
     #[test]
+    fn rel_paths_compare_and_split_by_component() {
+        let path = |text: &str| RelPath::parse(text).unwrap();
+        // '/' sorts after '-' as a byte, but a/b is inside a: it comes first.
+        assert!(path("a/b") < path("a-c"));
+        assert!(path("") < path("a"));
+        assert!(path("a") < path("a/b"));
+        assert_eq!(path("a/b/c").depth(), 3);
+        assert_eq!(RelPath::root().depth(), 0);
+        assert_eq!(RelPath::root().components().count(), 0);
+        assert_eq!(path("a/b/c").parent(), Some(path("a/b")));
+        assert_eq!(path("a").parent(), Some(RelPath::root()));
+        assert_eq!(RelPath::root().parent(), None);
+        assert_eq!(path("a/b/c").file_name(), Some("c"));
+        assert_eq!(path("a/b/c").first_component(), Some("a"));
+        assert_eq!(RelPath::root().join("x").join("y"), path("x/y"));
+        assert!(path("pod/x").starts_with(&path("pod")));
+        assert!(path("pod").starts_with(&path("pod")));
+        assert!(path("pod").starts_with(&RelPath::root()));
+        assert!(!path("pod-1").starts_with(&path("pod")));
+        assert!(!path("pod").starts_with(&path("pod/x")));
+    }
+
+    #[test]
     fn rel_path_deserialization_refuses_escapes() {
         for bad in ["\"../x\"", "\"/etc\"", "\"a//b\"", "\"a/./b\""] {
             assert!(serde_json::from_str::<RelPath>(bad).is_err(), "{bad}");
         }
         let good: RelPath = serde_json::from_str("\"pod/userns\"").unwrap();
-        assert_eq!(good.components(), ["pod", "userns"]);
+        assert_eq!(good.components().collect::<Vec<_>>(), ["pod", "userns"]);
     }
 }

@@ -92,7 +92,7 @@ impl NsNode {
             .backend
             .pins()
             .keys()
-            .map(|path| path.path.components()[0].clone())
+            .map(|path| path.path.first_component().unwrap_or_default().to_owned())
             .collect()
     }
 

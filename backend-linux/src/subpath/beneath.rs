@@ -53,7 +53,7 @@ fn openat2_beneath(root: BorrowedFd<'_>, path: &RelPath) -> rustix::io::Result<O
     let text = if path.is_root() {
         ".".to_owned()
     } else {
-        path.components().join("/")
+        path.as_str().to_owned()
     };
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
     let mut attempt = 1;
@@ -75,7 +75,6 @@ fn walk_beneath(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Failed>
     // Components still to resolve, the next one last.
     let mut pending: Vec<Vec<u8>> = path
         .components()
-        .iter()
         .rev()
         .map(|component| component.as_bytes().to_vec())
         .collect();

@@ -41,13 +41,9 @@ pub(crate) fn make_dir_beneath(
         // EEXIST here: the name did not resolve below the root (a dangling
         // symlink) or another process created it meanwhile; either way it is
         // not a directory this call may claim.
-        rustix::fs::mkdirat(
-            &parent,
-            name.as_str(),
-            Mode::from_bits_truncate(mode & 0o777),
-        )
-        .map_err(|errno| failed("mkdirat", errno))?;
-        let child = rustix::fs::openat(&parent, name.as_str(), CREATED_FLAGS, Mode::empty())
+        rustix::fs::mkdirat(&parent, name, Mode::from_bits_truncate(mode & 0o777))
+            .map_err(|errno| failed("mkdirat", errno))?;
+        let child = rustix::fs::openat(&parent, name, CREATED_FLAGS, Mode::empty())
             .map_err(|errno| failed("openat", errno))?;
         rustix::fs::fchmod(&child, Mode::from_bits_truncate(mode & 0o7777))
             .map_err(|errno| failed("fchmod", errno))?;
@@ -64,8 +60,8 @@ pub(crate) fn find_existing_prefix<'p>(
     resolver: &Resolver,
     root: BorrowedFd<'_>,
     path: &'p RelPath,
-) -> Result<(OwnedFd, &'p [String]), Failed> {
-    let components = path.components();
+) -> Result<(OwnedFd, Vec<&'p str>), Failed> {
+    let components: Vec<&str> = path.components().collect();
     let mut parent = open_beneath(resolver, root, &RelPath::root())?;
     for index in 0..components.len() {
         let prefix = RelPath::parse(&components[..=index].join("/"))
@@ -79,12 +75,12 @@ pub(crate) fn find_existing_prefix<'p>(
                 parent = fd;
             }
             Err(missing) if missing.errno == Errno::NOENT => {
-                return Ok((parent, &components[index..]));
+                return Ok((parent, components[index..].to_vec()));
             }
             Err(other) => return Err(other),
         }
     }
-    Ok((parent, &[]))
+    Ok((parent, Vec::new()))
 }
 
 #[cfg(test)]
@@ -129,7 +125,12 @@ mod tests {
             let rel = RelPath::parse(path).unwrap();
             results.push(
                 find_existing_prefix(&resolver, root.as_fd(), &rel)
-                    .map(|(_, missing)| missing.to_vec())
+                    .map(|(_, missing)| {
+                        missing
+                            .iter()
+                            .map(|name| name.to_string())
+                            .collect::<Vec<_>>()
+                    })
                     .map_err(|failed| failed.errno),
             );
         }

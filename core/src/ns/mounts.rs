@@ -116,7 +116,7 @@ impl RunMounts {
             }
             let pod = run
                 .relative(&entry.mount_point)
-                .and_then(|path| path.path.components().first().cloned())
+                .and_then(|path| path.path.first_component().map(str::to_owned))
                 .and_then(|name| PodUid::new(name).ok());
             match (pod, run.relative(&entry.mount_point)) {
                 (Some(pod), Some(path)) => grouped

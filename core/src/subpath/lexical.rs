@@ -126,7 +126,12 @@ impl HostDir {
     /// The absolute path of `rel` below this directory.
     pub fn join(&self, rel: &RelPath) -> String {
         let mut text = String::new();
-        for component in self.components.iter().chain(rel.components()) {
+        for component in self
+            .components
+            .iter()
+            .map(String::as_str)
+            .chain(rel.components())
+        {
             text.push('/');
             text.push_str(component);
         }
@@ -168,7 +173,7 @@ impl fmt::Display for HostDir {
 
 /// True when `path` is `base` or below it, component by component.
 pub(crate) fn is_within(path: &RelPath, base: &RelPath) -> bool {
-    path.components().starts_with(base.components())
+    path.starts_with(base)
 }
 
 #[cfg(test)]

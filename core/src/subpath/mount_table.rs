@@ -36,12 +36,7 @@ impl MountsBelow {
             .filter(|point| is_within(point, base) && *point != base)
             .cloned()
             .collect();
-        below.sort_by(|a, b| {
-            b.components()
-                .len()
-                .cmp(&a.components().len())
-                .then_with(|| a.cmp(b))
-        });
+        below.sort_by(|a, b| b.depth().cmp(&a.depth()).then_with(|| a.cmp(b)));
         below
     }
 }

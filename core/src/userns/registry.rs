@@ -113,6 +113,11 @@ impl Registry {
         self.claims.iter()
     }
 
+    /// How many pods hold a claim.
+    pub fn claim_count(&self) -> usize {
+        self.claims.len()
+    }
+
     /// Usable slots.
     pub fn capacity(&self) -> u32 {
         self.pool.usable_slot_count()
@@ -284,7 +289,10 @@ impl Registry {
 
     /// The problem of `pod`'s claim, if any.
     pub fn problem_of(&self, pod: &PodUid) -> Option<Problem> {
-        let claim = self.claims.get(pod)?;
+        self.problem_of_claim(pod, self.claims.get(pod)?)
+    }
+
+    fn problem_of_claim(&self, pod: &PodUid, claim: &Claim) -> Option<Problem> {
         let config = self.pool.config();
         let (kind, message) = match claim {
             Claim::Unknown { kind, detail } => (
@@ -345,7 +353,7 @@ impl Registry {
         };
         Some(Problem {
             pod: pod.clone(),
-            path: RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME),
+            path: RootPath::pod_file(Root::Pods, pod, USERNS_FILE_NAME),
             kind,
             message,
         })
@@ -353,9 +361,11 @@ impl Registry {
 
     /// Every problem, sorted by pod.
     pub fn problems(&self) -> Vec<Problem> {
+        // One pass over the claims, no lookup per pod: recovery calls this
+        // for every pod on the node.
         self.claims
-            .keys()
-            .filter_map(|pod| self.problem_of(pod))
+            .iter()
+            .filter_map(|(pod, claim)| self.problem_of_claim(pod, claim))
             .collect()
     }
 
@@ -375,7 +385,7 @@ impl Registry {
             // rather than guess.
             (None, None) => Err(Problem {
                 pod: pod.clone(),
-                path: RootPath::pod_dir(Root::Pods, pod).join(USERNS_FILE_NAME),
+                path: RootPath::pod_file(Root::Pods, pod, USERNS_FILE_NAME),
                 kind: ProblemKind::UnsafeRange,
                 message: format!("the range of pod {pod} does not fit 32-bit IDs"),
             }),

@@ -100,7 +100,7 @@ pub struct Release {
 }
 
 /// What recovery found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryReport {
     /// Pod directories listed.

@@ -19,7 +19,7 @@ pub fn check(world: &World, model: &Model) -> Result<(), Violation> {
     let pins = backend.pins();
     let pinned: BTreeSet<String> = pins
         .keys()
-        .filter_map(|path| path.path.components().first().cloned())
+        .filter_map(|path| path.path.first_component().map(str::to_owned))
         .collect();
     if pinned != model.pinned {
         return Err(Violation::new(

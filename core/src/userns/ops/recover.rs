@@ -60,13 +60,7 @@ impl RecoverOp {
             steps: VecDeque::new(),
             in_flight: None,
             found: Vec::new(),
-            report: RecoveryReport {
-                pod_dirs: 0,
-                allocations: 0,
-                problems: Vec::new(),
-                temp_files_removed: Vec::new(),
-                temp_files_left: Vec::new(),
-            },
+            report: RecoveryReport::default(),
             syncing: false,
             finished: None,
             done: false,
@@ -212,33 +206,43 @@ impl RecoverOp {
             }
         };
         entries.sort();
-        let has_userns = entries.iter().any(|entry| entry.name == USERNS_FILE_NAME);
-        for entry in entries {
+        let mut userns_kind = None;
+        for entry in &entries {
             if entry.name == USERNS_FILE_NAME {
-                match entry.kind {
-                    EntryKind::File => self
-                        .steps
-                        .push_back(PodStep::Read(pod.clone(), userns_path(&pod))),
-                    kind => self.found.push((
-                        pod.clone(),
-                        FoundClaim::Unknown {
-                            kind: ProblemKind::Unreadable,
-                            detail: format!(
-                                "{} is {}, not a regular file",
-                                self.labels.show(&userns_path(&pod)),
-                                describe_kind(kind)
-                            ),
-                        },
-                    )),
-                }
+                userns_kind = Some(entry.kind);
             } else if entry.name.starts_with(TEMP_FILE_PREFIX) && entry.kind != EntryKind::Directory
             {
-                let file = RootPath::pod_dir(Root::Pods, &pod).join(&entry.name);
-                if self.broken == Some(BrokenVariant::RecoveryTrustsTempFile) && !has_userns {
+                let file = RootPath::pod_file(Root::Pods, &pod, &entry.name);
+                if self.broken == Some(BrokenVariant::RecoveryTrustsTempFile)
+                    && !entries.iter().any(|entry| entry.name == USERNS_FILE_NAME)
+                {
                     self.steps.push_back(PodStep::Read(pod.clone(), file));
                     continue;
                 }
                 self.steps.push_back(PodStep::RemoveTemp(file));
+            }
+        }
+        // Temp names sort before `userns`, so reading it last keeps the
+        // listing's order, and the pod moves into the step.
+        match userns_kind {
+            None => {}
+            Some(EntryKind::File) => {
+                let file = userns_path(&pod);
+                self.steps.push_back(PodStep::Read(pod, file));
+            }
+            Some(kind) => {
+                let detail = format!(
+                    "{} is {}, not a regular file",
+                    self.labels.show(&userns_path(&pod)),
+                    describe_kind(kind)
+                );
+                self.found.push((
+                    pod,
+                    FoundClaim::Unknown {
+                        kind: ProblemKind::Unreadable,
+                        detail,
+                    },
+                ));
             }
         }
     }
@@ -290,13 +294,11 @@ impl RecoverOp {
             std::mem::take(&mut self.pod_dirs),
         );
         let problems = registry.problems();
-        self.report.allocations = registry
-            .claims()
-            .filter(|(pod, _)| registry.problem_of(pod).is_none())
-            .count();
+        // Every claim without a problem is a usable allocation.
+        self.report.allocations = registry.claim_count() - problems.len();
         self.report.problems = problems;
         self.done = true;
-        Step::Finish(Ok(Response::Recovered(self.report.clone())))
+        Step::Finish(Ok(Response::Recovered(std::mem::take(&mut self.report))))
     }
 }
 
@@ -305,7 +307,7 @@ fn pod_dir(pod: &PodUid) -> RootPath {
 }
 
 fn userns_path(pod: &PodUid) -> RootPath {
-    pod_dir(pod).join(USERNS_FILE_NAME)
+    RootPath::pod_file(Root::Pods, pod, USERNS_FILE_NAME)
 }
 
 fn describe_kind(kind: EntryKind) -> &'static str {
