@@ -99,7 +99,8 @@ fn allocator_rows(rows: &mut Vec<Row>) {
 }
 
 fn recovery_rows(rows: &mut Vec<Row>) {
-    for pods in [110u32, 1000, 10_000, 65_535] {
+    const SIZES: [u32; 4] = [110, 1000, 10_000, 65_535];
+    for pods in SIZES {
         let per_pod =
             |group: &str| median_ns(&format!("{group}/{pods}")).map(|ns| ns / f64::from(pods));
         let planning = per_pod("recovery_planning");
@@ -124,6 +125,22 @@ fn recovery_rows(rows: &mut Vec<Row>) {
             verdict: "-".into(),
         });
     }
+    // Linear: the cost per pod does not grow with the number of pods, beyond
+    // what a larger working set costs in cache misses.
+    let per_pod =
+        |pods: u32| median_ns(&format!("recovery_planning/{pods}")).map(|ns| ns / f64::from(pods));
+    let growth = per_pod(SIZES[3])
+        .zip(per_pod(SIZES[0]))
+        .map(|(large, small)| large / small);
+    rows.push(Row {
+        figure: format!(
+            "core recovery planning, cost per pod at {} pods over the cost at {}",
+            SIZES[3], SIZES[0]
+        ),
+        measured: growth.map_or_else(|| "not run".into(), |ratio| format!("{ratio:.2}")),
+        target: "≤ 2 (linear)".into(),
+        verdict: verdict(growth.map(|ratio| ratio <= 2.0)),
+    });
 }
 
 fn durable_rows(rows: &mut Vec<Row>) {
