@@ -117,6 +117,7 @@ mod mountinfo;
 mod ns;
 mod path;
 mod recording;
+mod request_slot;
 mod subpath;
 mod userns;
 

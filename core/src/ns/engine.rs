@@ -6,6 +6,7 @@ use super::ops::{CreateOp, Ctx, ListOp, RemoveOp, Step, SweepOp};
 use super::request::{NsError, NsRequest, NsResponse};
 use crate::effect::{Effect, Outcome};
 use crate::path::{Root, RootLabels, RootPath};
+use crate::request_slot::RequestSlot;
 
 /// The pod-namespace engine. It performs no I/O: it hands out [`Effect`]s
 /// and is told their [`Outcome`]s, with the same driving contract as
@@ -27,9 +28,12 @@ use crate::path::{Root, RootLabels, RootPath};
 pub struct NamespaceEngine {
     ctx: Ctx,
     run_dir_ready: bool,
-    active: Option<ActiveOp>,
-    in_flight: Option<Effect>,
-    completion: Option<Result<NsResponse, NsError>>,
+    /// The effect awaiting its outcome is [`Effect::SetUpRunDir`], not one of
+    /// the operation's.
+    setting_up_run_dir: bool,
+    /// Setting up the run directory failed: the request ends with this.
+    run_dir_error: Option<NsError>,
+    request: RequestSlot<ActiveOp, NsResponse, NsError>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,9 +56,9 @@ impl NamespaceEngine {
                 labels,
             },
             run_dir_ready: false,
-            active: None,
-            in_flight: None,
-            completion: None,
+            setting_up_run_dir: false,
+            run_dir_error: None,
+            request: RequestSlot::default(),
         }
     }
 
@@ -83,10 +87,10 @@ impl NamespaceEngine {
     /// [`NamespaceEngine::poll_completion`] once
     /// [`NamespaceEngine::poll_effect`] returns `None`.
     pub fn submit(&mut self, request: NsRequest) -> Result<(), NsError> {
-        if self.active.is_some() || self.completion.is_some() {
+        if self.request.is_busy() {
             return Err(NsError::Busy);
         }
-        self.active = Some(match request {
+        self.request.start(match request {
             NsRequest::Create { pod, maps } => ActiveOp::Create(CreateOp::new(pod, maps)),
             NsRequest::Remove { pod } => ActiveOp::Remove(RemoveOp::new(pod)),
             NsRequest::Sweep { keep, allocations } => {
@@ -100,70 +104,52 @@ impl NamespaceEngine {
     /// The next effect to execute, or `None` when the request is complete
     /// (or the previous effect's outcome has not been handed back yet).
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        let op = self.active.as_mut()?;
-        if !self.run_dir_ready {
-            self.in_flight = Some(Effect::SetUpRunDir);
-            return Some(Effect::SetUpRunDir);
-        }
-        let step = match op {
-            ActiveOp::Create(op) => op.poll(&self.ctx),
-            ActiveOp::Remove(op) => op.poll(&self.ctx),
-            ActiveOp::Sweep(op) => op.poll(&self.ctx),
-            ActiveOp::List(op) => op.poll(&self.ctx),
-        };
-        match step {
-            Step::Run(effect) => {
-                self.in_flight = Some(effect.clone());
-                Some(effect)
+        self.request.poll(|op| {
+            if let Some(error) = self.run_dir_error.take() {
+                return Step::Finish(Err(error));
             }
-            Step::Finish(result) => {
-                self.active = None;
-                self.completion = Some(result);
-                None
+            if !self.run_dir_ready {
+                self.setting_up_run_dir = true;
+                return Step::Run(Effect::SetUpRunDir);
             }
-        }
+            match op {
+                ActiveOp::Create(op) => op.poll(&self.ctx),
+                ActiveOp::Remove(op) => op.poll(&self.ctx),
+                ActiveOp::Sweep(op) => op.poll(&self.ctx),
+                ActiveOp::List(op) => op.poll(&self.ctx),
+            }
+        })
     }
 
     /// The outcome of the effect last returned by
     /// [`NamespaceEngine::poll_effect`]. Ignored when none is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
-        let Some(effect) = self.in_flight.take() else {
-            return;
-        };
-        if effect == Effect::SetUpRunDir {
-            match outcome {
-                Ok(_) => self.run_dir_ready = true,
-                Err(error) => {
-                    self.active = None;
-                    self.completion = Some(Err(self.ctx.io(
-                        "set up the run directory",
-                        &RootPath::root(Root::Run),
-                        error,
-                    )));
+        self.request.handle(outcome, |op, outcome| {
+            if std::mem::take(&mut self.setting_up_run_dir) {
+                match outcome {
+                    Ok(_) => self.run_dir_ready = true,
+                    Err(error) => {
+                        self.run_dir_error = Some(self.ctx.io(
+                            "set up the run directory",
+                            &RootPath::root(Root::Run),
+                            error,
+                        ));
+                    }
                 }
+                return;
             }
-            return;
-        }
-        match self.active.as_mut() {
-            Some(ActiveOp::Create(op)) => op.handle(&self.ctx, outcome),
-            Some(ActiveOp::Remove(op)) => op.handle(&self.ctx, outcome),
-            Some(ActiveOp::Sweep(op)) => op.handle(&self.ctx, outcome),
-            Some(ActiveOp::List(op)) => op.handle(&self.ctx, outcome),
-            None => {}
-        }
-    }
-
-    /// The effect handed out and not yet answered.
-    pub fn in_flight(&self) -> Option<&Effect> {
-        self.in_flight.as_ref()
+            match op {
+                ActiveOp::Create(op) => op.handle(&self.ctx, outcome),
+                ActiveOp::Remove(op) => op.handle(&self.ctx, outcome),
+                ActiveOp::Sweep(op) => op.handle(&self.ctx, outcome),
+                ActiveOp::List(op) => op.handle(&self.ctx, outcome),
+            }
+        });
     }
 
     /// The result of the submitted request, once it is complete.
     pub fn poll_completion(&mut self) -> Option<Result<NsResponse, NsError>> {
-        self.completion.take()
+        self.request.poll_completion()
     }
 }
 

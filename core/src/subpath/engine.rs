@@ -7,6 +7,7 @@ use super::prepare::PrepareOp;
 use super::request::{SubpathError, SubpathRequest, SubpathResponse};
 use crate::effect::{Effect, Outcome};
 use crate::path::RootLabels;
+use crate::request_slot::RequestSlot;
 
 /// The subpath mount engine. It performs no I/O: it hands out [`Effect`]s and
 /// is told their [`Outcome`]s, exactly like [`crate::UsernsEngine`].
@@ -33,9 +34,7 @@ use crate::path::RootLabels;
 #[derive(Debug, Clone, Default)]
 pub struct SubpathEngine {
     labels: RootLabels,
-    active: Option<ActiveOp>,
-    in_flight: Option<Effect>,
-    completion: Option<Result<SubpathResponse, SubpathError>>,
+    request: RequestSlot<ActiveOp, SubpathResponse, SubpathError>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,11 +58,11 @@ impl SubpathEngine {
     /// [`SubpathEngine::poll_completion`] once [`SubpathEngine::poll_effect`]
     /// returns `None`.
     pub fn submit(&mut self, request: SubpathRequest) -> Result<(), SubpathError> {
-        if self.active.is_some() || self.completion.is_some() {
+        if self.request.is_busy() {
             return Err(SubpathError::Busy);
         }
         let labels = self.labels.clone();
-        self.active = Some(match request {
+        self.request.start(match request {
             SubpathRequest::Prepare(prepare) => ActiveOp::Prepare(PrepareOp::new(prepare, labels)),
             SubpathRequest::Clean(clean) => ActiveOp::Clean(CleanOp::new(clean, labels)),
         });
@@ -73,47 +72,26 @@ impl SubpathEngine {
     /// The next effect to execute, or `None` when the request is complete (or
     /// while the previous effect's outcome has not been handed back).
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        let step = match self.active.as_mut()? {
-            ActiveOp::Prepare(op) => op.poll(),
-            ActiveOp::Clean(op) => op.poll(),
-        };
-        match step {
-            Step::Run(effect) => {
-                self.in_flight = Some(effect.clone());
-                Some(effect)
+        self.request.poll(|op| -> Step {
+            match op {
+                ActiveOp::Prepare(op) => op.poll(),
+                ActiveOp::Clean(op) => op.poll(),
             }
-            Step::Finish(result) => {
-                self.active = None;
-                self.completion = Some(result);
-                None
-            }
-        }
+        })
     }
 
     /// The outcome of the effect last returned by
     /// [`SubpathEngine::poll_effect`]. Ignored when none is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
-        if self.in_flight.take().is_none() {
-            return;
-        }
-        match self.active.as_mut() {
-            Some(ActiveOp::Prepare(op)) => op.handle(outcome),
-            Some(ActiveOp::Clean(op)) => op.handle(outcome),
-            None => {}
-        }
-    }
-
-    /// The effect handed out and not yet answered.
-    pub fn in_flight(&self) -> Option<&Effect> {
-        self.in_flight.as_ref()
+        self.request.handle(outcome, |op, outcome| match op {
+            ActiveOp::Prepare(op) => op.handle(outcome),
+            ActiveOp::Clean(op) => op.handle(outcome),
+        });
     }
 
     /// The result of the submitted request, once it is complete.
     pub fn poll_completion(&mut self) -> Option<Result<SubpathResponse, SubpathError>> {
-        self.completion.take()
+        self.request.poll_completion()
     }
 }
 
@@ -163,8 +141,7 @@ mod tests {
         let mut engine = SubpathEngine::new();
         engine.submit(prepare()).unwrap();
         assert_eq!(engine.submit(prepare()), Err(SubpathError::Busy));
-        let effect = engine.poll_effect().unwrap();
-        assert_eq!(engine.in_flight(), Some(&effect));
+        assert!(engine.poll_effect().is_some());
         // Polling again before the outcome is handed back gives nothing.
         assert_eq!(engine.poll_effect(), None);
     }

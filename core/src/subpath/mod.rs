@@ -38,17 +38,11 @@ pub use request::{
     SubpathRequest, SubpathResponse,
 };
 
-use crate::effect::{Effect, EffectError, Observation};
+use crate::effect::{EffectError, Observation};
 use crate::path::{RootLabels, RootPath};
 
 /// What an operation wants next.
-#[derive(Debug, Clone)]
-enum Step {
-    /// Execute this effect and hand back its outcome.
-    Run(Effect),
-    /// The operation is over.
-    Finish(Result<SubpathResponse, SubpathError>),
-}
+type Step = crate::request_slot::Step<SubpathResponse, SubpathError>;
 
 /// The error for a failed step.
 fn io_error(

@@ -14,6 +14,7 @@ use super::seeded_rng::SeededRng;
 use super::{HostIdRange, UserNamespace, file_format::TEMP_FILE_PREFIX};
 use crate::effect::{Effect, Outcome};
 use crate::path::{PodUid, RootLabels};
+use crate::request_slot::RequestSlot;
 
 /// How a free slot is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,10 +68,7 @@ pub struct UsernsEngine {
     policy: AllocationPolicy,
     recovered: bool,
     next_temp: u64,
-    active: Option<ActiveOp>,
-    /// An effect was handed out and its outcome is awaited.
-    awaiting_outcome: bool,
-    completion: Option<Result<Response, OperationError>>,
+    request: RequestSlot<ActiveOp, Response, OperationError>,
     broken: Option<BrokenVariant>,
 }
 
@@ -83,9 +81,7 @@ impl UsernsEngine {
             policy,
             recovered: false,
             next_temp: 0,
-            active: None,
-            awaiting_outcome: false,
-            completion: None,
+            request: RequestSlot::default(),
             broken: None,
         }
     }
@@ -101,15 +97,15 @@ impl UsernsEngine {
     /// once [`UsernsEngine::poll_effect`] returns `None`; it may be ready at
     /// once, with no effect at all.
     pub fn submit(&mut self, request: Request) -> Result<(), OperationError> {
-        if self.active.is_some() || self.completion.is_some() {
+        if self.request.is_busy() {
             return Err(OperationError::Busy);
         }
         if !self.recovered && !matches!(request, Request::Recover) {
             return Err(OperationError::NotRecovered);
         }
         match self.start(request) {
-            Ok(op) => self.active = Some(op),
-            Err(result) => self.completion = Some(result),
+            Ok(op) => self.request.start(op),
+            Err(result) => self.request.finish_at_once(result),
         }
         Ok(())
     }
@@ -117,40 +113,26 @@ impl UsernsEngine {
     /// The next effect to execute, or `None` when the request is complete (or
     /// when the previous effect's outcome has not been handed back yet).
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        if self.awaiting_outcome {
-            return None;
-        }
-        let op = self.active.as_mut()?;
-        match op.poll(&mut self.registry) {
-            Step::Run(effect) => {
-                self.awaiting_outcome = true;
-                Some(effect)
+        self.request.poll(|op| {
+            let step = op.poll(&mut self.registry);
+            if matches!((&*op, &step), (ActiveOp::Recover(_), Step::Finish(Ok(_)))) {
+                self.recovered = true;
             }
-            Step::Finish(result) => {
-                if matches!(op, ActiveOp::Recover(_)) && result.is_ok() {
-                    self.recovered = true;
-                }
-                self.active = None;
-                self.completion = Some(result);
-                None
-            }
-        }
+            step
+        })
     }
 
     /// The outcome of the effect last returned by
     /// [`UsernsEngine::poll_effect`]. Ignored when no effect is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
-        if !std::mem::take(&mut self.awaiting_outcome) {
-            return;
-        }
-        if let Some(op) = self.active.as_mut() {
-            op.handle(&mut self.registry, outcome);
-        }
+        self.request.handle(outcome, |op, outcome| {
+            op.handle(&mut self.registry, outcome)
+        });
     }
 
     /// The result of the submitted request, once it is complete.
     pub fn poll_completion(&mut self) -> Option<Result<Response, OperationError>> {
-        self.completion.take()
+        self.request.poll_completion()
     }
 
     /// Names the roots in every message with `labels` (the real directories,

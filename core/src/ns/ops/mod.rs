@@ -22,13 +22,7 @@ use crate::mountinfo::parse_mountinfo_bytes;
 use crate::path::{RootLabels, RootPath};
 
 /// What an operation wants next.
-#[derive(Debug, Clone)]
-pub(crate) enum Step {
-    /// Execute this effect and hand back its outcome.
-    Run(crate::effect::Effect),
-    /// The operation is over.
-    Finish(Result<NsResponse, NsError>),
-}
+pub(crate) type Step = crate::request_slot::Step<NsResponse, NsError>;
 
 /// What every operation may read: where the run directory is, and how to
 /// name paths in messages.

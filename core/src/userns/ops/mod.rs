@@ -14,17 +14,11 @@ pub(crate) use release::ReleaseOp;
 
 use super::registry::Registry;
 use super::request::{OperationError, Response};
-use crate::effect::{Effect, Observation, Outcome};
+use crate::effect::{Observation, Outcome};
 use crate::path::{RootLabels, RootPath};
 
 /// What an operation wants next.
-#[derive(Debug, Clone)]
-pub(crate) enum Step {
-    /// Execute this effect and hand back its outcome.
-    Run(Effect),
-    /// The operation is over.
-    Finish(Result<Response, OperationError>),
-}
+pub(crate) type Step = crate::request_slot::Step<Response, OperationError>;
 
 /// An operation in progress.
 #[derive(Debug, Clone)]

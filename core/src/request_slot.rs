@@ -1,0 +1,151 @@
+//! The bookkeeping every engine shares: one request at a time, at most one
+//! effect awaiting its outcome, and the result kept until it is taken.
+//!
+//! Each engine holds a [`RequestSlot`] of its own operation type and keeps
+//! only what is particular to it (the userns registry, the namespace run
+//! directory, the subpath labels). The slot enforces the driving contract of
+//! the crate docs the same way for all three: `poll_effect` gives nothing
+//! while an outcome is awaited, and an outcome nobody asked for is ignored.
+
+use crate::effect::{Effect, Outcome};
+
+/// What an operation wants next.
+#[derive(Debug, Clone)]
+pub(crate) enum Step<R, E> {
+    /// Execute this effect and hand back its outcome.
+    Run(Effect),
+    /// The operation is over.
+    Finish(Result<R, E>),
+}
+
+/// The request an engine is running, if any, and the result of the last one
+/// until it is taken.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestSlot<Op, R, E> {
+    active: Option<Op>,
+    /// An effect was handed out and its outcome is awaited. Only a flag: the
+    /// effect itself went to the driver, and keeping a copy would cost a
+    /// clone per effect.
+    awaiting_outcome: bool,
+    completion: Option<Result<R, E>>,
+}
+
+impl<Op, R, E> Default for RequestSlot<Op, R, E> {
+    fn default() -> Self {
+        Self {
+            active: None,
+            awaiting_outcome: false,
+            completion: None,
+        }
+    }
+}
+
+impl<Op, R, E> RequestSlot<Op, R, E> {
+    /// True while a request runs or its result has not been taken: a new
+    /// request must be refused.
+    pub fn is_busy(&self) -> bool {
+        self.active.is_some() || self.completion.is_some()
+    }
+
+    /// Starts `op`. The engine checked [`RequestSlot::is_busy`] first.
+    pub fn start(&mut self, op: Op) {
+        debug_assert!(!self.is_busy(), "a request is already running");
+        self.active = Some(op);
+    }
+
+    /// Completes a request that needs no effect at all.
+    pub fn finish_at_once(&mut self, result: Result<R, E>) {
+        debug_assert!(!self.is_busy(), "a request is already running");
+        self.completion = Some(result);
+    }
+
+    /// The next effect of the running operation, asked of `step`; `None`
+    /// when no request runs, when an outcome is still awaited, or when
+    /// `step` finishes the operation (its result is then kept for
+    /// [`RequestSlot::poll_completion`]).
+    pub fn poll(&mut self, step: impl FnOnce(&mut Op) -> Step<R, E>) -> Option<Effect> {
+        if self.awaiting_outcome {
+            return None;
+        }
+        match step(self.active.as_mut()?) {
+            Step::Run(effect) => {
+                self.awaiting_outcome = true;
+                Some(effect)
+            }
+            Step::Finish(result) => {
+                self.active = None;
+                self.completion = Some(result);
+                None
+            }
+        }
+    }
+
+    /// Hands `outcome` to the running operation through `handle`, when an
+    /// effect is awaiting it; otherwise ignores it.
+    pub fn handle(&mut self, outcome: Outcome, handle: impl FnOnce(&mut Op, Outcome)) {
+        if !std::mem::take(&mut self.awaiting_outcome) {
+            return;
+        }
+        if let Some(op) = self.active.as_mut() {
+            handle(op, outcome);
+        }
+    }
+
+    /// The result of the last request, once it is complete.
+    pub fn poll_completion(&mut self) -> Option<Result<R, E>> {
+        self.completion.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effect::{EffectError, Errno, Observation};
+
+    /// Counts the outcomes it is handed, and finishes after two effects.
+    #[derive(Debug, Default)]
+    struct TwoSyncs {
+        handled: Vec<bool>,
+    }
+
+    fn step(op: &mut TwoSyncs) -> Step<usize, ()> {
+        if op.handled.len() == 2 {
+            return Step::Finish(Ok(op.handled.iter().filter(|ok| **ok).count()));
+        }
+        Step::Run(Effect::SyncFs {
+            root: crate::path::Root::Pods,
+        })
+    }
+
+    fn handle(op: &mut TwoSyncs, outcome: Outcome) {
+        op.handled.push(outcome.is_ok());
+    }
+
+    #[test]
+    fn one_effect_at_a_time_and_stray_outcomes_are_ignored() {
+        let mut slot: RequestSlot<TwoSyncs, usize, ()> = RequestSlot::default();
+        assert_eq!(slot.poll(step), None, "nothing runs yet");
+        slot.start(TwoSyncs::default());
+        assert!(slot.is_busy());
+        assert!(slot.poll(step).is_some());
+        assert_eq!(slot.poll(step), None, "the first outcome is awaited");
+        slot.handle(Ok(Observation::Done), handle);
+        slot.handle(Ok(Observation::Done), handle);
+        assert!(slot.poll(step).is_some());
+        slot.handle(Err(EffectError::new(Errno::EIO, "sync")), handle);
+        assert_eq!(slot.poll(step), None);
+        assert_eq!(slot.poll_completion(), Some(Ok(1)));
+        assert!(!slot.is_busy());
+        assert_eq!(slot.poll_completion(), None);
+    }
+
+    #[test]
+    fn a_result_at_once_keeps_the_slot_busy_until_taken() {
+        let mut slot: RequestSlot<TwoSyncs, usize, ()> = RequestSlot::default();
+        slot.finish_at_once(Err(()));
+        assert!(slot.is_busy());
+        assert_eq!(slot.poll(step), None);
+        assert_eq!(slot.poll_completion(), Some(Err(())));
+        assert!(!slot.is_busy());
+    }
+}
