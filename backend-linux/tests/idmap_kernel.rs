@@ -351,15 +351,22 @@ fn cli_idmap_commands_and_subuid_pool() {
     // --subuid-user: the pool is the user's single range in both files.
     let pods = dir.path().join("pods");
     let pods = pods.to_str().unwrap();
-    let with_subids = |subuid: &str, subgid: &str, args: &[&str]| {
+    let passwd = file(
+        "passwd",
+        "root:x:0:0::/root:/bin/sh\nkubelet:x:1000:1000::/:/bin/sh\n",
+    );
+    let as_user = |user: &str, subuid: &str, subgid: &str, args: &[&str]| {
         let mut command = Command::new(PODNS);
         command
             .env("PODNS_SUBUID_FILE", file("subuid", subuid))
-            .env("PODNS_SUBGID_FILE", file("subgid", subgid));
-        let mut all = vec!["--pods-dir", pods, "--subuid-user", "kubelet"];
+            .env("PODNS_SUBGID_FILE", file("subgid", subgid))
+            .env("PODNS_PASSWD_FILE", &passwd);
+        let mut all = vec!["--pods-dir", pods, "--subuid-user", user];
         all.extend_from_slice(args);
         run_podns_with(command, &all)
     };
+    let with_subids =
+        |subuid: &str, subgid: &str, args: &[&str]| as_user("kubelet", subuid, subgid, args);
     let ranges = "# kubelet's pool\nalice:100000:65536\nkubelet:65536:7208960\n";
     let (code, stdout, stderr) = with_subids(ranges, ranges, &["list"]);
     assert_eq!(code, 0, "{stderr}");
@@ -382,6 +389,25 @@ fn cli_idmap_commands_and_subuid_pool() {
     let (code, _, stderr) = with_subids(ranges, ranges, &["--first-id", "65536", "list"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("do not also pass --first-id"), "{stderr}");
+
+    // Lines may name the owner by UID, and the user may be given by UID:
+    // the passwd file links the two, as shadow-utils does.
+    let by_uid = "alice:100000:65536\n1000:65536:7208960\n";
+    for (user, subuid, subgid) in [
+        ("kubelet", by_uid, by_uid),
+        ("kubelet", by_uid, ranges),
+        ("1000", ranges, ranges),
+        ("1000", by_uid, ranges),
+    ] {
+        let (code, stdout, stderr) = as_user(user, subuid, subgid, &["list"]);
+        assert_eq!(code, 0, "{user}: {stderr}");
+        let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(list["capacity"], 110, "{user}: {stdout}");
+    }
+    // A user the passwd file does not know is matched by the form given.
+    let (code, _, stderr) = as_user("bob", by_uid, by_uid, &["list"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("bob"), "{stderr}");
 }
 
 /// A child process that has unshared a user namespace in its `pre_exec` hook

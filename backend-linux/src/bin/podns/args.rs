@@ -40,10 +40,11 @@ pub struct GlobalOptions {
     pub id_count: Option<u64>,
     /// Take the pool (first ID and ID count) from NAME's single subordinate
     /// range, which must be identical in /etc/subuid and /etc/subgid (as
-    /// kubelet does for its "kubelet" user); a numeric NAME also matches lines
-    /// that name the owner by UID. Conflicts with --first-id and --id-count.
-    /// The environment variables PODNS_SUBUID_FILE and PODNS_SUBGID_FILE
-    /// replace the two file paths
+    /// kubelet does for its "kubelet" user). NAME may be a user name or a UID;
+    /// lines keyed by either match, the other half coming from /etc/passwd.
+    /// Conflicts with --first-id and --id-count. The environment variables
+    /// PODNS_SUBUID_FILE, PODNS_SUBGID_FILE and PODNS_PASSWD_FILE replace the
+    /// three file paths
     #[arg(long, global = true, value_name = "NAME")]
     pub subuid_user: Option<String>,
     /// Host IDs per pod, a multiple of 65536

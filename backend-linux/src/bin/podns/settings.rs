@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use podns_core::{AllocationPolicy, ID_SPACE_END, Pool, PoolConfig, SubidPoolRange, SubidSource};
+use podns_core::{
+    AllocationPolicy, ID_SPACE_END, Pool, PoolConfig, SubidPoolRange, SubidSource, passwd_name_of,
+    passwd_uid_of,
+};
 
 use crate::args::{GlobalOptions, Policy};
 use crate::failure::Failure;
@@ -73,15 +76,34 @@ fn pool_config(options: &GlobalOptions) -> Result<PoolConfig, Failure> {
 const SUBUID_FILE_ENV: &str = "PODNS_SUBUID_FILE";
 /// Names the subordinate GID file instead of /etc/subgid (for tests).
 const SUBGID_FILE_ENV: &str = "PODNS_SUBGID_FILE";
+/// Names the user database instead of /etc/passwd (for tests).
+const PASSWD_FILE_ENV: &str = "PODNS_PASSWD_FILE";
 
-/// `user`'s single range, identical in the subuid and subgid files. A
-/// numeric `user` also matches lines that name the owner by UID.
+fn path_from(variable: &str, default: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+/// `user` (a name or a UID) as the name and UID subordinate-ID lines may be
+/// keyed by, as shadow-utils matches them: a name's UID and a UID's name
+/// come from the passwd file. A user the file does not list (one known only
+/// to LDAP, say) is matched by the form given; a missing file lists nobody.
+fn owner_keys(user: &str) -> (String, Option<u32>) {
+    let passwd = std::fs::read(path_from(PASSWD_FILE_ENV, "/etc/passwd")).unwrap_or_default();
+    let numeric = !user.is_empty() && user.bytes().all(|byte| byte.is_ascii_digit());
+    match numeric.then(|| user.parse::<u32>().ok()).flatten() {
+        Some(uid) => {
+            let name = passwd_name_of(&passwd, uid).unwrap_or(user);
+            (name.to_owned(), Some(uid))
+        }
+        None => (user.to_owned(), passwd_uid_of(&passwd, user)),
+    }
+}
+
+/// `user`'s single range, identical in the subuid and subgid files, from
+/// lines keyed by the user's name or UID.
 fn subid_range(user: &str) -> Result<SubidPoolRange, Failure> {
-    let path_from = |variable: &str, default: &str| {
-        std::env::var_os(variable)
-            .filter(|value| !value.is_empty())
-            .map_or_else(|| PathBuf::from(default), PathBuf::from)
-    };
     let subuid_path = path_from(SUBUID_FILE_ENV, "/etc/subuid");
     let subgid_path = path_from(SUBGID_FILE_ENV, "/etc/subgid");
     let read = |path: &Path, variable: &str| {
@@ -98,11 +120,7 @@ fn subid_range(user: &str) -> Result<SubidPoolRange, Failure> {
     };
     let subuid = read(&subuid_path, SUBUID_FILE_ENV)?;
     let subgid = read(&subgid_path, SUBGID_FILE_ENV)?;
-    let uid = user
-        .bytes()
-        .all(|byte| byte.is_ascii_digit())
-        .then(|| user.parse::<u32>().ok())
-        .flatten();
+    let (name, uid) = owner_keys(user);
     let subuid_name = subuid_path.display().to_string();
     let subgid_name = subgid_path.display().to_string();
     SubidPoolRange::from_files(
@@ -114,7 +132,7 @@ fn subid_range(user: &str) -> Result<SubidPoolRange, Failure> {
             name: &subgid_name,
             contents: &subgid,
         },
-        user,
+        &name,
         uid,
     )
     .map_err(|error| Failure::bad_input("invalid-subid", format!("--subuid-user {user}: {error}")))
