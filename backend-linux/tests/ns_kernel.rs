@@ -5,13 +5,15 @@
 //!
 //! These tests need root (each one says why it skips otherwise). So that no
 //! mount can leak onto the machine, every scenario runs in a private mount
-//! namespace: the test re-executes its own binary under `unshare -m
-//! --propagation private` with [`ROLE_ENV`] naming the scenario, and the
-//! re-executed binary runs only [`ns_kernel_role`]. The test harness is
+//! namespace: the test re-executes its own binary, running only itself,
+//! under `unshare -m --propagation private`
+//! ([`common::rerun_in_private_mount_namespace`]). The test harness is
 //! multi-threaded, so it cannot unshare itself. Nothing sleeps: a podns
 //! process paused by `PODNS_TEST_PAUSE_AT` says so on stdout, and orphaned
-//! helpers are reaped (the role is a child subreaper) before anything is
+//! helpers are reaped (the re-run is a child subreaper) before anything is
 //! checked.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -30,12 +32,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{WaitId, WaitIdOptions};
 use serde_json::Value;
 
-/// Names the scenario a re-executed test binary runs.
-const ROLE_ENV: &str = "PODNS_NS_KERNEL_ROLE";
-/// The test the roles run in.
-const ROLE_TEST: &str = "ns_kernel_role";
-/// The binary under test.
-const PODNS: &str = env!("CARGO_BIN_EXE_podns");
+use common::{PODNS, rerun_in_private_mount_namespace};
 
 /// Why this machine cannot run the scenarios, if it cannot.
 fn cannot_run() -> Option<String> {
@@ -56,66 +53,44 @@ fn cannot_run() -> Option<String> {
     None
 }
 
-/// Runs scenario `role` in a private mount namespace and checks it passed.
-fn in_private_mount_namespace(role: &str) {
-    if let Some(why) = cannot_run() {
-        eprintln!("skipping {role}: {why}");
-        return;
+/// True in the re-executed test binary, inside its private mount namespace,
+/// where the scenario runs; false (after checking the re-run passed, or after
+/// saying why it skips) in the outer run.
+fn in_private_mount_namespace(test_name: &str) -> bool {
+    if std::env::var_os(common::IN_PRIVATE_MOUNT_NAMESPACE).is_none() {
+        if let Some(why) = cannot_run() {
+            println!("skipping {test_name}: {why}");
+            return false;
+        }
     }
-    let exe = std::env::current_exe().unwrap();
-    let output = Command::new("unshare")
-        .args(["-m", "--propagation", "private"])
-        .arg(&exe)
-        .args(["--exact", ROLE_TEST, "--nocapture", "--test-threads=1"])
-        .env(ROLE_ENV, role)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run unshare");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- {role} stdout ---\n{stdout}\n--- {role} stderr ---\n{stderr}");
-    assert!(
-        output.status.success(),
-        "{role} failed ({}); see above",
-        output.status
-    );
-    assert!(
-        stdout.contains(&format!("{role}: done")),
-        "the {role} role did not run to its end"
-    );
+    if !rerun_in_private_mount_namespace(test_name) {
+        return false;
+    }
+    // Orphaned helpers (their podns killed) are reparented to us, so we can
+    // wait for them instead of guessing when they are gone.
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+    true
 }
 
 #[test]
 fn create_join_and_remove() {
-    in_private_mount_namespace("create-join-remove");
+    if in_private_mount_namespace("create_join_and_remove") {
+        create_join_remove();
+    }
 }
 
 #[test]
 fn kill_at_every_step_then_sweep() {
-    in_private_mount_namespace("kill-then-sweep");
+    if in_private_mount_namespace("kill_at_every_step_then_sweep") {
+        kill_then_sweep();
+    }
 }
 
 #[test]
 fn hundred_cycles_leak_nothing() {
-    in_private_mount_namespace("hundred-cycles");
-}
-
-/// The scenarios, in the re-executed binary; nothing in a normal run.
-#[test]
-fn ns_kernel_role() {
-    let Ok(role) = std::env::var(ROLE_ENV) else {
-        return;
-    };
-    // Orphaned helpers (their podns killed) are reparented to us, so we can
-    // wait for them instead of guessing when they are gone.
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
-    match role.as_str() {
-        "create-join-remove" => create_join_remove(),
-        "kill-then-sweep" => kill_then_sweep(),
-        "hundred-cycles" => hundred_cycles(),
-        other => panic!("unknown role {other:?}"),
+    if in_private_mount_namespace("hundred_cycles_leak_nothing") {
+        hundred_cycles();
     }
-    println!("{role}: done");
 }
 
 /// A pods directory and a run directory in a fresh temporary directory.

@@ -438,12 +438,15 @@ pub fn mkfifo(path: &Path) {
     assert!(status.success(), "mkfifo {} failed", path.display());
 }
 
+/// Set in a test binary that [`rerun_in_private_mount_namespace`] started.
+pub const IN_PRIVATE_MOUNT_NAMESPACE: &str = "PODNS_TEST_IN_PRIVATE_MOUNT_NAMESPACE";
+
 /// Runs the named test again, alone, in a private mount namespace, so that
 /// the mounts it makes never reach the machine; returns true in that re-run
 /// (the caller then does the work) and false in the outer run. Without root
 /// it prints why the test is skipped and returns false.
 pub fn rerun_in_private_mount_namespace(test_name: &str) -> bool {
-    const MARKER: &str = "PODNS_TEST_IN_PRIVATE_MOUNT_NAMESPACE";
+    const MARKER: &str = IN_PRIVATE_MOUNT_NAMESPACE;
     if std::env::var_os(MARKER).is_some() {
         return true;
     }
@@ -456,6 +459,9 @@ pub fn rerun_in_private_mount_namespace(test_name: &str) -> bool {
         .arg(std::env::current_exe().expect("the test binary's path"))
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env(MARKER, "1")
+        // A paused podns waits for its stdin to close; the re-run must not
+        // hold the harness's.
+        .stdin(Stdio::null())
         .status()
         .expect("unshare(1) from util-linux runs");
     assert!(

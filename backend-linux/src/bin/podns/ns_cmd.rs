@@ -7,28 +7,18 @@
 //! allocation; the run directory is then set up and locked too (pods
 //! directory first, then run directory: one order, so no deadlock).
 //!
-//! Test knob (inert unless set): `PODNS_TEST_PAUSE_AT=<step>` stops the
-//! process at `<step>`, prints `paused at <step>` on stdout and waits until
-//! stdin is closed, holding every lock, so that a test can kill it exactly
-//! there. Steps: `before-<effect>` and `after-<effect>` around an effect of
-//! that name (`create-dir`, `create-pin-file`, `create-pod-namespaces`,
-//! ...), and the steps inside `create-pod-namespaces`: `helper-in-userns`,
-//! `maps-written`, `helper-in-netns`, `net-pinned`, `user-pinned`. A step
-//! pauses the first time it is reached; `<step>#N` pauses the Nth time (the
-//! allocation's `create-dir` comes before the pin directory's, so that one is
-//! `after-create-dir#2` for a new pod).
+//! The test knobs of [`crate::test_knobs`] apply here as everywhere; the
+//! pause steps inside `create-pod-namespaces` matter most to these commands.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::path::Path;
 
-use async_trait::async_trait;
 use clap::{Subcommand, ValueEnum};
 use podns_backend_linux::{DirLock, LinuxBackend};
 use podns_core::{
-    Backend, Effect, EffectError, GetOrCreate, JoinTarget, NamespaceEngine, NsError, NsRequest,
-    NsResponse, Observation, PidMode, PodIdMaps, PodUid, Request, Response, Root, RootLabels,
-    RunDirPath, UserNamespace, UsernsEngine, drive_engine, join_spec,
+    GetOrCreate, JoinTarget, NamespaceEngine, NsError, NsRequest, NsResponse, PidMode, PodIdMaps,
+    PodUid, Request, Response, Root, RootLabels, RunDirPath, UserNamespace, UsernsEngine,
+    drive_engine, join_spec,
 };
 
 use crate::args::GlobalOptions;
@@ -162,7 +152,7 @@ pub fn run(command: &NsCommand, global: &GlobalOptions) -> Result<(), Failure> {
     let linux = LinuxBackend::open(&settings.pods_dir)
         .map_err(|error| Failure::failed("io", error.to_string()))?
         .with_run_dir(Path::new(run_path.as_str()));
-    let mut backend = TestKnobs::from_env(PauseAt::from_env(linux));
+    let mut backend = TestKnobs::from_env(linux);
     let mut userns = crate::run::new_engine(&settings);
     crate::run::recover(&mut userns, &mut backend)?;
     crate::run::warn_about_problems(&userns);
@@ -335,93 +325,4 @@ fn canonical_run_dir(dir: &Path) -> Result<RunDirPath, Failure> {
         })?;
     let text = canonical.to_str().map(str::to_owned).unwrap_or_default();
     RunDirPath::new(text).map_err(|error| Failure::bad_input("usage", error.to_string()))
-}
-
-// ---- The pause knob.
-
-const PAUSE_AT: &str = "PODNS_TEST_PAUSE_AT";
-
-/// Prints `paused at <step>` and waits until stdin is closed.
-fn pause(step: &str) {
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "paused at {step}");
-    let _ = stdout.flush();
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
-}
-
-/// A step to pause at, and how many more times it is passed first.
-#[derive(Clone)]
-struct Target {
-    step: String,
-    skip: usize,
-}
-
-impl Target {
-    /// `step` or `step#N`.
-    fn parse(text: &str) -> Option<Self> {
-        let (step, nth) = match text.rsplit_once('#') {
-            Some((step, nth)) => (step, nth.parse::<usize>().ok().filter(|n| *n >= 1)?),
-            None => (text, 1),
-        };
-        Some(Self {
-            step: step.to_owned(),
-            skip: nth - 1,
-        })
-    }
-
-    /// True when `step` is the one to pause at, this time.
-    fn hit(target: &mut Option<Self>, step: &str) -> bool {
-        let Some(armed) = target.as_mut().filter(|armed| armed.step == step) else {
-            return false;
-        };
-        if armed.skip > 0 {
-            armed.skip -= 1;
-            return false;
-        }
-        *target = None;
-        true
-    }
-}
-
-/// Pauses around an effect, or at a step inside the Linux backend's
-/// namespace effects.
-struct PauseAt<B> {
-    inner: B,
-    at: Option<Target>,
-}
-
-impl PauseAt<LinuxBackend> {
-    fn from_env(mut inner: LinuxBackend) -> Self {
-        let at = std::env::var(PAUSE_AT)
-            .ok()
-            .and_then(|text| Target::parse(&text));
-        if let Some(target) = at.clone() {
-            let mut target = Some(target);
-            inner.set_step_hook(Box::new(move |name| {
-                if Target::hit(&mut target, name) {
-                    pause(name);
-                }
-            }));
-        }
-        Self { inner, at }
-    }
-}
-
-impl<B> PauseAt<B> {
-    fn check(&mut self, step: &str) {
-        if Target::hit(&mut self.at, step) {
-            pause(step);
-        }
-    }
-}
-
-#[async_trait]
-impl<B: Backend> Backend for PauseAt<B> {
-    async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
-        self.check(&format!("before-{}", effect.name()));
-        let outcome = self.inner.execute(effect).await;
-        self.check(&format!("after-{}", effect.name()));
-        outcome
-    }
 }
