@@ -77,7 +77,10 @@ impl SlotMap {
         }
         self.words[word] |= bit;
         self.taken += 1;
-        self.refresh_summary(word);
+        // The summary changes only when this filled the word.
+        if self.words[word] == !0 {
+            self.full_words[word / 64] |= 1u64 << (word % 64);
+        }
         true
     }
 
@@ -89,29 +92,35 @@ impl SlotMap {
         if self.words[word] & bit == 0 {
             return false;
         }
+        // The summary changes only when the word was full.
+        if self.words[word] == !0 {
+            self.full_words[word / 64] &= !(1u64 << (word % 64));
+        }
         self.words[word] &= !bit;
         self.taken -= 1;
-        self.refresh_summary(word);
         true
     }
 
     /// The first free slot at or after `start`, wrapping around to 0.
     #[inline]
     pub fn first_free_from(&self, start: SlotIndex) -> Option<SlotIndex> {
-        if self.len == 0 || self.taken == self.len {
-            return None;
-        }
         // Callers pass an index below len; the division is only a guard.
         let start = if start < self.len {
             start
+        } else if self.len == 0 {
+            return None;
         } else {
             start % self.len
         };
+        // The common case first: a free slot in the start's own word.
         let (start_word, _) = split(start);
         let high_bits = !0u64 << (start % 64);
         let free_here = !self.words[start_word] & high_bits;
         if free_here != 0 {
             return Some(join(start_word, free_here));
+        }
+        if self.taken == self.len {
+            return None;
         }
         let word = self
             .first_non_full_word(start_word + 1, self.words.len())
