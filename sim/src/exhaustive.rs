@@ -1,8 +1,9 @@
-//! Bounded-exhaustive mode: every workload of up to `depth` operations over a
-//! small alphabet, a crash after every effect (a process kill, and a power
-//! loss under every subset of the pending operations when there are at most
-//! 8 of them, a seeded sample beyond that), then recovery and the rest of the
-//! workload, checking every invariant.
+//! Bounded-exhaustive mode: every workload of up to `depth` operations over
+//! each small alphabet ([`Alphabet`]: userns, namespaces, subpaths), a crash
+//! after every effect (a process kill, and a power loss under every subset of
+//! the pending operations when there are at most 8 of them, a seeded sample
+//! beyond that), then recovery and the rest of the workload, checking every
+//! invariant.
 
 use podns_backend_mock::CrashKind;
 use podns_core::BrokenVariant;
@@ -30,14 +31,61 @@ pub struct ExhaustiveReport {
     pub violation: Option<(Vec<Step>, String, Violation)>,
 }
 
-fn alphabet() -> Vec<Op> {
-    vec![
-        Op::Alloc { pod: 0 },
-        Op::Alloc { pod: 1 },
-        Op::Release { pod: 0 },
-        Op::Cleanup { keep: vec![1] },
-        Op::Restart,
-    ]
+/// The operations workloads are built from: one small alphabet per area, so
+/// that every sequence of up to three of an area's operations meets a crash
+/// after each of its effects, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alphabet {
+    /// Allocations, releases, cleanups and restarts.
+    Userns,
+    /// Pod namespaces: create, remove and sweep, beside a release of the
+    /// pod's range and restarts.
+    Namespaces,
+    /// Subpath mounts of one volume at two indexes, its clean, and restarts.
+    Subpaths,
+}
+
+impl Alphabet {
+    /// Every alphabet.
+    pub const ALL: [Alphabet; 3] = [Alphabet::Userns, Alphabet::Namespaces, Alphabet::Subpaths];
+
+    /// The operations of this alphabet.
+    pub fn ops(self) -> Vec<Op> {
+        match self {
+            Alphabet::Userns => vec![
+                Op::Alloc { pod: 0 },
+                Op::Alloc { pod: 1 },
+                Op::Release { pod: 0 },
+                Op::Cleanup { keep: vec![1] },
+                Op::Restart,
+            ],
+            Alphabet::Namespaces => vec![
+                Op::NsCreate { pod: 0 },
+                Op::NsRemove { pod: 0 },
+                Op::NsSweep,
+                Op::Release { pod: 0 },
+                Op::Restart,
+            ],
+            Alphabet::Subpaths => vec![
+                Op::SubpathMount {
+                    volume: 0,
+                    index: 0,
+                },
+                Op::SubpathMount {
+                    volume: 0,
+                    index: 1,
+                },
+                Op::SubpathClean { volume: 0 },
+                Op::Restart,
+            ],
+        }
+    }
+
+    /// How many workloads of 1 to `depth` operations it makes.
+    pub fn workload_count(self, depth: usize) -> u64 {
+        let letters = self.ops().len() as u64;
+        (1..=depth as u32).map(|length| letters.pow(length)).sum()
+    }
 }
 
 fn plain(op: &Op) -> Step {
@@ -48,9 +96,9 @@ fn plain(op: &Op) -> Step {
     }
 }
 
-/// Every workload of 1 to `depth` operations.
-fn workloads(depth: usize) -> Vec<Vec<Step>> {
-    let ops = alphabet();
+/// Every workload of 1 to `depth` operations of `alphabet`.
+fn workloads(alphabet: Alphabet, depth: usize) -> Vec<Vec<Step>> {
+    let ops = alphabet.ops();
     let mut all: Vec<Vec<Step>> = Vec::new();
     let mut frontier: Vec<Vec<Step>> = vec![Vec::new()];
     for _ in 0..depth {
@@ -68,17 +116,43 @@ fn workloads(depth: usize) -> Vec<Vec<Step>> {
     all
 }
 
-/// Runs the bounded-exhaustive exploration.
+/// Runs the bounded-exhaustive exploration over every alphabet, stopping at
+/// the first violation.
 pub fn explore(depth: usize, variant: Option<BrokenVariant>) -> ExhaustiveReport {
     let mut report = ExhaustiveReport::default();
-    for steps in workloads(depth) {
-        report.workloads += 1;
-        if let Err((at, violation)) = explore_workload(&steps, variant, &mut report) {
-            report.violation = Some((steps, at, violation));
-            return report;
+    for alphabet in Alphabet::ALL {
+        explore_into(alphabet, depth, variant, &mut report);
+        if report.violation.is_some() {
+            break;
         }
     }
     report
+}
+
+/// The bounded-exhaustive exploration of one alphabet.
+pub fn explore_alphabet(
+    alphabet: Alphabet,
+    depth: usize,
+    variant: Option<BrokenVariant>,
+) -> ExhaustiveReport {
+    let mut report = ExhaustiveReport::default();
+    explore_into(alphabet, depth, variant, &mut report);
+    report
+}
+
+fn explore_into(
+    alphabet: Alphabet,
+    depth: usize,
+    variant: Option<BrokenVariant>,
+    report: &mut ExhaustiveReport,
+) {
+    for steps in workloads(alphabet, depth) {
+        report.workloads += 1;
+        if let Err((at, violation)) = explore_workload(&steps, variant, report) {
+            report.violation = Some((steps, at, violation));
+            return;
+        }
+    }
 }
 
 fn explore_workload(

@@ -11,10 +11,10 @@
 //! invariants in [`invariants`] are checked; the same seed always replays the
 //! same run.
 //!
-//! [`exhaustive::explore`] enumerates every short workload and crashes it
-//! after every effect, under every subset of pending operations. The broken
-//! protocol variants of `podns-core` prove the simulator has teeth: each one
-//! is caught.
+//! [`exhaustive::explore`] enumerates every short workload of each area
+//! (userns, namespaces, subpaths) and crashes it after every effect, under
+//! every subset of pending operations. The broken protocol variants of
+//! `podns-core` prove the simulator has teeth: each one is caught.
 
 pub mod exhaustive;
 pub mod invariants;
