@@ -2,22 +2,23 @@
 //! cut short by a crash, then settled: the model learns what was
 //! acknowledged and the invariants are checked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
 use podns_core::{
-    BrokenVariant, CleanSubpaths, GetOrCreate, HostDir, NsRequest, NsResponse, OperationError,
-    PodIdMaps, PodUid, PrepareSubpath, RelPath, Request, Response, Root, RootPath, SubpathName,
-    SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget, USERNS_FILE_NAME,
-    UserNamespace, parse_subpath,
+    BrokenVariant, GetOrCreate, NsResponse, OperationError, PodUid, RelPath, Request, Response,
+    Root, RootPath, SubpathResponse, USERNS_FILE_NAME,
 };
 
 use crate::invariants::{self, FaultWitness, Violation};
 use crate::model::Model;
 use crate::trace::Trace;
 use crate::workload::{Corruption, Op, Step};
-use crate::world::{Fates, POD_DIR, World};
+use crate::world::{Fates, World};
+
+mod pod_namespaces;
+mod subpaths;
 
 /// Counters of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -208,124 +209,6 @@ impl Sim {
         FaultWitness { fired }
     }
 
-    /// A namespace step: `ns create` allocates the pod's range first, as the
-    /// CLI does; `ns sweep` keeps the pods whose pins were acknowledged.
-    fn attempt_namespaces(&mut self, step: &Step, budget: usize) -> Attempt {
-        let start = self.arm_fault(step);
-        let result = match &step.op {
-            Op::NsCreate { pod } => self.create_namespaces(*pod, start, budget),
-            Op::NsRemove { pod } => self
-                .world
-                .drive_namespaces(NsRequest::Remove { pod: pod_uid(*pod) }, budget)
-                .map(|result| result.map_err(|error| error.to_string())),
-            _ => {
-                let keep = self
-                    .model
-                    .pinned
-                    .iter()
-                    .map(|pod| PodUid::new(pod.clone()).expect("valid"))
-                    .collect();
-                let allocations = self.allocation_maps();
-                self.world
-                    .drive_namespaces(NsRequest::Sweep { keep, allocations }, budget)
-                    .map(|result| result.map_err(|error| error.to_string()))
-            }
-        };
-        let witness = self.disarm_fault(step, start);
-        self.record_effects();
-        match result {
-            Some(result) => {
-                self.trace
-                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
-                Attempt::CompletedNamespaces(result, witness)
-            }
-            None => Attempt::Interrupted,
-        }
-    }
-
-    fn create_namespaces(
-        &mut self,
-        pod: u8,
-        start: u64,
-        budget: usize,
-    ) -> Option<Result<NsResponse, String>> {
-        let name = pod_name(pod);
-        self.model.released.remove(&name);
-        let allocated = self.world.drive(
-            Request::GetOrCreate(GetOrCreate::pod_mode(pod_uid(pod))),
-            budget,
-        )?;
-        let userns = match allocated {
-            Ok(Response::UserNamespace(userns)) => userns,
-            Ok(other) => return Some(Err(format!("unexpected {other:?}"))),
-            Err(error) => return Some(Err(error.to_string())),
-        };
-        if let Some(mapping) = userns.userns.uid_mappings.first() {
-            self.model.acknowledged.insert(name, mapping.host_range());
-        }
-        let maps = match PodIdMaps::from_userns(&userns.userns) {
-            Ok(maps) => maps,
-            Err(error) => return Some(Err(error.to_string())),
-        };
-        let used = (self.world.effects_executed() - start) as usize;
-        self.world
-            .drive_namespaces(
-                NsRequest::Create {
-                    pod: pod_uid(pod),
-                    maps,
-                },
-                budget.saturating_sub(used),
-            )
-            .map(|result| result.map_err(|error| error.to_string()))
-    }
-
-    /// A subpath step: mount a file or directory of the volume, or clean a
-    /// volume's mount points.
-    fn attempt_subpath(&mut self, step: &Step, budget: usize) -> Attempt {
-        let pod_dir = HostDir::parse(POD_DIR).expect("an absolute pod dir");
-        let request = match &step.op {
-            Op::SubpathMount { volume, index } => SubpathRequest::Prepare(PrepareSubpath {
-                subpath: parse_subpath(if index % 2 == 0 { "config" } else { "dir" })
-                    .expect("a clean subpath"),
-                target: SubpathTarget::new(&format!("vol-{volume}"), "app", &index.to_string())
-                    .expect("valid names"),
-                pod_dir,
-            }),
-            Op::SubpathClean { volume } => SubpathRequest::Clean(CleanSubpaths {
-                volume: SubpathName::new(SubpathNameField::Volume, &format!("vol-{volume}"))
-                    .expect("a valid name"),
-                pod_dir,
-            }),
-            _ => unreachable!("only subpath steps come here"),
-        };
-        let start = self.arm_fault(step);
-        let result = self.world.drive_subpath(request, budget);
-        let witness = self.disarm_fault(step, start);
-        self.record_effects();
-        match result {
-            Some(result) => {
-                let result = result.map_err(|error| error.to_string());
-                self.trace
-                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
-                Attempt::CompletedSubpath(result, witness)
-            }
-            None => Attempt::Interrupted,
-        }
-    }
-
-    /// Every allocation's maps, as `podns ns sweep` passes them.
-    fn allocation_maps(&self) -> BTreeMap<PodUid, PodIdMaps> {
-        self.world
-            .engine
-            .allocations()
-            .into_iter()
-            .filter_map(|allocation| {
-                let maps = PodIdMaps::from_userns(&UserNamespace::pod(allocation.mapping)).ok()?;
-                Some((allocation.pod, maps))
-            })
-            .collect()
-    }
-
     /// Finishes a step: applies the crash if it was interrupted, updates the
     /// model and checks the invariants.
     pub fn settle(
@@ -471,23 +354,6 @@ impl Sim {
             Op::Release { pod } => self.model.forget(&pod_name(*pod)),
             Op::Cleanup { keep } => self.forget_unkept(keep),
             _ => {}
-        }
-    }
-
-    /// Updates the model after a namespace step; true when it was a
-    /// completed sweep (after which pins must match the model exactly).
-    fn learn_namespaces(&mut self, op: &Op, result: &Result<NsResponse, String>) -> bool {
-        match (op, result) {
-            (Op::NsCreate { pod }, Ok(NsResponse::Created(_))) => {
-                self.model.pinned.insert(pod_name(*pod));
-                false
-            }
-            (Op::NsCreate { pod } | Op::NsRemove { pod }, _) => {
-                self.model.pinned.remove(&pod_name(*pod));
-                false
-            }
-            (Op::NsSweep, Ok(NsResponse::Swept(report))) => report.failures.is_empty(),
-            _ => false,
         }
     }
 
