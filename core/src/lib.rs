@@ -42,9 +42,12 @@
 //! 4. when `poll_effect` returns `None`, take the result from
 //!    `poll_completion`, then go back to 2.
 //!
-//! State changes only in `submit` and `handle_outcome`: a crash between any
-//! two effects leaves the disk in a state the protocol was designed for.
-//! [`drive`] is that loop:
+//! An engine applies what it learns from the disk only after the outcomes of
+//! the effects it depends on were handed back; recovery, for instance,
+//! rebuilds the userns registry in the `poll_effect` that follows the outcome
+//! of its final `syncfs`. Since each effect is one step of the protocol, a
+//! crash between any two effects leaves the disk in a state the protocol was
+//! designed for. [`drive`] is that loop:
 //!
 //! ```no_run
 //! use async_trait::async_trait;

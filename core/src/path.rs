@@ -289,13 +289,14 @@ impl<'de> Deserialize<'de> for RelPath {
 
 /// How each root is named in messages. The core never knows where a root
 /// is; a caller that does (the CLI, a runtime) supplies the real directories so
-/// that every message names real paths. Without a label a root shows as
-/// `<pods>` or `<run>`.
+/// that every message names real paths. Without a label a root shows as its
+/// name in angle brackets: `<pods>`, `<run>`, `<volume>` or `<pod-dir>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RootLabels(std::collections::BTreeMap<Root, String>);
 
 impl RootLabels {
-    /// No labels: roots show as `<pods>` and `<run>`.
+    /// No labels: every root shows as its name in angle brackets (`<pods>`,
+    /// `<run>`, `<volume>`, `<pod-dir>`).
     pub fn new() -> Self {
         Self::default()
     }

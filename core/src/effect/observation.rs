@@ -12,7 +12,8 @@ pub enum Observation {
     Listing(Vec<DirEntry>),
     /// The bytes of a file.
     Contents(Vec<u8>),
-    /// Whether [`super::Effect::CreateDir`] made a new directory.
+    /// Whether [`super::Effect::CreateDir`] or [`super::Effect::MakeDirBeneath`]
+    /// made a new directory.
     DirCreated {
         /// False when the directory already existed.
         created: bool,

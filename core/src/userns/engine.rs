@@ -58,9 +58,14 @@ pub struct Allocation {
 ///    skip, reorder, retry or batch effects: each one is a durability step.
 /// 3. When `poll_effect` returns `None`, `poll_completion` returns the result.
 ///
-/// The first request must be [`Request::Recover`]. State changes only inside
-/// `submit` and `handle_outcome` (the single-mutation rule): getters never
-/// change anything, and `poll_effect` only moves to the next step.
+/// The first request must be [`Request::Recover`]. Getters never change
+/// anything. What the engine knows of the disk changes only once the effect
+/// outcomes it depends on have been handed back: `submit` reserves a slot in
+/// memory before any file is written, `handle_outcome` applies each outcome,
+/// and `poll_effect` moves to the next step, which for recovery means that
+/// once the outcome of its final `syncfs` is in, the next `poll_effect`
+/// rebuilds the registry from everything read and marks the engine
+/// recovered.
 #[derive(Debug, Clone)]
 pub struct UsernsEngine {
     registry: Registry,
@@ -194,10 +199,7 @@ impl UsernsEngine {
 
     fn start(&mut self, request: Request) -> Result<ActiveOp, Result<Response, OperationError>> {
         match request {
-            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(
-                self.broken,
-                self.registry.labels().clone(),
-            ))),
+            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
             Request::GetOrCreate(request) => self.start_get_or_create(request),
             Request::Release { pod } => Ok(ActiveOp::Release(ReleaseOp::new(
                 pod,

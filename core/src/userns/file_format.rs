@@ -17,8 +17,9 @@ pub const MAX_USERNS_FILE_LEN: u64 = 64 * 1024;
 
 /// Recovery reads one file per pod: the exact bytes kubelet and podns write
 /// are recognised without a JSON parser (a third of recovery's time). Any
-/// other spelling, valid JSON or not, goes through serde_json.
-fn parse_kubelet_bytes(bytes: &[u8]) -> Option<UsernsFile> {
+/// other spelling, valid JSON or not, goes through serde_json. Returns the
+/// UID and the GID mapping, in that order, without allocating.
+fn parse_kubelet_bytes(bytes: &[u8]) -> Option<[IdMapping; 2]> {
     let mut rest = bytes;
     let mut mappings = [IdMapping {
         host_id: 0,
@@ -44,10 +45,7 @@ fn parse_kubelet_bytes(bytes: &[u8]) -> Option<UsernsFile> {
             length,
         };
     }
-    (rest == b"}]}").then(|| UsernsFile {
-        uid_mappings: vec![mappings[0]],
-        gid_mappings: vec![mappings[1]],
-    })
+    (rest == b"}]}").then_some(mappings)
 }
 
 /// A decimal u32 as JSON writes it (no sign, no leading zero but "0").
@@ -114,18 +112,27 @@ pub fn render_userns_file(mapping: IdMapping) -> Vec<u8> {
 
 /// Parses a `userns` file and returns the host range it claims.
 pub fn parse_userns_file(bytes: &[u8]) -> Result<HostIdRange, FileFormatError> {
-    let file = match parse_kubelet_bytes(bytes) {
-        Some(file) => file,
-        None => serde_json::from_slice(bytes)
-            .map_err(|error| FileFormatError::Json(error.to_string()))?,
-    };
-    if file.uid_mappings.len() != 1 {
-        return Err(FileFormatError::MappingCount(file.uid_mappings.len()));
+    if let Some([uid, gid]) = parse_kubelet_bytes(bytes) {
+        return check_mappings(std::slice::from_ref(&uid), std::slice::from_ref(&gid));
     }
-    if file.gid_mappings != file.uid_mappings {
+    let file: UsernsFile =
+        serde_json::from_slice(bytes).map_err(|error| FileFormatError::Json(error.to_string()))?;
+    check_mappings(&file.uid_mappings, &file.gid_mappings)
+}
+
+/// The checks both parsers share, so a file gives the same answer whichever
+/// of them read it.
+fn check_mappings(
+    uid_mappings: &[IdMapping],
+    gid_mappings: &[IdMapping],
+) -> Result<HostIdRange, FileFormatError> {
+    if uid_mappings.len() != 1 {
+        return Err(FileFormatError::MappingCount(uid_mappings.len()));
+    }
+    if gid_mappings != uid_mappings {
         return Err(FileFormatError::UidGidDiffer);
     }
-    let mapping = file.uid_mappings[0];
+    let mapping = uid_mappings[0];
     if mapping.container_id != 0 {
         return Err(FileFormatError::RootNotMapped(mapping.container_id));
     }
@@ -226,7 +233,7 @@ mod tests {
                 let text = format!(
                     r#"{{"uidMappings":[{{"hostId":{host},"containerId":{container},"length":{length}}}],"gidMappings":[{{"hostId":{gid_host},"containerId":{container},"length":{length}}}]}}"#
                 );
-                let fast = parse_kubelet_bytes(text.as_bytes()).map(|file| (file.uid_mappings, file.gid_mappings));
+                let fast = parse_kubelet_bytes(text.as_bytes()).map(|[uid, gid]| (vec![uid], vec![gid]));
                 let slow: UsernsFile = serde_json::from_str(&text).unwrap();
                 proptest::prop_assert_eq!(fast, Some((slow.uid_mappings, slow.gid_mappings)));
             }

@@ -105,7 +105,8 @@ pub struct Release {
 pub struct RecoveryReport {
     /// Pod directories listed.
     pub pod_dirs: usize,
-    /// Pods with a usable allocation.
+    /// Pods whose claim has no problem. A pod listed in `problems` is not
+    /// counted, even when its problem lets it keep its mapping.
     pub allocations: usize,
     /// Every problem found, sorted by pod.
     pub problems: Vec<Problem>,
@@ -116,7 +117,7 @@ pub struct RecoveryReport {
 }
 
 /// What a cleanup did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanupReport {
     /// Allocations released, sorted by pod.

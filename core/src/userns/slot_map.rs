@@ -33,16 +33,15 @@ impl SlotMap {
         if summary_tail != 0 || word_count == 0 {
             full_words[summary_count - 1] = !0u64 << summary_tail;
         }
-        let mut map = Self {
+        // No word is full yet: all but the last are zero, and the last one's
+        // padding leaves at least its low bit clear. So the summary holds
+        // only the padding bits set above.
+        Self {
             words,
             full_words,
             len,
             taken: 0,
-        };
-        for word in 0..word_count {
-            map.refresh_summary(word);
         }
-        map
     }
 
     /// Number of slots.
@@ -144,16 +143,6 @@ impl SlotMap {
         None
     }
 
-    #[inline]
-    fn refresh_summary(&mut self, word: usize) {
-        let bit = 1u64 << (word % 64);
-        if self.words[word] == !0 {
-            self.full_words[word / 64] |= bit;
-        } else {
-            self.full_words[word / 64] &= !bit;
-        }
-    }
-
     /// Bytes of heap the map uses.
     pub fn heap_bytes(&self) -> usize {
         (self.words.capacity() + self.full_words.capacity()) * std::mem::size_of::<u64>()
@@ -218,6 +207,22 @@ mod tests {
         assert_eq!(map.first_free_from(12345), Some(12345));
         assert_eq!(map.taken(), 65534);
         assert!(map.heap_bytes() <= 64 * 1024);
+    }
+
+    #[test]
+    fn a_new_map_marks_only_padding_words_full() {
+        for len in [0u32, 1, 63, 64, 65, 4095, 4096, 4097, 65535, 262_144] {
+            let map = SlotMap::new(len);
+            for (word, bits) in map.words.iter().enumerate() {
+                let marked = map.full_words[word / 64] & (1u64 << (word % 64)) != 0;
+                assert_eq!(marked, *bits == !0, "len {len} word {word}");
+            }
+            let word_count = map.words.len();
+            for index in word_count..map.full_words.len() * 64 {
+                let marked = map.full_words[index / 64] & (1u64 << (index % 64)) != 0;
+                assert!(marked, "len {len}: padding word {index} not marked full");
+            }
+        }
     }
 
     #[test]

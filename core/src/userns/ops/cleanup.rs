@@ -36,10 +36,7 @@ impl CleanupOp {
             keep,
             stage: Stage::ListPods,
             targets: VecDeque::new(),
-            report: CleanupReport {
-                released: Vec::new(),
-                failures: Vec::new(),
-            },
+            report: CleanupReport::default(),
             broken,
         }
     }
@@ -90,14 +87,13 @@ impl CleanupOp {
                         return;
                     }
                 };
-                let mut targets = BTreeSet::new();
-                for (pod, _) in registry.claims() {
-                    let on_disk = found.contains(pod);
-                    if !on_disk || !self.keep.contains(pod) {
-                        targets.insert(pod.clone());
-                    }
-                }
-                self.targets = targets.into_iter().collect();
+                // The registry's claims are already sorted and unique.
+                self.targets = registry
+                    .claims()
+                    .map(|(pod, _)| pod)
+                    .filter(|pod| !found.contains(*pod) || !self.keep.contains(*pod))
+                    .cloned()
+                    .collect();
                 self.stage = self.next_release(registry);
             }
             Stage::Releasing(release) => release.handle(registry, outcome),
@@ -108,12 +104,8 @@ impl CleanupOp {
     fn next_release(&mut self, registry: &Registry) -> Stage {
         match self.targets.pop_front() {
             Some(pod) => Stage::Releasing(ReleaseOp::new(pod, registry, self.broken)),
-            None => Stage::Finished(Some(Ok(Response::CleanedUp(std::mem::replace(
+            None => Stage::Finished(Some(Ok(Response::CleanedUp(std::mem::take(
                 &mut self.report,
-                CleanupReport {
-                    released: Vec::new(),
-                    failures: Vec::new(),
-                },
             ))))),
         }
     }

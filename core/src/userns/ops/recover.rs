@@ -32,7 +32,6 @@ pub(crate) struct RecoverOp {
     finished: Option<Result<Response, OperationError>>,
     done: bool,
     broken: Option<BrokenVariant>,
-    labels: RootLabels,
 }
 
 /// The effect awaiting its outcome.
@@ -52,7 +51,7 @@ enum PodStep {
 }
 
 impl RecoverOp {
-    pub fn new(broken: Option<BrokenVariant>, labels: RootLabels) -> Self {
+    pub fn new(broken: Option<BrokenVariant>) -> Self {
         Self {
             listed_root: false,
             pod_dirs: BTreeSet::new(),
@@ -65,7 +64,6 @@ impl RecoverOp {
             finished: None,
             done: false,
             broken,
-            labels,
         }
     }
 
@@ -122,7 +120,8 @@ impl RecoverOp {
         Step::Run(effect)
     }
 
-    pub fn handle(&mut self, _registry: &mut Registry, outcome: Outcome) {
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+        let labels = registry.labels();
         if !self.listed_root {
             self.listed_root = true;
             match outcome {
@@ -139,7 +138,7 @@ impl RecoverOp {
                             EntryKind::Symlink => {
                                 let detail = format!(
                                     "{} is a symbolic link, not a directory; podns never follows it: replace it with the pod's directory or remove it",
-                                    self.labels.show(&pod_dir(&pod))
+                                    labels.show(&pod_dir(&pod))
                                 );
                                 self.unreadable(pod, detail);
                             }
@@ -154,19 +153,16 @@ impl RecoverOp {
                 Ok(other) => self.fail(unexpected("list-dir", &other)),
                 // No pods directory yet: nothing was ever allocated.
                 Err(error) if error.is_not_found() => {}
-                Err(error) => self.fail(io_error(
-                    &self.labels,
-                    "list",
-                    &RootPath::root(Root::Pods),
-                    error,
-                )),
+                Err(error) => {
+                    self.fail(io_error(labels, "list", &RootPath::root(Root::Pods), error))
+                }
             }
             return;
         }
         if self.syncing {
             if let Err(error) = outcome {
                 self.fail(io_error(
-                    &self.labels,
+                    labels,
                     "syncfs",
                     &RootPath::root(Root::Pods),
                     error,
@@ -178,8 +174,8 @@ impl RecoverOp {
             return;
         };
         match step {
-            InFlight::List(pod) => self.handle_listing(pod, outcome),
-            InFlight::Read(pod) => self.handle_read(pod, outcome),
+            InFlight::List(pod) => self.handle_listing(labels, pod, outcome),
+            InFlight::Read(pod) => self.handle_read(labels, pod, outcome),
             InFlight::RemoveTemp(file) => match outcome {
                 Ok(_) => self.report.temp_files_removed.push(file),
                 Err(error) => self.report.temp_files_left.push((file, error)),
@@ -187,7 +183,7 @@ impl RecoverOp {
         }
     }
 
-    fn handle_listing(&mut self, pod: PodUid, outcome: Outcome) {
+    fn handle_listing(&mut self, labels: &RootLabels, pod: PodUid, outcome: Outcome) {
         let mut entries: Vec<DirEntry> = match outcome {
             Ok(Observation::Listing(entries)) => entries,
             Ok(other) => {
@@ -199,7 +195,7 @@ impl RecoverOp {
             Err(error) => {
                 let detail = format!(
                     "cannot list pod directory {}: {error}",
-                    self.labels.show(&pod_dir(&pod))
+                    labels.show(&pod_dir(&pod))
                 );
                 self.unreadable(pod, detail);
                 return;
@@ -233,7 +229,7 @@ impl RecoverOp {
             Some(kind) => {
                 let detail = format!(
                     "{} is {}, not a regular file",
-                    self.labels.show(&userns_path(&pod)),
+                    labels.show(&userns_path(&pod)),
                     describe_kind(kind)
                 );
                 self.found.push((
@@ -247,9 +243,9 @@ impl RecoverOp {
         }
     }
 
-    fn handle_read(&mut self, pod: PodUid, outcome: Outcome) {
+    fn handle_read(&mut self, labels: &RootLabels, pod: PodUid, outcome: Outcome) {
         // Rendered only for a message: recovery reads one file per pod.
-        let path = || self.labels.show(&userns_path(&pod));
+        let path = || labels.show(&userns_path(&pod));
         let claim = match outcome {
             Ok(Observation::Contents(bytes)) => match parse_userns_file(&bytes) {
                 Ok(range) => FoundClaim::Range(range),
