@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::idmap::parse_decimal;
+
 /// One mount.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MountEntry {
@@ -109,14 +111,14 @@ fn parse_line(line: &str) -> Result<MountEntry, String> {
         ));
     }
     let number = |text: &str, what: &str| {
-        text.parse::<u64>()
+        parse_decimal::<u64>(text.as_bytes())
             .map_err(|_| format!("{what} {text:?} is not a decimal number"))
     };
     let (major, minor) = fields[2]
         .split_once(':')
         .ok_or_else(|| format!("device {:?} is not MAJOR:MINOR", fields[2]))?;
     let device = |text: &str| {
-        text.parse::<u32>()
+        parse_decimal::<u32>(text.as_bytes())
             .map_err(|_| format!("device {:?} is not MAJOR:MINOR", fields[2]))
     };
     Ok(MountEntry {
@@ -230,6 +232,10 @@ mod tests {
                 "after the separator",
             ),
             ("x 35 98:0 / / rw - ext3 /dev/root rw", "mount ID"),
+            ("+5 35 98:0 / / rw - ext3 /dev/root rw", "mount ID"),
+            ("36 +5 98:0 / / rw - ext3 /dev/root rw", "parent ID"),
+            ("36 35 +98:0 / / rw - ext3 /dev/root rw", "MAJOR:MINOR"),
+            ("36 35 98:+0 / / rw - ext3 /dev/root rw", "MAJOR:MINOR"),
             ("36 35 98 / / rw - ext3 /dev/root rw", "MAJOR:MINOR"),
             ("36 35 98:0 / /a\\04 rw - ext3 /dev/root rw", "escape"),
             ("36 35 98:0 / /a\\777 rw - ext3 /dev/root rw", "not a byte"),

@@ -94,4 +94,10 @@ impl EffectError {
     pub fn is_not_found(&self) -> bool {
         self.errno == Errno::ENOENT
     }
+    /// True for the errors `umount2` gives when nothing is mounted there
+    /// (`EINVAL`) or the name is gone (`ENOENT`): the goal of an unmount is
+    /// already reached.
+    pub fn is_not_mounted(&self) -> bool {
+        self.errno == Errno::EINVAL || self.errno == Errno::ENOENT
+    }
 }

@@ -552,8 +552,8 @@ impl Effect {
                 "create-pod-namespaces {pod} net={} user={} uid_map=[{}] gid_map=[{}]",
                 show(net_pin),
                 show(user_pin),
-                crate::ns::one_line(uid_map),
-                crate::ns::one_line(gid_map)
+                uid_map.one_line(),
+                gid_map.one_line()
             ),
             Effect::InspectPodNamespaces { net_pin, user_pin } => format!(
                 "inspect-pod-namespaces net={} user={}",

@@ -283,6 +283,19 @@ impl IdMap {
         }
         text
     }
+
+    /// The map on one line for messages: extents separated by `, `, or
+    /// `(empty)` when nothing is mapped (a map not written yet).
+    pub fn one_line(&self) -> String {
+        if self.is_empty() {
+            return "(empty)".to_owned();
+        }
+        self.extents
+            .iter()
+            .map(IdExtent::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl fmt::Display for IdMap {
@@ -328,6 +341,13 @@ mod tests {
             map.render_kernel(),
             "         0       1000          1\n         1     100000      65536\n"
         );
+    }
+
+    #[test]
+    fn one_line_joins_the_extents_and_names_an_empty_map() {
+        let map = IdMap::new(vec![extent(0, 1000, 1), extent(1, 100000, 65536)]).unwrap();
+        assert_eq!(map.one_line(), "0 1000 1, 1 100000 65536");
+        assert_eq!(IdMap::default().one_line(), "(empty)");
     }
 
     #[test]

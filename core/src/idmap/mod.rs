@@ -20,6 +20,7 @@ mod proptests;
 
 pub use extent::{ID_MAP_END, IdExtent, IdSide};
 pub use map::{IdField, IdMap, IdMapError, IdMapProblem, MAX_ID_MAP_EXTENTS};
+pub(crate) use number::parse_decimal;
 pub use passwd::{passwd_name_of, passwd_uid_of};
 pub use rootless::RootlessStatus;
 pub use split::{SplitError, split_for_parent};

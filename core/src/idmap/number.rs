@@ -1,30 +1,36 @@
 //! Strict decimal numbers and how bad input is quoted in errors, shared by
-//! the ID map and subordinate ID parsers.
+//! the ID map, subordinate ID, passwd and mount table parsers.
 
-/// Why a field is not a 32-bit ID or count.
+/// Why a field is not a number of the wanted type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NumberError {
     /// Empty, or something other than ASCII digits (a sign, a space, a
     /// letter, a non-ASCII byte).
     NotDecimal,
-    /// Digits only, but more than 4294967295.
+    /// Digits only, but more than the type holds.
     TooLarge,
 }
 
 /// Parses ASCII digits only: no sign, no spaces, no radix prefix (leading
-/// zeros are fine, as for the kernel).
-pub(crate) fn parse_u32(bytes: &[u8]) -> Result<u32, NumberError> {
+/// zeros are fine, as for the kernel). `str::parse` is not used because it
+/// accepts a leading `+`.
+pub(crate) fn parse_decimal<T: TryFrom<u64>>(bytes: &[u8]) -> Result<T, NumberError> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return Err(NumberError::NotDecimal);
     }
-    let mut value: u32 = 0;
+    let mut value: u64 = 0;
     for digit in bytes {
         value = value
             .checked_mul(10)
-            .and_then(|value| value.checked_add(u32::from(digit - b'0')))
+            .and_then(|value| value.checked_add(u64::from(digit - b'0')))
             .ok_or(NumberError::TooLarge)?;
     }
-    Ok(value)
+    T::try_from(value).map_err(|_| NumberError::TooLarge)
+}
+
+/// [`parse_decimal`] for a 32-bit ID or count.
+pub(crate) fn parse_u32(bytes: &[u8]) -> Result<u32, NumberError> {
+    parse_decimal(bytes)
 }
 
 /// At most this many characters of a bad field are quoted in an error.
@@ -79,6 +85,23 @@ mod tests {
         );
         for bad in [&b""[..], b"+1", b"-1", b" 1", b"0x10", b"1e3", b"\xff"] {
             assert_eq!(parse_u32(bad), Err(NumberError::NotDecimal), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sixty_four_bits_use_the_same_rules() {
+        assert_eq!(parse_decimal::<u64>(b"4294967296"), Ok(1 << 32));
+        assert_eq!(parse_decimal::<u64>(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_decimal::<u64>(b"18446744073709551616"),
+            Err(NumberError::TooLarge)
+        );
+        for bad in [&b""[..], b"+1", b"-1", b"1 "] {
+            assert_eq!(
+                parse_decimal::<u64>(bad),
+                Err(NumberError::NotDecimal),
+                "{bad:?}"
+            );
         }
     }
 

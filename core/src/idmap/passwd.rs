@@ -5,6 +5,8 @@
 //! Only the local file is read (the caller hands its bytes in); users known
 //! only to NSS services such as LDAP are matched by the form given.
 
+use super::number::parse_u32;
+
 /// The UID `passwd` gives to `name`, if a line names it.
 pub fn passwd_uid_of(passwd: &[u8], name: &str) -> Option<u32> {
     entries(passwd)
@@ -31,11 +33,8 @@ fn entries(passwd: &[u8]) -> impl Iterator<Item = (&str, u32)> {
         let mut fields = line.split(':');
         let name = fields.next().filter(|name| !name.is_empty())?;
         let _password = fields.next()?;
-        let uid = fields.next()?;
-        if uid.is_empty() || !uid.bytes().all(|byte| byte.is_ascii_digit()) {
-            return None;
-        }
-        Some((name, uid.parse().ok()?))
+        let uid = parse_u32(fields.next()?.as_bytes()).ok()?;
+        Some((name, uid))
     })
 }
 

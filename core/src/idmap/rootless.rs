@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use super::extent::IdSide;
 use super::map::IdMap;
 
 /// What a process's `uid_map` (read from `/proc/self/uid_map`) says about
@@ -36,9 +35,7 @@ impl IdMap {
     /// True when this `uid_map` makes its process rootless: inside ID 0 maps
     /// to a non-zero outside ID or is not mapped. See [`RootlessStatus`].
     pub fn is_rootless(&self) -> bool {
-        self.find(IdSide::Inside, 0)
-            .and_then(|(_, extent)| extent.to_outside(0))
-            != Some(0)
+        self.to_outside(0) != Some(0)
     }
 }
 

@@ -52,27 +52,21 @@ impl SubidEntry {
     }
 }
 
-/// A field of a subordinate ID line.
+/// A numeric field of a subordinate ID line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SubidField {
-    /// The owner (user name or UID).
-    Owner,
     /// The first subordinate ID.
     First,
     /// The number of IDs.
     Count,
-    /// The entry index of `getsubids` output.
-    Index,
 }
 
 impl fmt::Display for SubidField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SubidField::Owner => "owner",
             SubidField::First => "first ID",
             SubidField::Count => "count",
-            SubidField::Index => "index",
         })
     }
 }

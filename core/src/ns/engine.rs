@@ -113,10 +113,10 @@ impl NamespaceEngine {
                 return Step::Run(Effect::SetUpRunDir);
             }
             match op {
-                ActiveOp::Create(op) => op.poll(&self.ctx),
-                ActiveOp::Remove(op) => op.poll(&self.ctx),
-                ActiveOp::Sweep(op) => op.poll(&self.ctx),
-                ActiveOp::List(op) => op.poll(&self.ctx),
+                ActiveOp::Create(op) => op.poll(),
+                ActiveOp::Remove(op) => op.poll(),
+                ActiveOp::Sweep(op) => op.poll(),
+                ActiveOp::List(op) => op.poll(),
             }
         })
     }

@@ -6,7 +6,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::PinKind;
 use crate::idmap::{IdExtent, IdMap};
 use crate::userns::{NamespaceMode, UserNamespace};
 
@@ -34,14 +33,6 @@ impl NamespaceKind {
             Self::CLONE_NEWNET => NamespaceKind::Net,
             Self::CLONE_NEWUSER => NamespaceKind::User,
             other => NamespaceKind::Other(other),
-        }
-    }
-
-    /// The kind a pin of `kind` must hold.
-    pub fn of_pin(kind: PinKind) -> Self {
-        match kind {
-            PinKind::Net => NamespaceKind::Net,
-            PinKind::User => NamespaceKind::User,
         }
     }
 }
@@ -189,25 +180,13 @@ impl PinnedNamespaces {
             if !got.same_extents(want) {
                 problems.push(format!(
                     "the {which} map is `{}`, not the pod's `{}`",
-                    one_line(got),
-                    one_line(want)
+                    got.one_line(),
+                    want.one_line()
                 ));
             }
         }
         problems
     }
-}
-
-/// A map on one line, extents separated by `, ` (`(empty)` when unwritten).
-pub(crate) fn one_line(map: &IdMap) -> String {
-    if map.is_empty() {
-        return "(empty)".to_owned();
-    }
-    map.extents()
-        .iter()
-        .map(IdExtent::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

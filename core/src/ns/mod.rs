@@ -27,7 +27,6 @@ mod ops;
 mod request;
 
 pub use engine::NamespaceEngine;
-pub(crate) use facts::one_line;
 pub use facts::{NamespaceId, NamespaceKind, PinnedNamespaces, PodIdMaps, PodIdMapsError};
 pub use join::{JoinSpec, JoinTarget, PidMode, join_spec};
 pub use layout::{InvalidRunDirPath, POD_NS_DIR_MODE, PinKind, RunDirPath, pin_path, pod_ns_dir};

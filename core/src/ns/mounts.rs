@@ -2,7 +2,7 @@
 //! by pod. The core parses the text itself (the backend only reads it), so
 //! what gets unmounted is decided here, from the kernel's own table.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout::{PinKind, RunDirPath, pin_path};
 use crate::mountinfo::MountEntry;
@@ -109,16 +109,17 @@ impl RunMounts {
     /// Groups `mounts` (the whole table) by pod.
     pub fn new(run: &RunDirPath, mounts: &[MountEntry]) -> Self {
         let mut grouped = RunMounts::default();
+        let prefix = format!("{}/", run.as_str());
         for entry in mounts {
-            let prefix = format!("{}/", run.as_str());
             if !entry.mount_point.starts_with(&prefix) {
                 continue;
             }
-            let pod = run
-                .relative(&entry.mount_point)
-                .and_then(|path| path.path.first_component().map(str::to_owned))
+            let path = run.relative(&entry.mount_point);
+            let pod = path
+                .as_ref()
+                .and_then(|path| path.path.first_component())
                 .and_then(|name| PodUid::new(name).ok());
-            match (pod, run.relative(&entry.mount_point)) {
+            match (pod, path) {
                 (Some(pod), Some(path)) => grouped
                     .by_pod
                     .entry(pod)
@@ -132,8 +133,16 @@ impl RunMounts {
     }
 
     /// The mounts of `pod` (none when it has none).
-    pub fn of(&self, pod: &PodUid) -> PodMounts {
-        self.by_pod.get(pod).cloned().unwrap_or_default()
+    pub fn of(&self, pod: &PodUid) -> &PodMounts {
+        static NONE: PodMounts = PodMounts { mounts: Vec::new() };
+        self.by_pod.get(pod).unwrap_or(&NONE)
+    }
+
+    /// Every pod with a directory in `on_disk` or a mount below the run
+    /// directory, sorted: a pod may have either without the other after a
+    /// crash.
+    pub fn pods_with(&self, on_disk: &BTreeSet<PodUid>) -> BTreeSet<PodUid> {
+        on_disk.iter().chain(self.by_pod.keys()).cloned().collect()
     }
 }
 
@@ -194,6 +203,6 @@ mod tests {
         assert!(why.contains("net pin holds 2 mounts stacked"), "{why}");
         assert!(why.contains("user pin is not an nsfs mount"), "{why}");
         assert_eq!(c.unmount_order().len(), 2);
-        assert_eq!(mounts.of(&pod("nobody")), PodMounts::default());
+        assert_eq!(*mounts.of(&pod("nobody")), PodMounts::default());
     }
 }

@@ -33,9 +33,9 @@ pub enum NsRequest {
     },
     /// Remove every pin that should not be there: a pod not in `keep`, a pod
     /// without an allocation in `allocations`, a pair that is incomplete
-    /// (a pin that is not an nsfs mount of its type) or does not check out
-    /// against its allocation. Nothing outside a pod's directory in the run
-    /// directory is touched.
+    /// (a pin that is not an nsfs mount of its type, or another mount in the
+    /// pod's directory) or does not check out against its allocation.
+    /// Nothing outside a pod's directory in the run directory is touched.
     Sweep {
         /// Pods whose pins may stay.
         keep: BTreeSet<PodUid>,

@@ -26,7 +26,7 @@ use super::lexical::{HostDir, is_within};
 use super::mount_table::MountsBelow;
 use super::names::{VOLUME_SUBPATHS_DIR, volume_subpaths_dir};
 use super::request::{CleanSubpaths, KeptPath, SubpathCleanReport, SubpathError, SubpathResponse};
-use super::{Step, io_error, unexpected};
+use super::{Step, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::path::{Root, RootLabels, RootPath};
 
@@ -121,7 +121,7 @@ impl CleanOp {
             Task::Unmount(target) => match outcome {
                 Ok(_) => self.report.unmounted.push(target),
                 // Already unmounted (the table was a snapshot), or gone.
-                Err(error) if matches!(error.errno, Errno::EINVAL | Errno::ENOENT) => {}
+                Err(error) if error.is_not_mounted() => {}
                 Err(error) => self.keep(target, error),
             },
             Task::ListVolumeDir => match outcome {
@@ -154,26 +154,12 @@ impl CleanOp {
     }
 
     fn after_read_mounts(&mut self, outcome: Outcome) {
-        let table = match outcome {
-            Ok(Observation::Contents(table)) => table,
-            Ok(other) => {
-                self.failed = Some(unexpected("read-mount-info", &other));
-                return;
-            }
-            Err(error) => {
-                self.failed = Some(io_error(
-                    &self.labels,
-                    "read the mount table for",
-                    &self.volume_dir,
-                    error,
-                ));
-                return;
-            }
-        };
-        let mounts = match MountsBelow::parse(&table, &self.pod_dir) {
+        let read =
+            MountsBelow::from_outcome(outcome, &self.pod_dir, &self.labels, &self.volume_dir);
+        let mounts = match read {
             Ok(mounts) => mounts,
             Err(error) => {
-                self.failed = Some(SubpathError::MountTable(error));
+                self.failed = Some(error);
                 return;
             }
         };

@@ -1,8 +1,10 @@
 //! The mounts below a pod directory, from `/proc/self/mountinfo`.
 
 use super::lexical::{HostDir, is_within};
+use super::{SubpathError, io_error, unexpected};
+use crate::effect::{Observation, Outcome};
 use crate::mountinfo::{MountInfoError, parse_mountinfo_bytes};
-use crate::path::RelPath;
+use crate::path::{RelPath, RootLabels, RootPath};
 
 /// Every mount point of the table that lies below one host directory,
 /// relative to it, once per mount (stacked mounts repeat their mount point).
@@ -20,6 +22,29 @@ impl MountsBelow {
             .filter_map(|entry| dir.relative(&entry.mount_point))
             .collect();
         Ok(Self { points })
+    }
+
+    /// The mounts below `dir` from the outcome of reading the mount table;
+    /// a failed read names `reading_for`, the path the table was wanted for.
+    pub fn from_outcome(
+        outcome: Outcome,
+        dir: &HostDir,
+        labels: &RootLabels,
+        reading_for: &RootPath,
+    ) -> Result<Self, SubpathError> {
+        let table = match outcome {
+            Ok(Observation::Contents(table)) => table,
+            Ok(other) => return Err(unexpected("read-mount-info", &other)),
+            Err(error) => {
+                return Err(io_error(
+                    labels,
+                    "read the mount table for",
+                    reading_for,
+                    error,
+                ));
+            }
+        };
+        Self::parse(&table, dir).map_err(SubpathError::MountTable)
     }
 
     /// How many mounts are stacked exactly on `path`.

@@ -140,16 +140,15 @@ impl PrepareOp {
             Stage::ReadMounts => self.after_read_mounts(outcome),
             Stage::StatMounted => self.after_stat_mounted(outcome),
             Stage::UnmountOther => match outcome {
-                // EINVAL: nothing is mounted there any more; look again.
-                Ok(_) => {
+                Err(error) if error.errno != Errno::EINVAL => {
+                    self.fail(io_error(&self.labels, "unmount", &self.target, error))
+                }
+                // Unmounted, or EINVAL: nothing is mounted there any more.
+                // Either way, look again.
+                Ok(_) | Err(_) => {
                     self.unmounts += 1;
                     Stage::ReadMounts
                 }
-                Err(error) if error.errno == Errno::EINVAL => {
-                    self.unmounts += 1;
-                    Stage::ReadMounts
-                }
-                Err(error) => self.fail(io_error(&self.labels, "unmount", &self.target, error)),
             },
             Stage::MakeParents => match outcome {
                 Ok(Observation::DirCreated { .. }) => Stage::CreateTarget,
@@ -225,21 +224,10 @@ impl PrepareOp {
     }
 
     fn after_read_mounts(&mut self, outcome: Outcome) -> Stage {
-        let table = match outcome {
-            Ok(Observation::Contents(table)) => table,
-            Ok(other) => return self.fail(unexpected("read-mount-info", &other)),
-            Err(error) => {
-                return self.fail(io_error(
-                    &self.labels,
-                    "read the mount table for",
-                    &self.target,
-                    error,
-                ));
-            }
-        };
-        let mounts = match MountsBelow::parse(&table, &self.pod_dir) {
+        let read = MountsBelow::from_outcome(outcome, &self.pod_dir, &self.labels, &self.target);
+        let mounts = match read {
             Ok(mounts) => mounts,
-            Err(error) => return self.fail(SubpathError::MountTable(error)),
+            Err(error) => return self.fail(error),
         };
         if mounts.count_at(&self.target.path) == 0 {
             return Stage::MakeParents;

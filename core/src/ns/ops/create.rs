@@ -72,7 +72,7 @@ impl CreateOp {
         }
     }
 
-    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+    pub fn poll(&mut self) -> Step {
         loop {
             let effect = match &mut self.stage {
                 Stage::ListPodDir => Effect::ListDir {

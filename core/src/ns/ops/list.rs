@@ -8,8 +8,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{Ctx, Step, unexpected};
-use crate::effect::{Effect, EntryKind, Observation, Outcome};
+use super::{Ctx, Step, pod_dirs, unexpected};
+use crate::effect::{Effect, Observation, Outcome};
 use crate::ns::layout::{PinKind, pin_path};
 use crate::ns::request::{NsError, NsListing, NsResponse, PodPins};
 use crate::path::{PodUid, Root, RootPath};
@@ -37,7 +37,7 @@ impl ListOp {
         }
     }
 
-    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+    pub fn poll(&mut self) -> Step {
         match &mut self.stage {
             Stage::ListRun => Step::Run(Effect::ListDir {
                 dir: RootPath::root(Root::Run),
@@ -50,30 +50,25 @@ impl ListOp {
     pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
         let result = match (&self.stage, outcome) {
             (Stage::ListRun, Ok(Observation::Listing(entries))) => {
-                self.on_disk = entries
-                    .into_iter()
-                    .filter(|entry| entry.kind == EntryKind::Directory)
-                    .filter_map(|entry| PodUid::new(entry.name).ok())
-                    .collect();
+                self.on_disk = pod_dirs(entries);
                 self.stage = Stage::ReadMountInfo;
                 return;
             }
             (Stage::ListRun, Ok(other)) => Err(unexpected("list-dir", &other)),
             (Stage::ListRun, Err(error)) => Err(ctx.io("list", &RootPath::root(Root::Run), error)),
             (Stage::ReadMountInfo, outcome) => ctx.mounts(outcome).map(|mounts| {
-                let pods: BTreeSet<&PodUid> =
-                    self.on_disk.iter().chain(mounts.by_pod.keys()).collect();
-                let pods = pods
+                let pods = mounts
+                    .pods_with(&self.on_disk)
                     .into_iter()
                     .map(|pod| {
-                        let pod_mounts = mounts.of(pod);
+                        let pod_mounts = mounts.of(&pod);
                         PodPins {
-                            pod: pod.clone(),
-                            net_pin: ctx.absolute(&pin_path(pod, PinKind::Net)),
-                            user_pin: ctx.absolute(&pin_path(pod, PinKind::User)),
-                            net_ns: pod_mounts.ino(pod, PinKind::Net),
-                            user_ns: pod_mounts.ino(pod, PinKind::User),
-                            incomplete: pod_mounts.incomplete(pod),
+                            net_pin: ctx.absolute(&pin_path(&pod, PinKind::Net)),
+                            user_pin: ctx.absolute(&pin_path(&pod, PinKind::User)),
+                            net_ns: pod_mounts.ino(&pod, PinKind::Net),
+                            user_ns: pod_mounts.ino(&pod, PinKind::User),
+                            incomplete: pod_mounts.incomplete(&pod),
+                            pod,
                         }
                     })
                     .collect();

@@ -14,12 +14,14 @@ pub(crate) use list::ListOp;
 pub(crate) use remove::RemoveOp;
 pub(crate) use sweep::SweepOp;
 
+use std::collections::BTreeSet;
+
 use super::layout::RunDirPath;
 use super::mounts::RunMounts;
 use super::request::{NsError, NsResponse};
-use crate::effect::{EffectError, Errno, Observation, Outcome};
+use crate::effect::{DirEntry, EffectError, EntryKind, Observation, Outcome};
 use crate::mountinfo::parse_mountinfo_bytes;
-use crate::path::{RootLabels, RootPath};
+use crate::path::{PodUid, RootLabels, RootPath};
 
 /// What an operation wants next.
 pub(crate) type Step = crate::request_slot::Step<NsResponse, NsError>;
@@ -71,8 +73,13 @@ pub(crate) fn unexpected(effect: &'static str, got: &Observation) -> NsError {
     }
 }
 
-/// True for the errors `umount2` gives when nothing is mounted there (or
-/// the name is gone): the goal of an unmount is already reached.
-pub(crate) fn not_mounted(error: &EffectError) -> bool {
-    error.errno == Errno::EINVAL || error.errno == Errno::ENOENT
+/// The pods whose directories a listing of the run directory shows: only
+/// directories named like a pod, so the lock file and anything else podns
+/// did not create are never taken for one.
+pub(crate) fn pod_dirs(entries: Vec<DirEntry>) -> BTreeSet<PodUid> {
+    entries
+        .into_iter()
+        .filter(|entry| entry.kind == EntryKind::Directory)
+        .filter_map(|entry| PodUid::new(entry.name).ok())
+        .collect()
 }

@@ -36,7 +36,7 @@ impl RemoveOp {
         }
     }
 
-    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+    pub fn poll(&mut self) -> Step {
         loop {
             match &mut self.stage {
                 Stage::ReadMountInfo => return Step::Run(Effect::ReadMountInfo),

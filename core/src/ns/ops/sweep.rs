@@ -12,8 +12,9 @@
 //!
 //! A pod's pins stay only when all of these hold: the pod is in the keep
 //! set, it has a user-namespace allocation, both pins are single nsfs mounts
-//! of their types, and the kernel confirms that the network namespace is
-//! owned by the pinned user namespace, whose maps are the allocation's.
+//! of their types, no other mount is in the pod's directory, and the kernel
+//! confirms that the network namespace is owned by the pinned user
+//! namespace, whose maps are the allocation's.
 //! Everything else in a pod directory's two pins goes: a pin file that is
 //! not a mount (a create killed before pinning), half a pair, a pair whose
 //! allocation was released. Only mounts at or below `<run>/<pod>` and the
@@ -23,8 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::teardown::TeardownOp;
-use super::{Ctx, Step, unexpected};
-use crate::effect::{Effect, EntryKind, Observation, Outcome};
+use super::{Ctx, Step, pod_dirs, unexpected};
+use crate::effect::{Effect, Observation, Outcome};
 use crate::ns::facts::PodIdMaps;
 use crate::ns::layout::{PinKind, pin_path, pod_ns_dir};
 use crate::ns::mounts::RunMounts;
@@ -48,7 +49,11 @@ enum Stage {
     ReadMountInfo,
     /// Pick the next pod.
     Next,
-    Inspect(PodUid),
+    /// Check a kept, allocated, complete pair against its allocation's maps.
+    Inspect {
+        pod: PodUid,
+        maps: PodIdMaps,
+    },
     Teardown {
         pod: PodUid,
         reason: String,
@@ -70,7 +75,7 @@ impl SweepOp {
         }
     }
 
-    pub fn poll(&mut self, _ctx: &Ctx) -> Step {
+    pub fn poll(&mut self) -> Step {
         loop {
             let effect = match &mut self.stage {
                 Stage::ListRun => Effect::ListDir {
@@ -81,7 +86,7 @@ impl SweepOp {
                     self.stage = self.next();
                     continue;
                 }
-                Stage::Inspect(pod) => Effect::InspectPodNamespaces {
+                Stage::Inspect { pod, .. } => Effect::InspectPodNamespaces {
                     net_pin: pin_path(pod, PinKind::Net),
                     user_pin: pin_path(pod, PinKind::User),
                 },
@@ -114,13 +119,7 @@ impl SweepOp {
     pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
         self.stage = match (&mut self.stage, outcome) {
             (Stage::ListRun, Ok(Observation::Listing(entries))) => {
-                // Only directories named like a pod: the lock file and
-                // anything else podns did not create stay untouched.
-                self.on_disk = entries
-                    .into_iter()
-                    .filter(|entry| entry.kind == EntryKind::Directory)
-                    .filter_map(|entry| PodUid::new(entry.name).ok())
-                    .collect();
+                self.on_disk = pod_dirs(entries);
                 Stage::ReadMountInfo
             }
             (Stage::ListRun, Ok(other)) => finished(Err(unexpected("list-dir", &other))),
@@ -129,25 +128,16 @@ impl SweepOp {
             }
             (Stage::ReadMountInfo, outcome) => match ctx.mounts(outcome) {
                 Ok(mounts) => {
-                    let pods: BTreeSet<PodUid> = self
-                        .on_disk
-                        .iter()
-                        .chain(mounts.by_pod.keys())
-                        .cloned()
-                        .collect();
+                    self.queue = mounts.pods_with(&self.on_disk).into_iter().collect();
                     self.report.ignored_mounts = mounts.ignored.clone();
                     self.mounts = mounts;
-                    self.queue = pods.into_iter().collect();
                     Stage::Next
                 }
                 Err(error) => finished(Err(error)),
             },
-            (Stage::Inspect(pod), Ok(Observation::PodNamespaces(facts))) => {
+            (Stage::Inspect { pod, maps }, Ok(Observation::PodNamespaces(facts))) => {
+                let problems = facts.problems(maps);
                 let pod = pod.clone();
-                let problems = match self.allocations.get(&pod) {
-                    Some(maps) => facts.problems(maps),
-                    None => vec!["no user-namespace allocation".to_owned()],
-                };
                 if problems.is_empty() {
                     self.report.kept.push(pod);
                     Stage::Next
@@ -155,11 +145,11 @@ impl SweepOp {
                     self.teardown(pod, format!("does not check out: {}", problems.join("; ")))
                 }
             }
-            (Stage::Inspect(pod), Ok(other)) => {
+            (Stage::Inspect { pod, .. }, Ok(other)) => {
                 let pod = pod.clone();
                 self.fail(pod, unexpected("inspect-pod-namespaces", &other))
             }
-            (Stage::Inspect(pod), Err(error)) => {
+            (Stage::Inspect { pod, .. }, Err(error)) => {
                 let pod = pod.clone();
                 let error = ctx.io("inspect the pins in", &pod_ns_dir(&pod), error);
                 self.fail(pod, error)
@@ -178,19 +168,16 @@ impl SweepOp {
         let Some(pod) = self.queue.pop_front() else {
             return finished(Ok(NsResponse::Swept(std::mem::take(&mut self.report))));
         };
-        let reason = if !self.keep.contains(&pod) {
-            Some("not in the keep set".to_owned())
-        } else if !self.allocations.contains_key(&pod) {
-            Some("the pod has no user-namespace allocation".to_owned())
-        } else {
-            self.mounts
-                .of(&pod)
-                .incomplete(&pod)
-                .map(|why| format!("incomplete: {why}"))
+        if !self.keep.contains(&pod) {
+            return self.teardown(pod, "not in the keep set".to_owned());
+        }
+        // Each pod is queued once, so its allocation is not needed again.
+        let Some(maps) = self.allocations.remove(&pod) else {
+            return self.teardown(pod, "the pod has no user-namespace allocation".to_owned());
         };
-        match reason {
-            Some(reason) => self.teardown(pod, reason),
-            None => Stage::Inspect(pod),
+        match self.mounts.of(&pod).incomplete(&pod) {
+            Some(why) => self.teardown(pod, format!("incomplete: {why}")),
+            None => Stage::Inspect { pod, maps },
         }
     }
 

@@ -2,7 +2,7 @@
 //! the pin files, remove the directory.
 //!
 //! ```text
-//! detach-mount <run>/<pod>/<pin>     once per mount, newest first
+//! detach-mount <run>/<pod>/...     once per mount, newest first
 //! remove-file <run>/<pod>/net
 //! remove-file <run>/<pod>/user
 //! remove-dir <run>/<pod>
@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Ctx, not_mounted};
+use super::Ctx;
 use crate::effect::{Effect, Errno, Observation, Outcome};
 use crate::ns::layout::{PinKind, pin_path, pod_ns_dir};
 use crate::ns::request::NsError;
@@ -25,8 +25,9 @@ use crate::path::{PodUid, RootPath};
 /// What to do when a step fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TeardownPolicy {
-    /// Stop at the first failure (a remove or a sweep: later steps would
-    /// only fail again, e.g. `EBUSY` on a pin still mounted).
+    /// Stop at the first failure (a remove, a sweep, or a create clearing an
+    /// incomplete pair: later steps would only fail again, e.g. `EBUSY` on a
+    /// pin still mounted).
     StopAtFirstFailure,
     /// Try every step and collect the failures (the rollback of a failed
     /// create: remove as much as possible).
@@ -113,7 +114,7 @@ impl TeardownOp {
                 self.outcome.removed = true;
                 None
             }
-            (Stage::Detach(_), Err(error)) if not_mounted(&error) => None,
+            (Stage::Detach(_), Err(error)) if error.is_not_mounted() => None,
             (Stage::Detach(target), Err(error)) => {
                 Some(ctx.io("detach the mount on", target, error))
             }
