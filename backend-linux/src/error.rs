@@ -1,6 +1,11 @@
+//! Why the backend could not be set up, and the core's errors and file
+//! facts for what the system calls return.
+
+use std::fmt::Display;
 use std::path::PathBuf;
 
-use podns_core::{Errno, Root};
+use podns_core::{EffectError, EntryKind, Errno, FileId, Root};
+use rustix::fs::{FileType, Stat};
 
 /// Why the backend could not be set up. Effects never return this: they report
 /// an [`podns_core::EffectError`] to the core instead.
@@ -49,4 +54,37 @@ pub enum BackendError {
 /// The core's errno for a rustix one: the numbers are the same Linux ABI.
 pub(crate) fn errno(error: rustix::io::Errno) -> Errno {
     Errno(error.raw_os_error())
+}
+
+/// The core's errno for a `std::io::Error`; `EIO` for one that carries none.
+pub(crate) fn io_errno(error: &std::io::Error) -> Errno {
+    Errno(error.raw_os_error().unwrap_or(Errno::EIO.0))
+}
+
+/// A failed system call on `path`: `"<op> <path>"` with its errno.
+pub(crate) fn fail(op: &str, path: impl Display, error: rustix::io::Errno) -> EffectError {
+    EffectError::new(errno(error), format!("{op} {path}"))
+}
+
+/// An effect refused on `path`, and why.
+pub(crate) fn refuse(errno: Errno, op: &str, path: impl Display, why: &str) -> EffectError {
+    EffectError::new(errno, format!("{op} {path}: {why}"))
+}
+
+/// What the core calls a file of this type.
+pub(crate) fn kind_of(file_type: FileType) -> EntryKind {
+    match file_type {
+        FileType::Directory => EntryKind::Directory,
+        FileType::RegularFile => EntryKind::File,
+        FileType::Symlink => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    }
+}
+
+/// Which file `stat` describes, as the core compares files.
+pub(crate) fn id_of(stat: &Stat) -> FileId {
+    FileId {
+        dev: stat.st_dev,
+        ino: stat.st_ino,
+    }
 }

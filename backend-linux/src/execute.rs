@@ -4,17 +4,14 @@
 //! reads and writes of data, which did not): the core owns every retry, since
 //! each step may be a durability point.
 
-use std::fmt::Display;
-
 use async_trait::async_trait;
-use podns_core::{
-    Backend, DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Root, RootPath,
-};
+use podns_core::{Backend, DirEntry, Effect, EffectError, Errno, Observation, Root, RootPath};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::retry_on_intr;
 
-use crate::error::errno;
+use crate::error::{fail, kind_of, refuse};
+use crate::read::read_at_most;
 use crate::roots::LinuxBackend;
 
 type Outcome = Result<Observation, EffectError>;
@@ -38,31 +35,12 @@ const NEW_FILE_FLAGS: OFlags = OFlags::CREATE
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
 
-/// Reads go through a bounded buffer; `userns` files are a few bytes.
-const READ_CHUNK: usize = 16 * 1024;
 /// The first read of a file: a `userns` file fits many times over.
 const FIRST_READ: usize = 4096;
-
-fn fail(op: &str, path: impl Display, error: rustix::io::Errno) -> EffectError {
-    EffectError::new(errno(error), format!("{op} {path}"))
-}
-
-fn refuse(errno: Errno, op: &str, path: impl Display, why: &str) -> EffectError {
-    EffectError::new(errno, format!("{op} {path}: {why}"))
-}
 
 /// Only permission bits: the file type and anything else come from the call.
 fn permissions(mode: u32) -> Mode {
     Mode::from_bits_truncate(mode & 0o7777)
-}
-
-fn kind_of(file_type: FileType) -> EntryKind {
-    match file_type {
-        FileType::Directory => EntryKind::Directory,
-        FileType::RegularFile => EntryKind::File,
-        FileType::Symlink => EntryKind::Symlink,
-        _ => EntryKind::Other,
-    }
 }
 
 #[async_trait]
@@ -159,9 +137,12 @@ impl LinuxBackend {
         };
         // Recovery reads one small file per pod, so the common case must
         // cost open, read, close: one read asks for more than a `userns` file
-        // holds, and a shorter answer is the end of a regular file. Only an
-        // empty answer needs fstat, to tell an empty file from a FIFO or a
-        // device (a directory fails the read itself with EISDIR).
+        // holds, and a shorter answer is taken as the whole file without
+        // checking what was opened. The core reads only entries its listing
+        // showed as regular files; only an empty first answer gets an fstat,
+        // which refuses a FIFO or a device put there since (a directory fails
+        // the read itself with EISDIR). One that returns data is read like a
+        // file, never past max_len + 1 bytes.
         let first = usize::try_from(max_len.saturating_add(1))
             .unwrap_or(usize::MAX)
             .min(FIRST_READ);
@@ -327,39 +308,6 @@ impl LinuxBackend {
     }
 }
 
-/// Reads to the end, but never more than `max_len + 1` bytes: `None` means
-/// the file is longer than `max_len`. `size_hint` only sizes the buffer.
-fn read_at_most(
-    fd: impl AsFd,
-    max_len: u64,
-    size_hint: u64,
-) -> rustix::io::Result<Option<Vec<u8>>> {
-    let limit = max_len.saturating_add(1);
-    let mut contents = Vec::with_capacity(
-        usize::try_from(size_hint.min(limit))
-            .unwrap_or(0)
-            .min(READ_CHUNK)
-            + 1,
-    );
-    let mut chunk = vec![0u8; READ_CHUNK];
-    loop {
-        let room = limit - contents.len() as u64;
-        if room == 0 {
-            break;
-        }
-        let want = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
-        let read = retry_on_intr(|| rustix::io::read(fd.as_fd(), &mut chunk[..want]))?;
-        if read == 0 {
-            break;
-        }
-        contents.extend_from_slice(&chunk[..read]);
-    }
-    if contents.len() as u64 > max_len {
-        return Ok(None);
-    }
-    Ok(Some(contents))
-}
-
 /// Writes every byte, continuing after short writes.
 fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> rustix::io::Result<()> {
     while !bytes.is_empty() {
@@ -387,45 +335,6 @@ mod tests {
             root: Root::Pods,
             path: RelPath::parse(text).unwrap(),
         }
-    }
-
-    fn file_with(bytes: &[u8]) -> (TempDir, OwnedFd) {
-        let temp = TempDir::new().unwrap();
-        std::fs::write(temp.path().join("f"), bytes).unwrap();
-        let fd = rustix::fs::open(
-            temp.path().join("f"),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap();
-        (temp, fd)
-    }
-
-    #[test]
-    fn read_at_most_refuses_more_than_max_len_whatever_the_size_hint() {
-        let (_temp, fd) = file_with(b"0123456789");
-        // A size hint of 0, as /proc and some FUSE files report.
-        assert_eq!(read_at_most(&fd, 9, 0).unwrap(), None);
-        let (_temp, fd) = file_with(b"0123456789");
-        assert_eq!(read_at_most(&fd, 10, 0).unwrap().unwrap(), b"0123456789");
-        let (_temp, fd) = file_with(b"");
-        assert_eq!(read_at_most(&fd, 0, 0).unwrap().unwrap(), b"");
-        let (_temp, fd) = file_with(b"x");
-        assert_eq!(read_at_most(&fd, 0, 1).unwrap(), None);
-    }
-
-    #[test]
-    fn read_at_most_reads_across_chunks() {
-        let big = vec![7u8; READ_CHUNK * 2 + 5];
-        let (_temp, fd) = file_with(&big);
-        assert_eq!(
-            read_at_most(&fd, u64::MAX, big.len() as u64)
-                .unwrap()
-                .unwrap(),
-            big
-        );
-        let (_temp, fd) = file_with(&big);
-        assert_eq!(read_at_most(&fd, big.len() as u64 - 1, 0).unwrap(), None);
     }
 
     #[test]

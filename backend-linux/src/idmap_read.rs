@@ -8,6 +8,7 @@ use podns_core::{Errno, IdMap, IdMapError};
 use rustix::fs::{Mode, OFlags};
 
 use crate::error::errno;
+use crate::read::read_at_most;
 
 /// Larger files are refused: an ID map of 340 extents, as the kernel prints
 /// it, is 340 × 33 = 11220 bytes.
@@ -135,29 +136,15 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, IdMapReadError> {
             errno: errno(error),
         },
     )?;
-    let mut contents = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match rustix::io::read(&fd, &mut chunk) {
-            Ok(0) => return Ok(contents),
-            Ok(count) => {
-                if contents.len() + count > MAX_ID_MAP_FILE_LEN {
-                    return Err(IdMapReadError::TooLarge {
-                        path: path.to_owned(),
-                        limit: MAX_ID_MAP_FILE_LEN,
-                    });
-                }
-                contents.extend_from_slice(&chunk[..count]);
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(error) => {
-                return Err(IdMapReadError::Read {
-                    path: path.to_owned(),
-                    errno: errno(error),
-                });
-            }
-        }
-    }
+    let read =
+        read_at_most(&fd, MAX_ID_MAP_FILE_LEN as u64, 0).map_err(|error| IdMapReadError::Read {
+            path: path.to_owned(),
+            errno: errno(error),
+        })?;
+    read.ok_or_else(|| IdMapReadError::TooLarge {
+        path: path.to_owned(),
+        limit: MAX_ID_MAP_FILE_LEN,
+    })
 }
 
 #[cfg(test)]

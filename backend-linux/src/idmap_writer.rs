@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use podns_core::{Errno, IdExtent, IdMap};
 use rustix::fs::{Mode, OFlags};
+use rustix::io::retry_on_intr;
 
 use crate::error::errno;
 use crate::idmap_read::{
@@ -160,8 +161,8 @@ pub enum IdMapWriteError {
         "the {kind} map of process {pid} read back from {} differs from what was written: wrote \
          `{}`, read `{}`",
         file.display(),
-        one_line(written),
-        one_line(read)
+        written.one_line(),
+        read.one_line()
     )]
     Mismatch {
         /// The target process.
@@ -175,12 +176,6 @@ pub enum IdMapWriteError {
         /// What was read back.
         read: IdMap,
     },
-}
-
-/// A map on one line, extents separated by `, `.
-fn one_line(map: &IdMap) -> String {
-    let extents: Vec<String> = map.extents().iter().map(IdExtent::to_string).collect();
-    extents.join(", ")
 }
 
 /// Writes the ID maps of a child user namespace, identified by the pid of a
@@ -229,17 +224,33 @@ impl IdMapWriter {
     /// then `gid_map`; each map is read back and compared. Stops at the first
     /// failure: a map, once written, cannot be written again.
     pub fn write(&self, uid_map: &IdMap, gid_map: &IdMap) -> Result<(), IdMapWriteError> {
-        self.write_map(IdMapKind::Uid, uid_map)?;
+        self.write_and_read_back(uid_map, gid_map).map(drop)
+    }
+
+    /// [`IdMapWriter::write`], returning the UID and GID maps as read back
+    /// (as the kernel applied them).
+    pub(crate) fn write_and_read_back(
+        &self,
+        uid_map: &IdMap,
+        gid_map: &IdMap,
+    ) -> Result<(IdMap, IdMap), IdMapWriteError> {
+        let uid_read = self.write_one(IdMapKind::Uid, uid_map)?;
         if self.setgroups.denies(rustix::process::geteuid().is_root()) {
             self.deny_setgroups()?;
         }
-        self.write_map(IdMapKind::Gid, gid_map)
+        let gid_read = self.write_one(IdMapKind::Gid, gid_map)?;
+        Ok((uid_read, gid_read))
     }
 
     /// Writes one map in one `write(2)` and reads it back. Does not touch
     /// `setgroups`: for `gid_map`, an unprivileged writer must call
     /// [`IdMapWriter::deny_setgroups`] first.
     pub fn write_map(&self, kind: IdMapKind, map: &IdMap) -> Result<(), IdMapWriteError> {
+        self.write_one(kind, map).map(drop)
+    }
+
+    /// [`IdMapWriter::write_map`], returning the map as read back.
+    fn write_one(&self, kind: IdMapKind, map: &IdMap) -> Result<IdMap, IdMapWriteError> {
         let pid = self.pid;
         let file = proc_id_map_path(Some(pid), kind);
         if map.is_empty() {
@@ -253,12 +264,7 @@ impl IdMapWriter {
                 errno: errno(error),
             },
         )?;
-        let written = loop {
-            match rustix::io::write(&fd, text.as_bytes()) {
-                Err(rustix::io::Errno::INTR) => {}
-                other => break other,
-            }
-        };
+        let written = retry_on_intr(|| rustix::io::write(&fd, text.as_bytes()));
         drop(fd);
         match written {
             Ok(count) if count == text.len() => {}
@@ -297,7 +303,7 @@ impl IdMapWriter {
                 read,
             });
         }
-        Ok(())
+        Ok(read)
     }
 
     /// Writes `deny` to `/proc/<pid>/setgroups` in one `write(2)`.
@@ -311,13 +317,10 @@ impl IdMapWriter {
         };
         let fd = rustix::fs::open(&file, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
             .map_err(fail)?;
-        loop {
-            match rustix::io::write(&fd, b"deny") {
-                Ok(4) => return Ok(()),
-                Ok(_) => return Err(fail(rustix::io::Errno::IO)),
-                Err(rustix::io::Errno::INTR) => {}
-                Err(error) => return Err(fail(error)),
-            }
+        match retry_on_intr(|| rustix::io::write(&fd, b"deny")) {
+            Ok(4) => Ok(()),
+            Ok(_) => Err(fail(rustix::io::Errno::IO)),
+            Err(error) => Err(fail(error)),
         }
     }
 }
@@ -350,7 +353,7 @@ fn diagnose(
             extent.outside,
             extent.outside_end() - 1,
             own_file.display(),
-            one_line(parent),
+            parent.one_line(),
         );
         return (Some(culprit), diagnosis);
     }

@@ -2,12 +2,14 @@
 //!
 //! [`LinuxBackend`] executes the [`podns_core::Effect`]s the core emits with
 //! real system calls through [`rustix`]. It holds one directory fd per
-//! [`podns_core::Root`] and resolves every path below that fd, never following
-//! a symbolic link and never leaving the root (`openat2(RESOLVE_BENEATH |
+//! [`podns_core::Root`] and resolves every path below that fd, never leaving
+//! the root and never following a symbolic link (`openat2(RESOLVE_BENEATH |
 //! RESOLVE_NO_SYMLINKS)`, or a component-by-component `O_NOFOLLOW` walk on
-//! kernels without `openat2`). Each effect maps to the few system calls its
-//! documentation asks for, so the durability steps the core plans are exactly
-//! the ones that reach the disk.
+//! kernels without `openat2`), with one exception: the subpath effects that
+//! resolve a path beneath a volume follow the volume's relative symlinks
+//! while they stay below it, as kubelet does, and never a magic link. Each
+//! effect maps to the few system calls its documentation asks for, so the
+//! durability steps the core plans are exactly the ones that reach the disk.
 //!
 //! [`DirLock`] serialises podns processes that share a directory.
 //!
@@ -29,15 +31,15 @@
 
 mod error;
 mod execute;
+mod idmap_read;
+mod idmap_writer;
 mod kept;
 mod lock;
 pub mod ns;
+mod read;
 mod resolve;
 mod roots;
 mod subpath;
-// CLI support modules are added below.
-mod idmap_read;
-mod idmap_writer;
 
 pub use error::BackendError;
 pub use idmap_read::{

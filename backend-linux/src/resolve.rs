@@ -4,6 +4,10 @@
 //! write the pods directory; following a symlink there would let them point
 //! podns at any file on the host. So every component is resolved with symlinks
 //! refused, and a symlink anywhere is reported as `ELOOP`.
+//!
+//! The choice between `openat2` and a hand-made walk is shared with the
+//! subpath resolution (`subpath/beneath.rs`), which follows a volume's own
+//! symlinks instead.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,7 +31,7 @@ pub(crate) struct Failed {
 }
 
 impl Failed {
-    fn new(op: &'static str, errno: Errno) -> Self {
+    pub(crate) fn new(op: &'static str, errno: Errno) -> Self {
         Self { op, errno }
     }
 }
@@ -75,13 +79,35 @@ impl Resolver {
         flags: OFlags,
         mode: Mode,
     ) -> Result<OwnedFd, Failed> {
-        if !self.walk.load(Ordering::Relaxed) {
-            match open_beneath(root, path, flags, mode) {
-                Err(Errno::NOSYS) => self.walk.store(true, Ordering::Relaxed),
+        let resolve =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        // NO_SYMLINKS already refuses a trailing symlink with ELOOP; O_NOFOLLOW
+        // would turn that into ENOTDIR (with O_DIRECTORY) or an fd of the link
+        // itself (with O_PATH).
+        self.openat2_or_walk(root, path, flags - OFlags::NOFOLLOW, mode, resolve, || {
+            walk(root, &path.components().collect::<Vec<_>>(), flags, mode)
+        })
+    }
+
+    /// Opens `path` below `root` with `openat2(resolve)`, or, on a kernel
+    /// without it (from then on), with `walk`, which must apply the same
+    /// rules one component at a time.
+    pub(crate) fn openat2_or_walk(
+        &self,
+        root: BorrowedFd<'_>,
+        path: &RelPath,
+        flags: OFlags,
+        mode: Mode,
+        resolve: ResolveFlags,
+        walk: impl FnOnce() -> Result<OwnedFd, Failed>,
+    ) -> Result<OwnedFd, Failed> {
+        if !self.walks() {
+            match openat2(root, path, flags, mode, resolve) {
+                Err(Errno::NOSYS) => self.set_force_walk(true),
                 result => return result.map_err(|errno| Failed::new("openat2", errno)),
             }
         }
-        walk(root, &path.components().collect::<Vec<_>>(), flags, mode)
+        walk()
     }
 
     /// Opens the directory holding `path` (for the `*at` calls) and returns it
@@ -103,25 +129,19 @@ impl Resolver {
     }
 }
 
-fn open_beneath(
+/// `openat2`, retried on `EAGAIN` (see [`OPENAT2_ATTEMPTS`]). The root itself
+/// is opened as `.`; no path is copied, as recovery opens one per pod.
+fn openat2(
     root: BorrowedFd<'_>,
     path: &RelPath,
     flags: OFlags,
     mode: Mode,
+    resolve: ResolveFlags,
 ) -> rustix::io::Result<OwnedFd> {
-    let text = if path.is_root() {
-        ".".to_owned()
-    } else {
-        path.as_str().to_owned()
-    };
-    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-    // NO_SYMLINKS already refuses a trailing symlink with ELOOP; O_NOFOLLOW
-    // would turn that into ENOTDIR (with O_DIRECTORY) or an fd of the link
-    // itself (with O_PATH).
-    let flags = flags - OFlags::NOFOLLOW;
+    let text = if path.is_root() { "." } else { path.as_str() };
     let mut attempt = 1;
     loop {
-        match rustix::fs::openat2(root, text.as_str(), flags, mode, resolve) {
+        match rustix::fs::openat2(root, text, flags, mode, resolve) {
             Err(Errno::AGAIN) if attempt < OPENAT2_ATTEMPTS => attempt += 1,
             result => return result,
         }

@@ -17,8 +17,10 @@ use crate::resolve::{DirFd, Resolver};
 /// backend elsewhere.
 #[derive(Debug)]
 pub struct LinuxBackend {
-    /// Not `O_PATH`: `fsync` and `getdents` need a real file description, and
-    /// the root itself may be listed or synced.
+    /// Not `O_PATH`: `syncfs` needs a real file description (and reports the
+    /// writeback errors seen since this one was opened). Listing or syncing a
+    /// root opens it afresh, like any other directory (a listing needs an
+    /// offset of its own).
     pub(crate) roots: BTreeMap<Root, OwnedFd>,
     pub(crate) resolver: Resolver,
     pub(crate) kept: KeptFiles,
@@ -37,7 +39,13 @@ impl LinuxBackend {
     /// Opens the pods directory as [`Root::Pods`]. The directory must exist:
     /// creating it is the caller's decision (and its permissions, too).
     pub fn open(pods_dir: &Path) -> Result<Self, BackendError> {
-        let backend = Self {
+        Self::without_roots().with_root(Root::Pods, pods_dir)
+    }
+
+    /// A backend with no root open yet: add them with
+    /// [`LinuxBackend::with_root`].
+    pub(crate) fn without_roots() -> Self {
+        Self {
             roots: BTreeMap::new(),
             resolver: Resolver::default(),
             kept: KeptFiles::default(),
@@ -46,8 +54,7 @@ impl LinuxBackend {
             labels: RootLabels::new(),
             subpath: Default::default(),
             ns: Default::default(),
-        };
-        backend.with_root(Root::Pods, pods_dir)
+        }
     }
 
     /// Opens `dir` as `root` (e.g. [`Root::Run`]), replacing an earlier fd for

@@ -37,10 +37,11 @@ use std::thread::JoinHandle;
 
 use podns_core::{EffectError, Errno};
 use rustix::fs::{Mode, OFlags, RawDir};
+use rustix::io::retry_on_intr;
 use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
 use rustix::thread::{LinkNameSpaceType, UnshareFlags};
 
-use crate::error::errno;
+use crate::error::{errno, io_errno};
 
 const TAG_PID: u8 = b'P';
 const TAG_NET: u8 = b'N';
@@ -69,10 +70,6 @@ pub(crate) struct Helper {
 
 fn helper_error(errno: Errno, step: &str) -> EffectError {
     EffectError::new(errno, format!("namespace helper: {step}"))
-}
-
-fn io_errno(error: &io::Error) -> Errno {
-    Errno(error.raw_os_error().unwrap_or(Errno::EIO.0))
 }
 
 impl Helper {
@@ -216,14 +213,12 @@ impl Helper {
             Ok(()) | Err(rustix::io::Errno::SRCH) => {}
             Err(e) => return Err(helper_error(errno(e), "pidfd_send_signal(SIGKILL)")),
         }
-        let reaped = loop {
-            match rustix::process::waitid(WaitId::PidFd(self.pidfd.as_fd()), WaitIdOptions::EXITED)
-            {
-                Err(rustix::io::Errno::INTR) => {}
-                // ECHILD: std reaped it after a failed pre_exec.
-                Ok(_) | Err(rustix::io::Errno::CHILD) => break Ok(()),
-                Err(e) => break Err(helper_error(errno(e), "waitid(P_PIDFD)")),
-            }
+        let reaped = match retry_on_intr(|| {
+            rustix::process::waitid(WaitId::PidFd(self.pidfd.as_fd()), WaitIdOptions::EXITED)
+        }) {
+            // ECHILD: std reaped it after a failed pre_exec.
+            Ok(_) | Err(rustix::io::Errno::CHILD) => Ok(()),
+            Err(e) => Err(helper_error(errno(e), "waitid(P_PIDFD)")),
         };
         if let Some(spawner) = self.spawner.take() {
             // The Child is reaped already; dropping it does not wait.
@@ -312,11 +307,7 @@ fn send(socket: BorrowedFd<'_>, tag: u8, value: i32) -> io::Result<()> {
     message[1..].copy_from_slice(&value.to_ne_bytes());
     let mut sent = 0;
     while sent < message.len() {
-        match rustix::io::write(socket, &message[sent..]) {
-            Ok(count) => sent += count,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
+        sent += retry_on_intr(|| rustix::io::write(socket, &message[sent..]))?;
     }
     Ok(())
 }
@@ -324,13 +315,9 @@ fn send(socket: BorrowedFd<'_>, tag: u8, value: i32) -> io::Result<()> {
 /// One byte from the caller; `None` at end of file.
 fn wait_byte(socket: BorrowedFd<'_>) -> io::Result<Option<u8>> {
     let mut byte = [0u8; 1];
-    loop {
-        match rustix::io::read(socket, &mut byte) {
-            Ok(0) => return Ok(None),
-            Ok(_) => return Ok(Some(byte[0])),
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
+    match retry_on_intr(|| rustix::io::read(socket, &mut byte))? {
+        0 => Ok(None),
+        _ => Ok(Some(byte[0])),
     }
 }
 

@@ -5,7 +5,7 @@
 mod helper;
 mod nsfs;
 
-use std::fmt::{self, Display};
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use podns_core::{
@@ -13,21 +13,22 @@ use podns_core::{
 };
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags};
-use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags};
+use rustix::mount::{MountPropagationFlags, UnmountFlags};
 
 pub use nsfs::{NSFS_MAGIC, namespace_id, owner_user_namespace};
 
 use self::helper::{Helper, HelperMode};
-use crate::error::errno;
+use crate::error::{fail, id_of, io_errno, refuse};
 use crate::idmap_read::{IdMapKind, read_process_id_map};
 use crate::idmap_writer::IdMapWriter;
 use crate::lock::DirLock;
 use crate::roots::LinuxBackend;
+use crate::subpath::mount::BindFailed;
 
 type Outcome = Result<Observation, EffectError>;
 
 /// Mode of the run directory when podns creates it (as `/run/netns`).
-const RUN_DIR_MODE: u32 = 0o755;
+pub const RUN_DIR_MODE: u32 = 0o755;
 
 /// A callback told each named step of a namespace effect as it is reached
 /// (see [`LinuxBackend::set_step_hook`]).
@@ -50,25 +51,6 @@ impl fmt::Debug for NsSettings {
             .field("hook", &self.hook.as_ref().map(|_| "set"))
             .finish()
     }
-}
-
-fn fail(op: &str, path: impl Display, error: rustix::io::Errno) -> EffectError {
-    EffectError::new(errno(error), format!("{op} {path}"))
-}
-
-fn refuse(errno: Errno, op: &str, path: impl Display, why: &str) -> EffectError {
-    EffectError::new(errno, format!("{op} {path}: {why}"))
-}
-
-fn proc_fd(fd: impl AsFd) -> String {
-    use std::os::fd::AsRawFd;
-    format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())
-}
-
-/// `(st_dev, st_ino)` of an open directory.
-fn identity(fd: impl AsFd) -> rustix::io::Result<(u64, u64)> {
-    let stat = rustix::fs::fstat(fd)?;
-    Ok((stat.st_dev, stat.st_ino))
 }
 
 fn is_root() -> bool {
@@ -139,12 +121,9 @@ impl LinuxBackend {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, RUN_DIR_MODE);
-        builder.create(&dir).map_err(|e| {
-            EffectError::new(
-                Errno(e.raw_os_error().unwrap_or(Errno::EIO.0)),
-                format!("create {shown}"),
-            )
-        })?;
+        builder
+            .create(&dir)
+            .map_err(|e| EffectError::new(io_errno(&e), format!("create {shown}")))?;
         if self.ns.lock.is_none() {
             // Held until the backend is dropped: no other podns process can
             // see a half-made pin, nor bind the directory onto itself twice.
@@ -174,9 +153,12 @@ impl LinuxBackend {
         // and check it is still the same directory.
         let fd =
             rustix::fs::open(&dir, flags, Mode::empty()).map_err(|e| fail("open", &shown, e))?;
-        let same = identity(&before).map_err(|e| fail("fstat", &shown, e))?
-            == identity(&fd).map_err(|e| fail("fstat", &shown, e))?;
-        if !same {
+        let id = |fd: &OwnedFd| {
+            rustix::fs::fstat(fd)
+                .map(|stat| id_of(&stat))
+                .map_err(|e| fail("fstat", &shown, e))
+        };
+        if id(&before)? != id(&fd)? {
             return Err(refuse(
                 Errno::EAGAIN,
                 "set up",
@@ -239,9 +221,7 @@ impl LinuxBackend {
                      namespace, not the pod's range ({}), and may not bind-mount namespace files \
                      outside a mount namespace it owns; run podns as root",
                     rustix::process::geteuid().as_raw(),
-                    podns_core::IdMap::to_string(uid_map)
-                        .trim_end()
-                        .replace('\n', ", ")
+                    uid_map.one_line()
                 ),
             ));
         }
@@ -249,21 +229,18 @@ impl LinuxBackend {
         let user_target = self.open_pin_target(user_pin)?;
         let mut helper = Helper::spawn(HelperMode::CreatePodNamespaces)?;
         self.step("helper-in-userns");
-        IdMapWriter::new(helper.pid())
-            .write(uid_map, gid_map)
+        // The writer reads each map back from `/proc/<pid>`: the maps as the
+        // kernel applied them.
+        let (uid_read, gid_read) = IdMapWriter::new(helper.pid())
+            .write_and_read_back(uid_map, gid_map)
             .map_err(|e| EffectError::new(map_write_errno(&e), e.to_string()))?;
         self.step("maps-written");
         helper.enter_network_namespace()?;
         self.step("helper-in-netns");
         let net_source = helper.open_namespace("net")?;
         let user_source = helper.open_namespace("user")?;
-        // The maps as the kernel applied them, and the namespace they
-        // belong to: read while the helper provably is the same process.
-        let read = |kind| {
-            read_process_id_map(helper.pid(), kind)
-                .map_err(|e| EffectError::new(Errno::EIO, e.to_string()))
-        };
-        let (uid_read, gid_read) = (read(IdMapKind::Uid)?, read(IdMapKind::Gid)?);
+        // The maps read back under `/proc/<pid>` were the helper's only if
+        // it is still the same process now.
         helper.check_alive()?;
         let maps_from = namespace_id(&user_source)
             .map_err(|e| fail("identify", format!("/proc/{}/ns/user", helper.pid()), e))?;
@@ -272,40 +249,28 @@ impl LinuxBackend {
         self.bind(&user_source, &user_target, user_pin)?;
         self.step("user-pinned");
         helper.finish()?;
-        let mut facts = self.measure(net_pin, user_pin)?;
+        let (mut facts, _) = self.measure(net_pin, user_pin)?;
         facts.maps_from = maps_from;
         facts.uid_map = uid_read;
         facts.gid_map = gid_read;
         Ok(Observation::PodNamespaces(facts))
     }
 
-    /// Bind-mounts the nsfs file `source` onto the pin `target`, fd to fd:
-    /// `open_tree(OPEN_TREE_CLONE)` then `move_mount`, or `mount(MS_BIND)`
-    /// through `/proc/self/fd` links where those calls are missing.
+    /// Bind-mounts the nsfs file `source` onto the pin `target`, fd to fd,
+    /// as the subpath effects do: `open_tree(OPEN_TREE_CLONE)` then
+    /// `move_mount`, or `mount(MS_BIND)` through `/proc/self/fd` links where
+    /// those calls are missing.
     fn bind(&self, source: &OwnedFd, target: &OwnedFd, pin: &RootPath) -> Result<(), EffectError> {
         let shown = self.labels.show(pin);
-        let tree = rustix::mount::open_tree(
-            source,
-            "",
-            OpenTreeFlags::OPEN_TREE_CLONE
-                | OpenTreeFlags::OPEN_TREE_CLOEXEC
-                | OpenTreeFlags::AT_EMPTY_PATH,
-        );
-        match tree {
-            Ok(tree) => rustix::mount::move_mount(
-                &tree,
-                "",
-                target,
-                "",
-                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-            )
-            .map_err(|e| fail("move_mount onto", &shown, e)),
-            Err(rustix::io::Errno::NOSYS) => {
-                rustix::mount::mount_bind(proc_fd(source).as_str(), proc_fd(target).as_str())
-                    .map_err(|e| fail("mount --bind onto", &shown, e))
-            }
-            Err(e) => Err(fail("open_tree of the namespace for", &shown, e)),
-        }
+        // The pin stays mounted until DetachMount; the tree fd is not needed
+        // to find it.
+        self.mount_fd_on_fd(source, target)
+            .map(drop)
+            .map_err(|failed| match failed {
+                BindFailed::OpenTree(e) => fail("open_tree of the namespace for", &shown, e),
+                BindFailed::MoveMount(e) => fail("move_mount onto", &shown, e),
+                BindFailed::ProcFd(e) => fail("mount --bind onto", &shown, e),
+            })
     }
 
     /// Opens a pin for reading: below the root, not a symlink, on nsfs.
@@ -324,31 +289,31 @@ impl LinuxBackend {
         }
     }
 
-    /// What the pins hold, without the maps.
+    /// What the pins hold, without the maps, and the user pin's fd.
     fn measure(
         &self,
         net_pin: &RootPath,
         user_pin: &RootPath,
-    ) -> Result<PinnedNamespaces, EffectError> {
+    ) -> Result<(PinnedNamespaces, OwnedFd), EffectError> {
         let (net_fd, net) = self.open_pin(net_pin)?;
-        let (_, user) = self.open_pin(user_pin)?;
+        let (user_fd, user) = self.open_pin(user_pin)?;
         let shown = self.labels.show(net_pin);
         let owner = owner_user_namespace(&net_fd).map_err(|e| fail("NS_GET_USERNS", &shown, e))?;
         let net_owner =
             namespace_id(&owner).map_err(|e| fail("identify the owner of", &shown, e))?;
-        Ok(PinnedNamespaces {
+        let facts = PinnedNamespaces {
             net,
             user,
             net_owner,
             maps_from: user,
             uid_map: IdMap::default(),
             gid_map: IdMap::default(),
-        })
+        };
+        Ok((facts, user_fd))
     }
 
     fn inspect_pod_namespaces(&self, net_pin: &RootPath, user_pin: &RootPath) -> Outcome {
-        let mut facts = self.measure(net_pin, user_pin)?;
-        let (user_fd, _) = self.open_pin(user_pin)?;
+        let (mut facts, user_fd) = self.measure(net_pin, user_pin)?;
         // Only a process in the namespace shows its maps: a helper joins it.
         let helper = Helper::spawn(HelperMode::JoinUserNamespace(user_fd.as_fd()))?;
         let read = |kind| {
@@ -365,21 +330,15 @@ impl LinuxBackend {
     }
 
     fn detach_mount(&self, target: &RootPath) -> Outcome {
-        let shown = self.labels.show(target);
         if target.path.is_root() {
             return Err(refuse(
                 Errno::EINVAL,
                 "umount",
-                &shown,
+                self.labels.show(target),
                 "a root is never unmounted",
             ));
         }
-        let (parent, name) = self.open_parent(target)?;
-        // The parent is a magic link to the directory resolved below the
-        // root; UMOUNT_NOFOLLOW keeps the last component from being a link.
-        let path = format!("{}/{name}", proc_fd(&parent));
-        rustix::mount::unmount(path.as_str(), UnmountFlags::DETACH | UnmountFlags::NOFOLLOW)
-            .map_err(|e| fail("umount2(MNT_DETACH)", &shown, e))?;
+        self.unmount_no_follow(target, UnmountFlags::DETACH, "umount2(MNT_DETACH)")?;
         Ok(Observation::Done)
     }
 }

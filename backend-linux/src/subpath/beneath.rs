@@ -20,17 +20,10 @@ use crate::resolve::{Failed, Resolver};
 /// Linux's limit on symlinks followed in one resolution.
 const MAX_SYMLINKS: usize = 40;
 
-/// See `resolve.rs`: a few retries get past an honest rename race.
-const OPENAT2_ATTEMPTS: usize = 8;
-
 /// `O_PATH`: the fd only names the file, so a FIFO or a device at the end is
 /// never opened for I/O (and cannot block), and no permission to read it is
 /// needed.
 const PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
-
-fn failed(op: &'static str, errno: Errno) -> Failed {
-    Failed { op, errno }
-}
 
 /// Opens `path` below `root` as an `O_PATH` fd: symlinks are followed while
 /// they stay below `root`; `EXDEV` when the path would leave it, `ELOOP` for a
@@ -40,29 +33,10 @@ pub(crate) fn open_beneath(
     root: BorrowedFd<'_>,
     path: &RelPath,
 ) -> Result<OwnedFd, Failed> {
-    if !resolver.walks() {
-        match openat2_beneath(root, path) {
-            Err(Errno::NOSYS) => resolver.set_force_walk(true),
-            result => return result.map_err(|errno| failed("openat2", errno)),
-        }
-    }
-    walk_beneath(root, path)
-}
-
-fn openat2_beneath(root: BorrowedFd<'_>, path: &RelPath) -> rustix::io::Result<OwnedFd> {
-    let text = if path.is_root() {
-        ".".to_owned()
-    } else {
-        path.as_str().to_owned()
-    };
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-    let mut attempt = 1;
-    loop {
-        match rustix::fs::openat2(root, text.as_str(), PATH_FLAGS, Mode::empty(), resolve) {
-            Err(Errno::AGAIN) if attempt < OPENAT2_ATTEMPTS => attempt += 1,
-            result => return result,
-        }
-    }
+    resolver.openat2_or_walk(root, path, PATH_FLAGS, Mode::empty(), resolve, || {
+        walk_beneath(root, path)
+    })
 }
 
 /// The fallback: one `O_PATH | O_NOFOLLOW` `openat` per component. A
@@ -83,13 +57,13 @@ fn walk_beneath(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Failed>
     let mut reached: Option<OwnedFd> = None;
     while let Some(name) = pending.pop() {
         if reached.is_some() {
-            return Err(failed("openat", Errno::NOTDIR));
+            return Err(Failed::new("openat", Errno::NOTDIR));
         }
         match name.as_slice() {
             b"" | b"." => continue,
             b".." => {
                 if dirs.pop().is_none() {
-                    return Err(failed("openat", Errno::XDEV));
+                    return Err(Failed::new("openat", Errno::XDEV));
                 }
                 continue;
             }
@@ -102,20 +76,20 @@ fn walk_beneath(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Failed>
             PATH_FLAGS | OFlags::NOFOLLOW,
             Mode::empty(),
         )
-        .map_err(|errno| failed("openat", errno))?;
-        let stat = rustix::fs::fstat(&fd).map_err(|errno| failed("fstat", errno))?;
+        .map_err(|errno| Failed::new("openat", errno))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|errno| Failed::new("fstat", errno))?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::Directory => dirs.push(fd),
             FileType::Symlink => {
                 links += 1;
                 if links > MAX_SYMLINKS || is_magic_link(&fd)? {
-                    return Err(failed("openat", Errno::LOOP));
+                    return Err(Failed::new("openat", Errno::LOOP));
                 }
                 let target = rustix::fs::readlinkat(&fd, "", Vec::new())
-                    .map_err(|errno| failed("readlinkat", errno))?
+                    .map_err(|errno| Failed::new("readlinkat", errno))?
                     .into_bytes();
                 if target.starts_with(b"/") {
-                    return Err(failed("openat", Errno::XDEV));
+                    return Err(Failed::new("openat", Errno::XDEV));
                 }
                 pending.extend(target.split(|byte| *byte == b'/').rev().map(<[u8]>::to_vec));
             }
@@ -128,7 +102,7 @@ fn walk_beneath(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Failed>
     match dirs.pop() {
         Some(fd) => Ok(fd),
         None => rustix::fs::openat(root, ".", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
-            .map_err(|errno| failed("openat", errno)),
+            .map_err(|errno| Failed::new("openat", errno)),
     }
 }
 
@@ -138,7 +112,7 @@ fn walk_beneath(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Failed>
 /// relative text such as `pipe:[123]`. This also refuses the plain
 /// `/proc/self` link, which a volume has no business going through.
 fn is_magic_link(link: &OwnedFd) -> Result<bool, Failed> {
-    let fs = rustix::fs::fstatfs(link).map_err(|errno| failed("fstatfs", errno))?;
+    let fs = rustix::fs::fstatfs(link).map_err(|errno| Failed::new("fstatfs", errno))?;
     Ok(fs.f_type == rustix::fs::PROC_SUPER_MAGIC)
 }
 

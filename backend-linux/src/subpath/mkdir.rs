@@ -20,10 +20,6 @@ const CREATED_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::NONBLOCK)
     .union(OFlags::CLOEXEC);
 
-fn failed(op: &'static str, errno: Errno) -> Failed {
-    Failed { op, errno }
-}
-
 /// Creates `path` and its missing parents below `root`; returns whether
 /// anything was created. Each created directory gets exactly `mode`
 /// (setuid, setgid and sticky bits included) with `fchmod`.
@@ -42,11 +38,11 @@ pub(crate) fn make_dir_beneath(
         // symlink) or another process created it meanwhile; either way it is
         // not a directory this call may claim.
         rustix::fs::mkdirat(&parent, name, Mode::from_bits_truncate(mode & 0o777))
-            .map_err(|errno| failed("mkdirat", errno))?;
+            .map_err(|errno| Failed::new("mkdirat", errno))?;
         let child = rustix::fs::openat(&parent, name, CREATED_FLAGS, Mode::empty())
-            .map_err(|errno| failed("openat", errno))?;
+            .map_err(|errno| Failed::new("openat", errno))?;
         rustix::fs::fchmod(&child, Mode::from_bits_truncate(mode & 0o7777))
-            .map_err(|errno| failed("fchmod", errno))?;
+            .map_err(|errno| Failed::new("fchmod", errno))?;
         parent = child;
     }
     Ok(true)
@@ -65,12 +61,12 @@ pub(crate) fn find_existing_prefix<'p>(
     let mut parent = open_beneath(resolver, root, &RelPath::root())?;
     for index in 0..components.len() {
         let prefix = RelPath::parse(&components[..=index].join("/"))
-            .map_err(|_| failed("parse", Errno::INVAL))?;
+            .map_err(|_| Failed::new("parse", Errno::INVAL))?;
         match open_beneath(resolver, root, &prefix) {
             Ok(fd) => {
-                let stat = rustix::fs::fstat(&fd).map_err(|errno| failed("fstat", errno))?;
+                let stat = rustix::fs::fstat(&fd).map_err(|errno| Failed::new("fstat", errno))?;
                 if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
-                    return Err(failed("openat", Errno::NOTDIR));
+                    return Err(Failed::new("openat", Errno::NOTDIR));
                 }
                 parent = fd;
             }

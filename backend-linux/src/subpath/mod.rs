@@ -4,51 +4,38 @@
 
 mod beneath;
 mod mkdir;
-mod mount;
+pub(crate) mod mount;
 
-use std::fmt::Display;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use podns_core::{Effect, EffectError, EntryKind, Errno, InodeInfo, Observation, Root, RootPath};
+use podns_core::{Effect, EffectError, Errno, InodeInfo, Observation, Root, RootPath};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
-use rustix::io::retry_on_intr;
 
-use crate::error::{BackendError, errno};
+use crate::error::{BackendError, fail, id_of, kind_of, refuse};
+use crate::read::read_at_most;
 use crate::roots::LinuxBackend;
 
 type Outcome = Result<Observation, EffectError>;
 
 /// `/proc/self/mountinfo` is a few hundred bytes per mount; anything this
 /// large is not a mount table the core should parse.
-const MAX_MOUNTINFO_LEN: usize = 64 * 1024 * 1024;
+const MAX_MOUNTINFO_LEN: u64 = 64 * 1024 * 1024;
 
 /// Per-backend switches of the subpath effects.
 #[derive(Debug, Default)]
 pub(crate) struct SubpathSettings {
     /// Bind through `/proc/self/fd` links instead of `open_tree` +
-    /// `move_mount`: set by tests, or once those returned `ENOSYS`. Atomic
-    /// so that it can be set while a root's fd is borrowed.
+    /// `move_mount` (subpaths and namespace pins alike): set by tests, or
+    /// once those returned `ENOSYS`. Atomic so that it can be set while a
+    /// root's fd is borrowed.
     pub(crate) proc_fd_bind: AtomicBool,
-}
-
-fn failure(op: &str, path: impl Display, errno: Errno) -> EffectError {
-    EffectError::new(errno, format!("{op} {path}"))
-}
-
-fn refusal(errno: Errno, op: &str, path: impl Display, why: &str) -> EffectError {
-    EffectError::new(errno, format!("{op} {path}: {why}"))
 }
 
 fn info(stat: &Stat) -> InodeInfo {
     InodeInfo {
-        id: mount::id_of(stat),
-        kind: match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => EntryKind::Directory,
-            FileType::RegularFile => EntryKind::File,
-            FileType::Symlink => EntryKind::Symlink,
-            _ => EntryKind::Other,
-        },
+        id: id_of(stat),
+        kind: kind_of(FileType::from_raw_mode(stat.st_mode)),
         mode: stat.st_mode & 0o7777,
     }
 }
@@ -57,10 +44,7 @@ impl LinuxBackend {
     /// A backend for subpath mounts: `volume` as [`Root::Volume`] and
     /// `pod_dir` as [`Root::PodDir`], and no other root.
     pub fn open_for_subpaths(volume: &Path, pod_dir: &Path) -> Result<Self, BackendError> {
-        let mut backend = LinuxBackend::open(pod_dir)?;
-        // `open` always opens the pods directory; no subpath effect uses it.
-        backend.roots.remove(&Root::Pods);
-        backend
+        LinuxBackend::without_roots()
             .with_root(Root::PodDir, pod_dir)?
             .with_root(Root::Volume, volume)
     }
@@ -93,8 +77,8 @@ impl LinuxBackend {
     fn stat_beneath(&self, path: &RootPath) -> Outcome {
         let shown = self.labels.show(path);
         let fd = beneath::open_beneath(&self.resolver, self.root_fd(path)?, &path.path)
-            .map_err(|failed| failure(failed.op, &shown, errno(failed.errno)))?;
-        let stat = rustix::fs::fstat(&fd).map_err(|e| failure("fstat", &shown, errno(e)))?;
+            .map_err(|failed| fail(failed.op, &shown, failed.errno))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| fail("fstat", &shown, e))?;
         Ok(Observation::Inode(info(&stat)))
     }
 
@@ -106,13 +90,13 @@ impl LinuxBackend {
             let (parent, name) = self.open_parent(path)?;
             rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
         }
-        .map_err(|e| failure("fstatat", &shown, errno(e)))?;
+        .map_err(|e| fail("fstatat", &shown, e))?;
         Ok(Observation::Inode(info(&stat)))
     }
 
     fn make_dir_beneath(&self, dir: &RootPath, mode: u32) -> Outcome {
         let created = mkdir::make_dir_beneath(&self.resolver, self.root_fd(dir)?, &dir.path, mode)
-            .map_err(|failed| failure(failed.op, self.labels.show(dir), errno(failed.errno)))?;
+            .map_err(|failed| fail(failed.op, self.labels.show(dir), failed.errno))?;
         Ok(Observation::DirCreated { created })
     }
 
@@ -124,15 +108,15 @@ impl LinuxBackend {
         match rustix::fs::openat(&parent, name, flags, Mode::from_bits_truncate(mode & 0o777)) {
             Ok(_created) => return Ok(Observation::Done),
             Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(failure("openat", &shown, errno(e))),
+            Err(e) => return Err(fail("openat", &shown, e)),
         }
         // Something is there: look, never open (it may be a FIFO).
         let stat = rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| failure("fstatat", &shown, errno(e)))?;
+            .map_err(|e| fail("fstatat", &shown, e))?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Ok(Observation::Done),
-            FileType::Directory => Err(refusal(Errno::EISDIR, "create", &shown, "is a directory")),
-            _ => Err(refusal(
+            FileType::Directory => Err(refuse(Errno::EISDIR, "create", &shown, "is a directory")),
+            _ => Err(refuse(
                 Errno::EEXIST,
                 "create",
                 &shown,
@@ -145,18 +129,9 @@ impl LinuxBackend {
 fn read_mountinfo() -> Outcome {
     const PATH: &str = "/proc/self/mountinfo";
     let fd = rustix::fs::open(PATH, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| failure("open", PATH, errno(e)))?;
-    let mut table = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let read = retry_on_intr(|| rustix::io::read(&fd, &mut chunk))
-            .map_err(|e| failure("read", PATH, errno(e)))?;
-        if read == 0 {
-            return Ok(Observation::Contents(table));
-        }
-        table.extend_from_slice(&chunk[..read]);
-        if table.len() > MAX_MOUNTINFO_LEN {
-            return Err(refusal(Errno::EFBIG, "read", PATH, "is larger than 64 MiB"));
-        }
+        .map_err(|e| fail("open", PATH, e))?;
+    match read_at_most(&fd, MAX_MOUNTINFO_LEN, 0).map_err(|e| fail("read", PATH, e))? {
+        Some(table) => Ok(Observation::Contents(table)),
+        None => Err(refuse(Errno::EFBIG, "read", PATH, "is larger than 64 MiB")),
     }
 }

@@ -9,6 +9,9 @@
 //! kernels before 5.2, the `/proc/self/fd` magic links of both. Afterwards
 //! the target is looked up again: if it does not show the source, whatever
 //! happened in between is undone and the effect fails.
+//!
+//! The namespace effects pin nsfs files and unmount them with the same
+//! calls.
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
@@ -18,9 +21,9 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 use rustix::mount::{MoveMountFlags, OpenTreeFlags, UnmountFlags};
 
+use super::Outcome;
 use super::beneath::open_beneath;
-use super::{Outcome, failure, refusal};
-use crate::error::errno;
+use crate::error::{errno, fail, id_of, refuse};
 use crate::roots::LinuxBackend;
 
 /// How an existing mount point is opened: the entry itself (a symlink is
@@ -28,11 +31,19 @@ use crate::roots::LinuxBackend;
 const TARGET_FLAGS: OFlags = OFlags::PATH.union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 /// How the mount was made, which decides how it is undone.
-enum Mounted {
+pub(crate) enum Mounted {
     /// `open_tree` + `move_mount`: the tree fd is the new mount's root.
     Tree(OwnedFd),
     /// `mount(MS_BIND)` of `/proc/self/fd/<source>` on the target fd's link.
     ProcFd,
+}
+
+/// Which call of a bind mount failed, with its errno.
+pub(crate) enum BindFailed {
+    OpenTree(rustix::io::Errno),
+    MoveMount(rustix::io::Errno),
+    /// `mount(MS_BIND)` through the `/proc/self/fd` links.
+    ProcFd(rustix::io::Errno),
 }
 
 impl LinuxBackend {
@@ -44,10 +55,10 @@ impl LinuxBackend {
     ) -> Outcome {
         let root = self.root_fd(source)?;
         let src = open_beneath(&self.resolver, root, &source.path)
-            .map_err(|failed| failure(failed.op, self.labels.show(source), errno(failed.errno)))?;
+            .map_err(|failed| fail(failed.op, self.labels.show(source), failed.errno))?;
         let src_stat = fstat(&src, &self.labels.show(source))?;
         if id_of(&src_stat) != expect {
-            return Err(refusal(
+            return Err(refuse(
                 Errno::EAGAIN,
                 "bind-mount",
                 self.labels.show(source),
@@ -61,10 +72,17 @@ impl LinuxBackend {
         let shown_target = self.labels.show(target);
         let (parent, name) = self.open_parent(target)?;
         let tgt = rustix::fs::openat(&parent, name, TARGET_FLAGS, Mode::empty())
-            .map_err(|e| failure("openat", &shown_target, errno(e)))?;
+            .map_err(|e| fail("openat", &shown_target, e))?;
         check_kinds(&src_stat, &fstat(&tgt, &shown_target)?, &shown_target)?;
 
-        let mounted = self.mount_fd_on_fd(&src, &tgt, &shown_target)?;
+        let mounted = self
+            .mount_fd_on_fd(&src, &tgt)
+            .map_err(|failed| match failed {
+                BindFailed::OpenTree(e) | BindFailed::MoveMount(e) => {
+                    fail("open_tree/move_mount", &shown_target, e)
+                }
+                BindFailed::ProcFd(e) => fail("mount --bind /proc/self/fd", &shown_target, e),
+            })?;
         // Whatever the target's name shows now must be the source.
         let shows_source = rustix::fs::openat(&parent, name, TARGET_FLAGS, Mode::empty())
             .ok()
@@ -75,13 +93,13 @@ impl LinuxBackend {
         }
         let undone = self.undo(mounted, &tgt, target);
         Err(match undone {
-            Ok(()) => refusal(
+            Ok(()) => refuse(
                 Errno::EAGAIN,
                 "bind-mount onto",
                 &shown_target,
                 "the mount point was replaced during the mount; the mount was undone; run again",
             ),
-            Err(e) => refusal(
+            Err(e) => refuse(
                 Errno::EBUSY,
                 "bind-mount onto",
                 &shown_target,
@@ -95,26 +113,29 @@ impl LinuxBackend {
     }
 
     /// Mounts `src` on `tgt`, both fds, with the new mount API unless it is
-    /// missing or a test turned it off.
-    fn mount_fd_on_fd(
+    /// missing (remembered for the backend's lifetime) or a test turned it
+    /// off.
+    pub(crate) fn mount_fd_on_fd(
         &self,
-        src: &OwnedFd,
-        tgt: &OwnedFd,
-        shown_target: &str,
-    ) -> Result<Mounted, EffectError> {
+        src: impl AsFd,
+        tgt: impl AsFd,
+    ) -> Result<Mounted, BindFailed> {
         if !self.subpath.proc_fd_bind.load(Ordering::Relaxed) {
-            match mount_tree(src, tgt) {
+            match mount_tree(src.as_fd(), tgt.as_fd()) {
                 Ok(tree) => return Ok(Mounted::Tree(tree)),
-                Err(rustix::io::Errno::NOSYS) => {
+                Err(
+                    BindFailed::OpenTree(rustix::io::Errno::NOSYS)
+                    | BindFailed::MoveMount(rustix::io::Errno::NOSYS),
+                ) => {
                     self.subpath.proc_fd_bind.store(true, Ordering::Relaxed);
                 }
-                Err(e) => return Err(failure("open_tree/move_mount", shown_target, errno(e))),
+                Err(failed) => return Err(failed),
             }
         }
         // The magic links name exactly the opened files; mount(2) follows
         // them as links to those files, not as paths someone could swap.
-        rustix::mount::mount_bind(proc_fd(src).as_str(), proc_fd(tgt).as_str())
-            .map_err(|e| failure("mount --bind /proc/self/fd", shown_target, errno(e)))?;
+        rustix::mount::mount_bind(proc_fd(&src).as_str(), proc_fd(&tgt).as_str())
+            .map_err(BindFailed::ProcFd)?;
         Ok(Mounted::ProcFd)
     }
 
@@ -140,40 +161,52 @@ impl LinuxBackend {
     }
 
     pub(super) fn unmount(&self, target: &RootPath) -> Outcome {
-        let shown = self.labels.show(target);
         if target.path.is_root() {
-            return Err(refusal(
+            return Err(refuse(
                 Errno::EINVAL,
                 "umount",
-                &shown,
+                self.labels.show(target),
                 "a root is never unmounted by podns",
             ));
         }
+        self.unmount_no_follow(target, UnmountFlags::empty(), "umount")?;
+        Ok(Observation::Done)
+    }
+
+    /// Unmounts the topmost mount on `target` (not a root), with `flags` and
+    /// `UMOUNT_NOFOLLOW`; `op` names the call in errors.
+    pub(crate) fn unmount_no_follow(
+        &self,
+        target: &RootPath,
+        flags: UnmountFlags,
+        op: &str,
+    ) -> Result<(), EffectError> {
         let (parent, name) = self.open_parent(target)?;
         // The parent is a magic link to the directory already resolved below
         // the root; UMOUNT_NOFOLLOW keeps the last component from being one.
         let path = format!("{}/{name}", proc_fd(&parent));
-        rustix::mount::unmount(path.as_str(), UnmountFlags::NOFOLLOW)
-            .map_err(|e| failure("umount", &shown, errno(e)))?;
-        Ok(Observation::Done)
+        rustix::mount::unmount(path.as_str(), flags | UnmountFlags::NOFOLLOW)
+            .map_err(|e| fail(op, self.labels.show(target), e))
     }
 }
 
-fn mount_tree(src: &OwnedFd, tgt: &OwnedFd) -> rustix::io::Result<OwnedFd> {
+fn mount_tree(src: BorrowedFd<'_>, tgt: BorrowedFd<'_>) -> Result<OwnedFd, BindFailed> {
     let tree = rustix::mount::open_tree(
         src,
         "",
         OpenTreeFlags::OPEN_TREE_CLONE
             | OpenTreeFlags::OPEN_TREE_CLOEXEC
             | OpenTreeFlags::AT_EMPTY_PATH,
-    )?;
+    )
+    .map_err(BindFailed::OpenTree)?;
     rustix::mount::move_mount(
         &tree,
         "",
         tgt,
         "",
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-    )?;
+    )
+    .map_err(BindFailed::MoveMount)?;
     Ok(tree)
 }
 
@@ -182,14 +215,14 @@ fn mount_tree(src: &OwnedFd, tgt: &OwnedFd) -> rustix::io::Result<OwnedFd> {
 fn check_kinds(src: &Stat, tgt: &Stat, shown_target: &str) -> Result<(), EffectError> {
     let source_dir = FileType::from_raw_mode(src.st_mode) == FileType::Directory;
     match FileType::from_raw_mode(tgt.st_mode) {
-        FileType::Symlink => Err(refusal(Errno::ELOOP, "open", shown_target, "is a symlink")),
-        FileType::Directory if !source_dir => Err(refusal(
+        FileType::Symlink => Err(refuse(Errno::ELOOP, "open", shown_target, "is a symlink")),
+        FileType::Directory if !source_dir => Err(refuse(
             Errno::EISDIR,
             "bind-mount onto",
             shown_target,
             "is a directory but the source is not",
         )),
-        kind if source_dir && kind != FileType::Directory => Err(refusal(
+        kind if source_dir && kind != FileType::Directory => Err(refuse(
             Errno::ENOTDIR,
             "bind-mount onto",
             shown_target,
@@ -200,22 +233,16 @@ fn check_kinds(src: &Stat, tgt: &Stat, shown_target: &str) -> Result<(), EffectE
 }
 
 fn fstat(fd: &OwnedFd, shown: &str) -> Result<Stat, EffectError> {
-    rustix::fs::fstat(fd).map_err(|e| failure("fstat", shown, errno(e)))
+    rustix::fs::fstat(fd).map_err(|e| fail("fstat", shown, e))
 }
 
-pub(super) fn id_of(stat: &Stat) -> FileId {
-    FileId {
-        dev: stat.st_dev,
-        ino: stat.st_ino,
-    }
-}
-
-fn proc_fd(fd: &impl AsFd) -> String {
+/// The magic link naming `fd`'s file.
+pub(crate) fn proc_fd(fd: impl AsFd) -> String {
     format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())
 }
 
 /// Where `fd`'s file is now, as the kernel prints it.
 fn current_path(fd: BorrowedFd<'_>) -> rustix::io::Result<String> {
-    let link = rustix::fs::readlink(proc_fd(&fd).as_str(), Vec::new())?;
+    let link = rustix::fs::readlink(proc_fd(fd).as_str(), Vec::new())?;
     link.into_string().map_err(|_| rustix::io::Errno::ILSEQ)
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use clap::{Subcommand, ValueEnum};
+use podns_backend_linux::ns::RUN_DIR_MODE;
 use podns_backend_linux::{DirLock, LinuxBackend};
 use podns_core::{
     GetOrCreate, JoinTarget, NamespaceEngine, NsError, NsRequest, NsResponse, PidMode, PodIdMaps,
@@ -25,6 +26,7 @@ use crate::args::GlobalOptions;
 use crate::failure::Failure;
 use crate::ns_output::{CreateOutput, ListOutput, RemoveOutput, SpecOutput, SweepOutput};
 use crate::output::to_json;
+use crate::run::pod_uid;
 use crate::settings::Settings;
 use crate::test_knobs::TestKnobs;
 
@@ -84,10 +86,6 @@ enum Plan {
     List,
     Sweep(BTreeSet<PodUid>),
     Spec(PodUid, PidMode, Option<u32>),
-}
-
-fn pod_uid(text: &str) -> Result<PodUid, Failure> {
-    PodUid::new(text).map_err(|error| Failure::bad_input("invalid-pod-uid", error.to_string()))
 }
 
 fn plan(command: &NsCommand) -> Result<Plan, Failure> {
@@ -310,7 +308,7 @@ fn allocations(engine: &UsernsEngine) -> Result<BTreeMap<PodUid, PodIdMaps>, Fai
 fn canonical_run_dir(dir: &Path) -> Result<RunDirPath, Failure> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, RUN_DIR_MODE);
     let canonical = builder
         .create(dir)
         .and_then(|()| std::fs::canonicalize(dir))

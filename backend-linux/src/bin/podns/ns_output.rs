@@ -2,8 +2,18 @@
 
 use std::collections::BTreeSet;
 
-use podns_core::{IdMapping, JoinSpec, NsListing, NsRemoval, PodNamespaces, PodUid, SweepReport};
+use podns_core::{
+    IdMapping, JoinSpec, NamespaceId, NamespaceKind, NsListing, NsRemoval, PodNamespaces, PodUid,
+    SweepReport,
+};
 use serde::Serialize;
+
+use crate::output::FailureOutput;
+
+/// As `/proc/<pid>/ns/*` shows it: `net:[4026532281]`.
+fn namespace(kind: NamespaceKind, ino: u64) -> String {
+    NamespaceId { kind, ino }.to_string()
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,8 +102,8 @@ impl<'a> ListOutput<'a> {
                     pod: pins.pod.as_str(),
                     net_pin: &pins.net_pin,
                     user_pin: &pins.user_pin,
-                    net_ns: pins.net_ns.map(|ino| format!("net:[{ino}]")),
-                    user_ns: pins.user_ns.map(|ino| format!("user:[{ino}]")),
+                    net_ns: pins.net_ns.map(|ino| namespace(NamespaceKind::Net, ino)),
+                    user_ns: pins.user_ns.map(|ino| namespace(NamespaceKind::User, ino)),
                     complete: pins.incomplete.is_none(),
                     problem: pins.incomplete.as_deref(),
                     allocated: allocated.contains(&pins.pod),
@@ -110,13 +120,6 @@ struct SweptOutput<'a> {
     pod: &'a str,
     reason: &'a str,
     unmounted: usize,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FailureOutput<'a> {
-    pod: &'a str,
-    error: &'a str,
 }
 
 #[derive(Serialize)]
@@ -144,10 +147,7 @@ impl<'a> From<&'a SweepReport> for SweepOutput<'a> {
             failures: report
                 .failures
                 .iter()
-                .map(|failure| FailureOutput {
-                    pod: failure.pod.as_str(),
-                    error: &failure.error,
-                })
+                .map(|failure| FailureOutput::new(&failure.pod, &failure.error))
                 .collect(),
             ignored_mounts: &report.ignored_mounts,
         }

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use podns_core::{
-    Allocation, CleanupReport, IdMapping, NamespaceMode, PodUserNamespace, Problem, Release,
-    UsernsEngine,
+    Allocation, CleanupReport, IdMapping, NamespaceMode, PodUid, PodUserNamespace, Problem,
+    Release, UsernsEngine,
 };
 use serde::Serialize;
 
@@ -124,28 +124,35 @@ impl From<&Release> for ReleaseOutput {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CleanupOutput {
+pub struct CleanupOutput<'a> {
     released: Vec<ReleaseOutput>,
-    failures: Vec<FailureOutput>,
+    failures: Vec<FailureOutput<'a>>,
 }
 
+/// A pod the command could not finish, and why.
 #[derive(Serialize)]
-pub struct FailureOutput {
-    pod: String,
-    error: String,
+pub struct FailureOutput<'a> {
+    pod: &'a str,
+    error: &'a str,
 }
 
-impl CleanupOutput {
-    pub fn new(report: &CleanupReport) -> Self {
+impl<'a> FailureOutput<'a> {
+    pub fn new(pod: &'a PodUid, error: &'a str) -> Self {
+        Self {
+            pod: pod.as_str(),
+            error,
+        }
+    }
+}
+
+impl<'a> CleanupOutput<'a> {
+    pub fn new(report: &'a CleanupReport) -> Self {
         Self {
             released: report.released.iter().map(ReleaseOutput::from).collect(),
             failures: report
                 .failures
                 .iter()
-                .map(|failure| FailureOutput {
-                    pod: failure.pod.to_string(),
-                    error: failure.error.clone(),
-                })
+                .map(|failure| FailureOutput::new(&failure.pod, &failure.error))
                 .collect(),
         }
     }

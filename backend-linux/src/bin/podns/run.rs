@@ -79,7 +79,8 @@ fn request_for(command: &Command) -> Result<Option<Request>, Failure> {
     })
 }
 
-fn pod_uid(text: &str) -> Result<PodUid, Failure> {
+/// A pod UID from the command line; `invalid-pod-uid` when it is not one.
+pub(crate) fn pod_uid(text: &str) -> Result<PodUid, Failure> {
     PodUid::new(text).map_err(|error| Failure::bad_input("invalid-pod-uid", error.to_string()))
 }
 

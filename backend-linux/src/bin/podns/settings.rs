@@ -176,9 +176,11 @@ fn os_seed() -> Result<u64, Failure> {
     let mut bytes = [0u8; 8];
     let mut filled = 0;
     while filled < bytes.len() {
-        match rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty()) {
+        let read = rustix::io::retry_on_intr(|| {
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())
+        });
+        match read {
             Ok(count) => filled += count,
-            Err(rustix::io::Errno::INTR) => {}
             Err(error) => {
                 return Err(Failure::failed(
                     "io",
