@@ -19,7 +19,12 @@ pub enum FaultTrigger {
 pub struct Fault {
     /// When.
     pub trigger: FaultTrigger,
-    /// The errno the effect fails with. The effect has no effect at all.
+    /// The errno the effect fails with. The failed effect changes nothing,
+    /// except where a real failure part-way would leave something behind:
+    /// an [`Effect::WriteNewFile`] failing with `ENOSPC` or `EIO` leaves a
+    /// file with the first half of the contents, and an
+    /// [`Effect::CreatePodNamespaces`] failing with `EIO` can leave the
+    /// network namespace pinned.
     pub errno: Errno,
 }
 

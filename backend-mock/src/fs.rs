@@ -32,7 +32,11 @@ pub enum Node {
         /// Contents that survive a power loss.
         durable_data: Vec<u8>,
     },
-    /// A symbolic link (never followed by any effect).
+    /// A symbolic link. The effects of this module never follow one; the
+    /// subpath effects ([`StatBeneath`](podns_core::Effect::StatBeneath),
+    /// [`MakeDirBeneath`](podns_core::Effect::MakeDirBeneath) and the source
+    /// of [`BindMount`](podns_core::Effect::BindMount)) follow relative ones
+    /// that stay below the root, as the Linux backend does.
     Symlink {
         /// Its target.
         target: String,
@@ -42,7 +46,7 @@ pub enum Node {
 }
 
 impl Node {
-    fn kind(&self) -> EntryKind {
+    pub(crate) fn kind(&self) -> EntryKind {
         match self {
             Node::Dir { .. } => EntryKind::Directory,
             Node::File { .. } => EntryKind::File,
@@ -51,7 +55,7 @@ impl Node {
         }
     }
 
-    fn empty_dir() -> Self {
+    pub(crate) fn empty_dir() -> Self {
         Node::Dir {
             entries: BTreeMap::new(),
             durable_entries: BTreeMap::new(),
@@ -75,7 +79,8 @@ impl Default for MockFs {
     }
 }
 
-fn error(errno: Errno, what: &str, path: &RootPath) -> EffectError {
+/// An effect's error naming what failed on which path.
+pub(crate) fn error(errno: Errno, what: &str, path: &RootPath) -> EffectError {
     EffectError::new(errno, format!("{what} {path}"))
 }
 
@@ -142,11 +147,30 @@ impl MockFs {
         }
     }
 
-    fn lookup(&self, dir: Ino, name: &str) -> Option<Ino> {
+    /// The entry `name` of directory `dir`; `None` when `dir` is no
+    /// directory.
+    pub(crate) fn lookup(&self, dir: Ino, name: &str) -> Option<Ino> {
         match &self.nodes[&dir] {
             Node::Dir { entries, .. } => entries.get(name).copied(),
             _ => None,
         }
+    }
+
+    /// Creates `node` as the new entry `name` of directory `dir` (which the
+    /// caller resolved), the entry not yet durable.
+    pub(crate) fn insert_new(&mut self, dir: Ino, name: &str, node: Node) -> Ino {
+        let ino = self.alloc(node);
+        if let Some(Node::Dir { entries, .. }) = self.nodes.get_mut(&dir) {
+            entries.insert(name.to_owned(), ino);
+        }
+        self.pending.push(Pending::Entry {
+            dir,
+            change: EntryChange::Insert {
+                name: name.to_owned(),
+                ino,
+            },
+        });
+        ino
     }
 
     /// `ListDir`.
@@ -190,15 +214,7 @@ impl MockFs {
                 _ => Err(error(Errno::ENOTDIR, "mkdir", dir)),
             };
         }
-        let ino = self.alloc(Node::empty_dir());
-        self.entries_mut(parent).insert(name.to_owned(), ino);
-        self.pending.push(Pending::Entry {
-            dir: parent,
-            change: EntryChange::Insert {
-                name: name.to_owned(),
-                ino,
-            },
-        });
+        self.insert_new(parent, name, Node::empty_dir());
         Ok(true)
     }
 
@@ -208,18 +224,14 @@ impl MockFs {
         if self.lookup(parent, name).is_some() {
             return Err(error(Errno::EEXIST, "create", file));
         }
-        let ino = self.alloc(Node::File {
-            data: contents.to_vec(),
-            durable_data: Vec::new(),
-        });
-        self.entries_mut(parent).insert(name.to_owned(), ino);
-        self.pending.push(Pending::Entry {
-            dir: parent,
-            change: EntryChange::Insert {
-                name: name.to_owned(),
-                ino,
+        let ino = self.insert_new(
+            parent,
+            name,
+            Node::File {
+                data: contents.to_vec(),
+                durable_data: Vec::new(),
             },
-        });
+        );
         if !contents.is_empty() {
             self.pending.push(Pending::Data { file: ino });
         }

@@ -22,7 +22,7 @@ use podns_core::{
 };
 
 use crate::backend::MockBackend;
-use crate::fs::{MockFs, Node};
+use crate::fs::{MockFs, Node, error};
 use crate::mounts::{MockMounts, MountSource};
 
 /// The first inode number handed out (real nsfs inodes start near here).
@@ -57,10 +57,6 @@ impl Default for MockNamespaces {
             namespaces: BTreeMap::new(),
         }
     }
-}
-
-fn error(errno: Errno, what: &str, path: &RootPath) -> EffectError {
-    EffectError::new(errno, format!("{what} {path}"))
 }
 
 /// The mountinfo root of a pin of `ns` (`net:[4026532000]`).
@@ -157,10 +153,7 @@ impl MockNamespaces {
     pub(crate) fn lose_power(&mut self, fs: &mut MockFs) {
         self.namespaces.clear();
         self.run_dir_set_up = false;
-        let empty = fs.alloc(Node::Dir {
-            entries: BTreeMap::new(),
-            durable_entries: BTreeMap::new(),
-        });
+        let empty = fs.alloc(Node::empty_dir());
         fs.roots.insert(Root::Run, empty);
         fs.collect_garbage();
     }

@@ -1,9 +1,10 @@
 //! The subpath effects on the mock file system and mount table.
 //!
 //! Resolution follows the same rules as the Linux backend, as data: below a
-//! root, symlinks followed only by [`Effect::StatBeneath`] and
-//! [`Effect::MakeDirBeneath`] (relative ones, never above the root), a mount
-//! point showing its topmost mount. The mock has no permission bits:
+//! root, symlinks followed only by [`Effect::StatBeneath`],
+//! [`Effect::MakeDirBeneath`] and the source of [`Effect::BindMount`]
+//! (relative ones, never above the root), a mount point showing its topmost
+//! mount. The mock has no permission bits:
 //! directories report `0o755`, everything else `0o644`, and a `mode` is not
 //! kept.
 
@@ -12,18 +13,13 @@ use podns_core::{
 };
 
 use crate::backend::MockBackend;
-use crate::fs::{Ino, MockFs, Node};
+use crate::fs::{Ino, MockFs, Node, error};
 use crate::mounts::{MOCK_DEV, MockMounts, MountSource};
-use crate::power_loss::{EntryChange, Pending};
 
 /// Linux's limit on symlinks followed in one resolution.
 const MAX_SYMLINKS: usize = 40;
 
 type Outcome = Result<Observation, EffectError>;
-
-fn error(errno: Errno, what: &str, path: &RootPath) -> EffectError {
-    EffectError::new(errno, format!("{what} {path}"))
-}
 
 /// Executes one subpath effect; `None` for any other effect.
 pub(crate) fn run(fs: &mut MockFs, mounts: &mut MockMounts, effect: &Effect) -> Option<Outcome> {
@@ -71,7 +67,7 @@ impl MockBackend {
 }
 
 fn inode(fs: &MockFs, ino: Ino) -> Observation {
-    let kind = kind_of(&fs.nodes[&ino]);
+    let kind = fs.nodes[&ino].kind();
     Observation::Inode(InodeInfo {
         id: FileId { dev: MOCK_DEV, ino },
         kind,
@@ -81,15 +77,6 @@ fn inode(fs: &MockFs, ino: Ino) -> Observation {
             0o644
         },
     })
-}
-
-fn kind_of(node: &Node) -> EntryKind {
-    match node {
-        Node::Dir { .. } => EntryKind::Directory,
-        Node::File { .. } => EntryKind::File,
-        Node::Symlink { .. } => EntryKind::Symlink,
-        Node::Fifo => EntryKind::Other,
-    }
 }
 
 /// `path/name`, when `name` is a valid component.
@@ -103,13 +90,6 @@ fn child_path(path: &RootPath, name: &str) -> Option<RootPath> {
         root: path.root,
         path: rel,
     })
-}
-
-fn lookup(fs: &MockFs, dir: Ino, name: &str) -> Option<Ino> {
-    match &fs.nodes[&dir] {
-        Node::Dir { entries, .. } => entries.get(name).copied(),
-        _ => None,
-    }
 }
 
 /// What a path below a root shows: the topmost mount on it, else the inode.
@@ -152,7 +132,7 @@ fn resolve_beneath(
             .last()
             .cloned()
             .unwrap_or_else(|| (fs.roots[&path.root], root.clone()));
-        let Some(child) = lookup(fs, dir, &name) else {
+        let Some(child) = fs.lookup(dir, &name) else {
             return Err(error(Errno::ENOENT, "resolve", path));
         };
         let child_path =
@@ -193,7 +173,7 @@ fn resolve_parent_no_follow<'p>(
     let mut ino = fs.roots[&path.root];
     let mut walked = RootPath::root(path.root);
     for component in parent.path.components() {
-        let Some(child) = lookup(fs, ino, component) else {
+        let Some(child) = fs.lookup(ino, component) else {
             return Err(error(Errno::ENOENT, "resolve", path));
         };
         walked =
@@ -218,23 +198,10 @@ fn resolve_no_follow(
         return Ok(shown(mounts, path, fs.roots[&path.root]));
     }
     let (dir, name) = resolve_parent_no_follow(fs, mounts, path)?;
-    let ino = lookup(fs, dir, name).ok_or_else(|| error(Errno::ENOENT, "stat", path))?;
+    let ino = fs
+        .lookup(dir, name)
+        .ok_or_else(|| error(Errno::ENOENT, "stat", path))?;
     Ok(shown(mounts, path, ino))
-}
-
-fn insert(fs: &mut MockFs, dir: Ino, name: &str, node: Node) -> Ino {
-    let ino = fs.alloc(node);
-    if let Some(Node::Dir { entries, .. }) = fs.nodes.get_mut(&dir) {
-        entries.insert(name.to_owned(), ino);
-    }
-    fs.pending.push(Pending::Entry {
-        dir,
-        change: EntryChange::Insert {
-            name: name.to_owned(),
-            ino,
-        },
-    });
-    ino
 }
 
 fn make_dir_beneath(
@@ -255,20 +222,12 @@ fn make_dir_beneath(
             Ok((ino, _)) if matches!(fs.nodes[&ino], Node::Dir { .. }) => parent = ino,
             Ok(_) => return Err(error(Errno::ENOTDIR, "mkdir", &prefix)),
             Err(failed) if failed.errno == Errno::ENOENT => {
-                if lookup(fs, parent, name).is_some() {
+                if fs.lookup(parent, name).is_some() {
                     // A dangling symlink: kubelet's mkdirat fails the same way.
                     return Err(error(Errno::EEXIST, "mkdir", &prefix));
                 }
                 for name in &components[index..] {
-                    parent = insert(
-                        fs,
-                        parent,
-                        name,
-                        Node::Dir {
-                            entries: Default::default(),
-                            durable_entries: Default::default(),
-                        },
-                    );
+                    parent = fs.insert_new(parent, name, Node::empty_dir());
                 }
                 return Ok(true);
             }
@@ -284,10 +243,9 @@ fn create_empty_file(
     file: &RootPath,
 ) -> Result<(), EffectError> {
     let (dir, name) = resolve_parent_no_follow(fs, mounts, file)?;
-    match lookup(fs, dir, name).map(|ino| &fs.nodes[&ino]) {
+    match fs.lookup(dir, name).map(|ino| &fs.nodes[&ino]) {
         None => {
-            insert(
-                fs,
+            fs.insert_new(
                 dir,
                 name,
                 Node::File {
@@ -319,7 +277,9 @@ fn bind_mount(
         ));
     }
     let (dir, name) = resolve_parent_no_follow(fs, mounts, target)?;
-    let target_ino = lookup(fs, dir, name).ok_or_else(|| error(Errno::ENOENT, "open", target))?;
+    let target_ino = fs
+        .lookup(dir, name)
+        .ok_or_else(|| error(Errno::ENOENT, "open", target))?;
     let source_is_dir = matches!(fs.nodes[&ino], Node::Dir { .. });
     match (&fs.nodes[&shown(mounts, target, target_ino)], source_is_dir) {
         (Node::Symlink { .. }, _) => return Err(error(Errno::ELOOP, "open", target)),
@@ -340,7 +300,7 @@ fn bind_mount(
 
 fn unmount(fs: &MockFs, mounts: &mut MockMounts, target: &RootPath) -> Result<(), EffectError> {
     let (dir, name) = resolve_parent_no_follow(fs, mounts, target)?;
-    let Some(ino) = lookup(fs, dir, name) else {
+    let Some(ino) = fs.lookup(dir, name) else {
         return Err(error(Errno::ENOENT, "umount", target));
     };
     if matches!(fs.nodes[&ino], Node::Symlink { .. }) {

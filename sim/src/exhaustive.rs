@@ -160,12 +160,16 @@ fn explore_workload(
     variant: Option<BrokenVariant>,
     report: &mut ExhaustiveReport,
 ) -> Result<(), (String, Violation)> {
-    let start =
-        || Sim::start(0, variant, false).map_err(|violation| ("start".to_owned(), violation));
-    // The crash-free run, which also counts each step's effects.
-    let mut sim = start()?;
+    // The crash-free run, which also counts each step's effects and keeps
+    // the node as it was before each step: runs are deterministic, so every
+    // crash point of a step starts from that snapshot instead of replaying
+    // the steps before it.
+    let mut sim =
+        Sim::start(0, variant, false).map_err(|violation| ("start".to_owned(), violation))?;
     let mut effect_counts = Vec::new();
+    let mut snapshots = Vec::new();
     for (index, step) in steps.iter().enumerate() {
+        snapshots.push(sim.clone());
         let before = sim.world.effects_executed();
         sim.run_step(step)
             .map_err(|violation| (format!("step {index}, no crash"), violation))?;
@@ -178,12 +182,7 @@ fn explore_workload(
         // Effects the step runs itself, recovery effects of restarts included
         // (the step's own clean recovery afterwards is not crashed here).
         for after in 0..effect_counts[index] {
-            let mut prefix = start()?;
-            for earlier in &steps[..index] {
-                prefix
-                    .run_step(earlier)
-                    .map_err(|violation| (format!("step {index} prefix"), violation))?;
-            }
+            let mut prefix = snapshots[index].clone();
             let attempt = prefix.attempt(step, after as usize);
             if !matches!(attempt, Attempt::Interrupted) {
                 continue;

@@ -4,9 +4,10 @@
 //! host ID, maps host root, or loses an acknowledged allocation. This crate
 //! makes the promise checkable: a seed chooses a workload (allocations,
 //! re-allocations, releases, cleanups, restarts, pool changes, files damaged
-//! out of band) and its own rates of faults and crashes; the real core engine
-//! and driver run it against the mock backend, whose disk survives process
-//! kills whole and power losses only in part (any subset of unsynced
+//! out of band, pod namespaces created, removed and swept, subpath mounts and
+//! their cleaning) and its own rates of faults and crashes; the real core
+//! engine and driver run it against the mock backend, whose disk survives
+//! process kills whole and power losses only in part (any subset of unsynced
 //! operations, torn or zero-filled or garbage data). After every step the
 //! invariants in [`invariants`] are checked; the same seed always replays the
 //! same run.

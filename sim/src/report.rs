@@ -16,16 +16,9 @@ pub struct Report {
     pub exhaustive_workloads: u64,
     /// Scenarios run (seeds, plus exhaustive crash scenarios).
     pub scenarios: u64,
-    /// Operations run.
-    pub operations: u64,
-    /// Process kills.
-    pub process_kills: u64,
-    /// Power losses.
-    pub power_losses: u64,
-    /// Faults that fired.
-    pub faults_injected: u64,
-    /// Invariant checks performed.
-    pub invariant_checks: u64,
+    /// Counters over every scenario (operations, crashes, faults, checks).
+    #[serde(flatten)]
+    pub stats: Stats,
     /// Violations found.
     pub violations: u64,
     /// Wall time in seconds.
@@ -35,15 +28,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// Adds one run's counters.
-    pub fn add(&mut self, stats: &Stats) {
-        self.operations += stats.operations;
-        self.process_kills += stats.process_kills;
-        self.power_losses += stats.power_losses;
-        self.faults_injected += stats.faults_injected;
-        self.invariant_checks += stats.checks;
-    }
-
     /// Sets the wall time and the rate.
     pub fn finish(&mut self, elapsed: Duration) {
         self.wall_time_seconds = elapsed.as_secs_f64();
@@ -61,11 +45,11 @@ impl Report {
             self.seeds,
             self.exhaustive_workloads,
             self.scenarios,
-            self.operations,
-            self.process_kills,
-            self.power_losses,
-            self.faults_injected,
-            self.invariant_checks,
+            self.stats.operations,
+            self.stats.process_kills,
+            self.stats.power_losses,
+            self.stats.faults_injected,
+            self.stats.checks,
             self.violations,
             self.wall_time_seconds,
             self.scenarios_per_second

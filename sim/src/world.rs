@@ -161,6 +161,15 @@ impl World {
         ))
     }
 
+    /// Recovers, with no limit on effects. The error renders what the
+    /// recovery gave instead of success, for a violation to quote.
+    pub fn recover(&mut self) -> Result<(), String> {
+        match self.drive(Request::Recover, usize::MAX) {
+            Some(Ok(_)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
     /// Runs a namespace request, stopping after `budget` effects.
     pub fn drive_namespaces(
         &mut self,

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         report.seeds += 1;
         report.scenarios += 1;
         let outcome = run_seed(seed, args.ops, variant, !args.no_determinism_check);
-        report.add(&outcome.stats);
+        report.stats.add(&outcome.stats);
         if args.trace && args.seed.is_some() {
             let traced = run_workload(&Workload::generate(seed, args.ops), variant, true);
             for line in &traced.trace {
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
             let explored = exhaustive::explore(depth, variant);
             report.exhaustive_workloads = explored.workloads;
             report.scenarios += explored.scenarios;
-            report.add(&explored.stats);
+            report.stats.add(&explored.stats);
             if let Some((steps, at, violation)) = explored.violation {
                 report.violations += 1;
                 eprintln!(

@@ -2,7 +2,7 @@
 //! temp file is left.
 
 use podns_backend_mock::Node;
-use podns_core::{Request, Root, TEMP_FILE_PREFIX};
+use podns_core::{Root, TEMP_FILE_PREFIX};
 
 use super::Violation;
 use crate::world::World;
@@ -34,15 +34,9 @@ pub fn check(world: &mut World) -> Result<(), Violation> {
         world.engine.problems(),
         world.engine.free(),
     );
-    match world.drive(Request::Recover, usize::MAX) {
-        Some(Ok(_)) => {}
-        other => {
-            return Err(Violation::new(
-                NAME,
-                format!("a second recovery failed: {other:?}"),
-            ));
-        }
-    }
+    world
+        .recover()
+        .map_err(|outcome| Violation::new(NAME, format!("a second recovery failed: {outcome}")))?;
     let twice = (
         world.engine.allocations(),
         world.engine.problems(),

@@ -3,6 +3,7 @@
 //! acknowledged and the invariants are checked.
 
 use std::collections::BTreeSet;
+use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
@@ -10,6 +11,7 @@ use podns_core::{
     BrokenVariant, GetOrCreate, NsResponse, OperationError, PodUid, RelPath, Request, Response,
     Root, RootPath, SubpathResponse, USERNS_FILE_NAME,
 };
+use serde::Serialize;
 
 use crate::invariants::{self, FaultWitness, Violation};
 use crate::model::Model;
@@ -20,8 +22,9 @@ use crate::world::{Fates, World};
 mod pod_namespaces;
 mod subpaths;
 
-/// Counters of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters of one run, serialized under the keys of the printed report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Steps run.
     pub operations: u64,
@@ -32,6 +35,7 @@ pub struct Stats {
     /// Faults that fired.
     pub faults_injected: u64,
     /// Invariant checks performed.
+    #[serde(rename = "invariantChecks")]
     pub checks: u64,
 }
 
@@ -127,16 +131,20 @@ impl Sim {
     /// Starts `step` and stops after `budget` effects, as a crash would.
     pub fn attempt(&mut self, step: &Step, budget: usize) -> Attempt {
         self.stats.operations += 1;
-        if matches!(
-            step.op,
-            Op::NsCreate { .. } | Op::NsRemove { .. } | Op::NsSweep
-        ) {
-            return self.attempt_namespaces(step, budget);
-        }
-        if matches!(step.op, Op::SubpathMount { .. } | Op::SubpathClean { .. }) {
-            return self.attempt_subpath(step, budget);
-        }
         let request = match &step.op {
+            Op::NsCreate { .. } | Op::NsRemove { .. } | Op::NsSweep => {
+                return self.attempt_namespaces(step, budget);
+            }
+            Op::SubpathMount { volume, index } => {
+                return self.attempt_subpath(
+                    step,
+                    subpaths::mount_request(*volume, *index),
+                    budget,
+                );
+            }
+            Op::SubpathClean { volume } => {
+                return self.attempt_subpath(step, subpaths::clean_request(*volume), budget);
+            }
             Op::Alloc { pod } => {
                 self.model.released.remove(&pod_name(*pod));
                 Request::GetOrCreate(GetOrCreate::pod_mode(pod_uid(*pod)))
@@ -159,24 +167,29 @@ impl Sim {
                 self.world.restart();
                 Request::Recover
             }
-            Op::NsCreate { .. }
-            | Op::NsRemove { .. }
-            | Op::NsSweep
-            | Op::SubpathMount { .. }
-            | Op::SubpathClean { .. } => unreachable!("these steps are attempted above"),
         };
-        let start = self.arm_fault(step);
-        let result = self.world.drive(request, budget);
-        let witness = self.disarm_fault(step, start);
-        self.record_effects();
-        match result {
-            Some(result) => {
-                self.trace
-                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
-                Attempt::Completed(result, witness)
-            }
+        match self.run_armed(step, |sim, _| sim.world.drive(request, budget)) {
+            Some((result, witness)) => Attempt::Completed(result, witness),
             None => Attempt::Interrupted,
         }
+    }
+
+    /// Runs `drive` (given the effect count at its start) with the step's
+    /// fault armed, then traces its effects and, unless a crash cut it
+    /// short (`None`), its result.
+    fn run_armed<T: Debug>(
+        &mut self,
+        step: &Step,
+        drive: impl FnOnce(&mut Self, u64) -> Option<T>,
+    ) -> Option<(T, FaultWitness)> {
+        let start = self.arm_fault(step);
+        let result = drive(self, start);
+        let witness = self.disarm_fault(step, start);
+        self.record_effects();
+        let result = result?;
+        self.trace
+            .record(&format!("{result:?}"), || format!("  => {result:?}"));
+        Some((result, witness))
     }
 
     /// Arms the step's fault, if any, from the next effect on.
@@ -281,8 +294,7 @@ impl Sim {
                         self.world.restart();
                         return self.recover_cleanly();
                     }
-                    self.stats.checks += 1;
-                    invariants::recovery_is_idempotent(&mut self.world)?;
+                    self.check_recovery_is_idempotent()?;
                 }
                 self.check()
             }
@@ -291,21 +303,26 @@ impl Sim {
 
     /// Recovers with no fault and checks everything, recovery included.
     fn recover_cleanly(&mut self) -> Result<(), Violation> {
-        let result = self.world.drive(Request::Recover, usize::MAX);
+        let recovered = self.world.recover();
         self.record_effects();
-        match result {
-            Some(Ok(_)) => {}
-            other => {
-                return Err(Violation::new(
-                    "6. no panic; every failed operation returned an error",
-                    format!("recovery without faults failed: {other:?}"),
-                ));
-            }
-        }
-        self.stats.checks += 1;
-        invariants::recovery_is_idempotent(&mut self.world)?;
-        self.record_effects();
+        recovered.map_err(|outcome| {
+            Violation::new(
+                "6. no panic; every failed operation returned an error",
+                format!("recovery without faults failed: {outcome}"),
+            )
+        })?;
+        self.check_recovery_is_idempotent()?;
         self.check()
+    }
+
+    /// Checks invariant 5 right after a successful recovery. The check
+    /// recovers a second time; its effects are traced here, with the step
+    /// whose recovery it checks, even when the check fails.
+    fn check_recovery_is_idempotent(&mut self) -> Result<(), Violation> {
+        self.stats.checks += 1;
+        let checked = invariants::recovery_is_idempotent(&mut self.world);
+        self.record_effects();
+        checked
     }
 
     fn check(&mut self) -> Result<(), Violation> {
@@ -397,7 +414,11 @@ impl Sim {
         });
     }
 
+    /// Traces the effects run since the last call. The mock keeps a log of
+    /// its own, which nothing here reads: it is emptied too, or it would
+    /// grow for the whole run and be copied with every clone of the node.
     fn record_effects(&mut self) {
+        self.world.backend.inner_mut().take_log();
         for executed in self.world.backend.take_log() {
             self.trace.record(&executed, || {
                 let outcome = match &executed.outcome {
@@ -406,6 +427,42 @@ impl Sim {
                 };
                 format!("  {} -> {outcome}", executed.effect)
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(op: Op) -> Step {
+        Step {
+            op,
+            fault: None,
+            crash: None,
+        }
+    }
+
+    #[test]
+    fn the_second_recovery_of_a_restart_is_traced_with_it() {
+        let mut sim = Sim::start(0, None, true).expect("a clean start");
+        sim.run_step(&plain(Op::Alloc { pod: 0 }))
+            .expect("an allocation");
+        let before = sim.trace.lines().len();
+        sim.run_step(&plain(Op::Restart)).expect("a restart");
+        let syncs = sim.trace.lines()[before..]
+            .iter()
+            .filter(|line| line.starts_with("  sync-fs"))
+            .count();
+        assert_eq!(syncs, 2, "{:#?}", &sim.trace.lines()[before..]);
+    }
+
+    #[test]
+    fn the_mock_log_does_not_grow() {
+        let mut sim = Sim::start(0, None, false).expect("a clean start");
+        for op in [Op::Alloc { pod: 0 }, Op::NsCreate { pod: 1 }, Op::Restart] {
+            sim.run_step(&plain(op)).expect("a step");
+            assert!(sim.world.backend.inner().log().is_empty());
         }
     }
 }

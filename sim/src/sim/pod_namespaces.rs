@@ -15,36 +15,38 @@ impl Sim {
     /// A namespace step: `ns create` allocates the pod's range first, as the
     /// CLI does; `ns sweep` keeps the pods whose pins were acknowledged.
     pub(super) fn attempt_namespaces(&mut self, step: &Step, budget: usize) -> Attempt {
-        let start = self.arm_fault(step);
-        let result = match &step.op {
-            Op::NsCreate { pod } => self.create_namespaces(*pod, start, budget),
-            Op::NsRemove { pod } => self
-                .world
-                .drive_namespaces(NsRequest::Remove { pod: pod_uid(*pod) }, budget)
-                .map(|result| result.map_err(|error| error.to_string())),
+        let run = self.run_armed(step, |sim, start| match &step.op {
+            Op::NsCreate { pod } => sim.create_namespaces(*pod, start, budget),
+            Op::NsRemove { pod } => {
+                sim.drive_namespaces(NsRequest::Remove { pod: pod_uid(*pod) }, budget)
+            }
             _ => {
-                let keep = self
+                let keep = sim
                     .model
                     .pinned
                     .iter()
                     .map(|pod| PodUid::new(pod.clone()).expect("valid"))
                     .collect();
-                let allocations = self.allocation_maps();
-                self.world
-                    .drive_namespaces(NsRequest::Sweep { keep, allocations }, budget)
-                    .map(|result| result.map_err(|error| error.to_string()))
+                let allocations = sim.allocation_maps();
+                sim.drive_namespaces(NsRequest::Sweep { keep, allocations }, budget)
             }
-        };
-        let witness = self.disarm_fault(step, start);
-        self.record_effects();
-        match result {
-            Some(result) => {
-                self.trace
-                    .record(&format!("{result:?}"), || format!("  => {result:?}"));
-                Attempt::CompletedNamespaces(result, witness)
-            }
+        });
+        match run {
+            Some((result, witness)) => Attempt::CompletedNamespaces(result, witness),
             None => Attempt::Interrupted,
         }
+    }
+
+    /// Runs a namespace request; the error is rendered, as every other
+    /// failure of a namespace step is.
+    fn drive_namespaces(
+        &mut self,
+        request: NsRequest,
+        budget: usize,
+    ) -> Option<Result<NsResponse, String>> {
+        self.world
+            .drive_namespaces(request, budget)
+            .map(|result| result.map_err(|error| error.to_string()))
     }
 
     fn create_namespaces(
@@ -72,15 +74,13 @@ impl Sim {
             Err(error) => return Some(Err(error.to_string())),
         };
         let used = (self.world.effects_executed() - start) as usize;
-        self.world
-            .drive_namespaces(
-                NsRequest::Create {
-                    pod: pod_uid(pod),
-                    maps,
-                },
-                budget.saturating_sub(used),
-            )
-            .map(|result| result.map_err(|error| error.to_string()))
+        self.drive_namespaces(
+            NsRequest::Create {
+                pod: pod_uid(pod),
+                maps,
+            },
+            budget.saturating_sub(used),
+        )
     }
 
     /// Every allocation's maps, as `podns ns sweep` passes them.
