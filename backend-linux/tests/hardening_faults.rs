@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{EXIT_FAILED, Node, allocations, rerun_in_private_mount_namespace, sh};
+use common::{EXIT_FAILED, Node, allocations, rerun_in_private_mount_namespace, sh, snapshot};
 
 fn assert_allocations(node: &Node, expected: &[&str]) {
     let list = node.list();
@@ -50,7 +50,14 @@ fn a_full_file_system_fails_cleanly_and_recovers() {
     let message = failed.assert_failure(EXIT_FAILED, "io");
     assert!(message.contains("ENOSPC"), "{message}");
     // The failed write left no temp file and no allocation behind.
-    assert!(!node.pods().join("new/.userns.podns-tmp.0").exists());
+    let temp_files: Vec<_> = snapshot(&node.pods())
+        .into_keys()
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(".userns.podns-tmp."))
+        })
+        .collect();
+    assert!(temp_files.is_empty(), "temp files left: {temp_files:?}");
     assert_allocations(&node, &["a", "b", "c"]);
     std::fs::remove_file(&filler).unwrap();
     node.alloc("new");

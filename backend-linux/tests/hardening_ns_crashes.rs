@@ -8,120 +8,88 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{PODNS, Range, assert_disjoint, range_of, rerun_in_private_mount_namespace};
+use common::{
+    NS_CREATE_STEPS, NsDirs, Range, assert_disjoint, range_of, rerun_in_private_mount_namespace,
+};
 use podns_core::SeededRng;
 use serde_json::Value;
 
-/// Where `ns create` can be stopped (see the knob in `ns_cmd.rs`), plus
-/// `None` for a SIGKILL at whatever moment the process has reached.
-const STEPS: [Option<&str>; 13] = [
-    None,
-    Some("before-set-up-run-dir"),
-    Some("after-set-up-run-dir"),
-    Some("after-create-dir#2"),
-    Some("after-create-pin-file"),
-    Some("after-create-pin-file#2"),
-    Some("before-create-pod-namespaces"),
-    Some("helper-in-userns"),
-    Some("maps-written"),
-    Some("helper-in-netns"),
-    Some("net-pinned"),
-    Some("user-pinned"),
-    Some("after-create-pod-namespaces"),
-];
+/// Killed creates when `PODNS_HARDEN_NS_CRASHES` is not set.
+const DEFAULT_ROUNDS: u64 = 1000;
 
-struct Node {
-    _temp: tempfile::TempDir,
-    pods: PathBuf,
-    run: PathBuf,
+/// How often a step was asked for, and how often podns paused there.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pauses {
+    asked: u64,
+    paused: u64,
 }
 
-impl Node {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(PODNS);
-        command
-            .arg("--pods-dir")
-            .arg(&self.pods)
-            .arg("--run-dir")
-            .arg(&self.run)
-            .arg("--json")
-            .args(args);
-        command
+/// Starts `ns create pod` and kills it at `step` (or at once, for `None`);
+/// returns whether it paused at `step` first.
+fn kill_create(dirs: &NsDirs, pod: &str, step: Option<&str>) -> bool {
+    let mut command = dirs.command(&["ns", "create", pod]);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(step) = step {
+        command.env("PODNS_TEST_PAUSE_AT", step);
     }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let output = self.command(args).stdin(Stdio::null()).output().unwrap();
-        assert!(output.status.success(), "podns {args:?}: {output:?}");
-        serde_json::from_slice(&output.stdout).unwrap()
-    }
-
-    /// Starts `ns create pod` and kills it at `step` (or at once).
-    fn kill_create(&self, pod: &str, step: Option<&str>) {
-        let mut command = self.command(&["ns", "create", pod]);
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(step) = step {
-            command.env("PODNS_TEST_PAUSE_AT", step);
-        }
-        let mut child = command.spawn().unwrap();
-        if step.is_some() {
-            // Wait until it says it paused (or exits: an idempotent create of
-            // an existing pod never reaches some steps).
-            let mut line = String::new();
-            let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    fn mounts_below_run(&self) -> usize {
-        let prefix = format!("{}/", std::fs::canonicalize(&self.run).unwrap().display());
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter(|line| {
-                line.split(' ')
-                    .nth(4)
-                    .is_some_and(|point| point.starts_with(&prefix))
-            })
-            .count()
-    }
-
-    fn check(&self, created: &BTreeSet<String>, round: u64) {
-        let mut args = vec!["ns", "sweep"];
-        for pod in created {
-            args.extend(["--keep", pod.as_str()]);
-        }
-        let swept = self.ok(&args);
-        assert_eq!(
-            swept["failures"],
-            Value::Array(Vec::new()),
-            "round {round}: {swept}"
+    let mut child = command.spawn().unwrap();
+    let mut paused = false;
+    if let Some(step) = step {
+        // Wait until it says it paused (or exits: an idempotent create of
+        // an existing pod, or of one allocated earlier, never reaches some
+        // steps). The announcement names the step without its `#N`.
+        let shown = step.split('#').next().unwrap();
+        let mut line = String::new();
+        let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        paused = line.trim() == format!("paused at {shown}");
+        assert!(
+            paused || !line.starts_with("paused at"),
+            "asked to pause at {step}, podns said {line:?}"
         );
-        let list = self.ok(&["ns", "list"]);
-        let pinned: BTreeSet<String> = list["pods"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|pod| pod["pod"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(&pinned, created, "round {round}: {list}");
-        assert_eq!(self.mounts_below_run(), 2 * created.len(), "round {round}");
-        let ranges: Vec<Range> = self.ok(&["list"])["allocations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(range_of)
-            .collect();
-        assert_disjoint(&ranges);
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    paused
+}
+
+fn check(dirs: &NsDirs, created: &BTreeSet<String>, round: u64) {
+    let mut args = vec!["ns", "sweep"];
+    for pod in created {
+        args.extend(["--keep", pod.as_str()]);
+    }
+    let swept = dirs.ok(&args);
+    assert_eq!(
+        swept["failures"],
+        Value::Array(Vec::new()),
+        "round {round}: {swept}"
+    );
+    let list = dirs.ok(&["ns", "list"]);
+    let pinned: BTreeSet<String> = list["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pod| pod["pod"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(&pinned, created, "round {round}: {list}");
+    assert_eq!(
+        dirs.mounts_below_run().len(),
+        2 * created.len(),
+        "round {round}"
+    );
+    let ranges: Vec<Range> = dirs.ok(&["list"])["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(range_of)
+        .collect();
+    assert_disjoint(&ranges);
 }
 
 #[test]
@@ -134,36 +102,54 @@ fn ns_create_killed_at_random_moments_leaves_nothing_after_sweep() {
     let rounds: u64 = std::env::var("PODNS_HARDEN_NS_CRASHES")
         .ok()
         .and_then(|value| value.parse().ok())
-        .unwrap_or(1000);
-    let temp = tempfile::tempdir().unwrap();
-    let node = Node {
-        pods: temp.path().join("pods"),
-        run: temp.path().join("run"),
-        _temp: temp,
-    };
+        .unwrap_or(DEFAULT_ROUNDS);
+    let dirs = NsDirs::new();
     let mut rng = SeededRng::new(7);
     let mut created = BTreeSet::new();
+    let mut pauses: BTreeMap<&str, Pauses> = BTreeMap::new();
     for round in 0..rounds {
         let pod = format!("p{}", rng.below(30));
         if round % 10 == 9 {
             // Now and then a create or a remove that completes.
             if created.contains(&pod) {
-                node.ok(&["ns", "remove", &pod]);
+                dirs.ok(&["ns", "remove", &pod]);
                 created.remove(&pod);
             } else {
-                node.ok(&["ns", "create", &pod]);
+                dirs.ok(&["ns", "create", &pod]);
                 created.insert(pod);
             }
         } else {
-            node.kill_create(&pod, STEPS[rng.below(STEPS.len() as u32) as usize]);
+            // One chance in 13 of a SIGKILL at whatever moment, else one of
+            // the steps.
+            let pick = rng.below(NS_CREATE_STEPS.len() as u32 + 1) as usize;
+            let step = pick.checked_sub(1).map(|index| NS_CREATE_STEPS[index]);
+            let paused = kill_create(&dirs, &pod, step);
+            if let Some(step) = step {
+                let count = pauses.entry(step).or_default();
+                count.asked += 1;
+                count.paused += u64::from(paused);
+            }
         }
         if round % 50 == 49 {
-            node.check(&created, round);
+            check(&dirs, &created, round);
         }
     }
-    node.check(&created, rounds);
+    check(&dirs, &created, rounds);
     println!("{rounds} rounds; {} pods pinned at the end", created.len());
-    let swept = node.ok(&["ns", "sweep"]);
+    println!("pauses by step: {pauses:?}");
+    // Each step must have been exercised, or the run tested less than it
+    // claims (a renamed step pauses nowhere). A short run may miss
+    // `after-create-dir#2`, which only a pod never allocated before passes.
+    if rounds >= DEFAULT_ROUNDS {
+        for step in NS_CREATE_STEPS {
+            let count = pauses.get(step).copied().unwrap_or_default();
+            assert!(
+                count.paused >= 1,
+                "podns never paused at {step} in {rounds} rounds: {pauses:?}"
+            );
+        }
+    }
+    let swept = dirs.ok(&["ns", "sweep"]);
     assert_eq!(swept["failures"], Value::Array(Vec::new()), "{swept}");
-    assert_eq!(node.mounts_below_run(), 0);
+    assert_eq!(dirs.mounts_below_run().len(), 0);
 }

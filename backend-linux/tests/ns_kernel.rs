@@ -15,11 +15,10 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use podns_backend_linux::LinuxBackend;
@@ -32,7 +31,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{WaitId, WaitIdOptions};
 use serde_json::Value;
 
-use common::{PODNS, rerun_in_private_mount_namespace};
+use common::{NS_CREATE_STEPS, NsDirs, PODNS, rerun_in_private_mount_namespace};
 
 /// Why this machine cannot run the scenarios, if it cannot.
 fn cannot_run() -> Option<String> {
@@ -93,92 +92,6 @@ fn hundred_cycles_leak_nothing() {
     }
 }
 
-/// A pods directory and a run directory in a fresh temporary directory.
-struct Dirs {
-    _temp: tempfile::TempDir,
-    pods: PathBuf,
-    run: PathBuf,
-}
-
-impl Dirs {
-    fn new() -> Self {
-        let temp = tempfile::TempDir::new().unwrap();
-        let pods = temp.path().join("pods");
-        let run = temp.path().join("run");
-        Self {
-            _temp: temp,
-            pods,
-            run,
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(PODNS);
-        command
-            .arg("--pods-dir")
-            .arg(&self.pods)
-            .arg("--run-dir")
-            .arg(&self.run)
-            .arg("--json")
-            .args(args);
-        command
-    }
-
-    /// Runs podns; returns the exit code, stdout (parsed when it is JSON)
-    /// and stderr.
-    fn podns(&self, args: &[&str]) -> (i32, Value, String) {
-        let output = self
-            .command(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run podns");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-        (output.status.code().expect("podns exited"), value, stderr)
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let (code, value, stderr) = self.podns(args);
-        assert_eq!(code, 0, "podns {args:?}: {stderr}");
-        value
-    }
-
-    /// Mount points below the run directory, from this namespace's table.
-    fn mounts_below_run(&self) -> Vec<String> {
-        let run = std::fs::canonicalize(&self.run).unwrap();
-        let prefix = format!("{}/", run.display());
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|line| line.split(' ').nth(4).map(str::to_owned))
-            .filter(|point| point.starts_with(&prefix))
-            .collect()
-    }
-
-    /// Names in the run directory.
-    fn run_entries(&self) -> BTreeSet<String> {
-        std::fs::read_dir(&self.run)
-            .map(|entries| {
-                entries
-                    .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Nothing is left but the lock file: no pin, no pod directory, no
-    /// mount below the run directory.
-    fn assert_nothing_left(&self, context: &str) {
-        assert_eq!(self.mounts_below_run(), Vec::<String>::new(), "{context}");
-        assert_eq!(
-            self.run_entries(),
-            BTreeSet::from([".podns.lock".to_owned()]),
-            "{context}"
-        );
-    }
-}
-
 fn open(path: &str) -> rustix::fd::OwnedFd {
     rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .unwrap_or_else(|e| panic!("open {path}: {e}"))
@@ -207,7 +120,7 @@ fn have(tool: &str) -> bool {
 }
 
 fn create_join_remove() {
-    let dirs = Dirs::new();
+    let dirs = NsDirs::new();
     let created = dirs.ok(&["ns", "create", "pod-1"]);
     println!("created: {created}");
     assert_eq!(created["created"], true);
@@ -327,12 +240,12 @@ fn reap_orphans() {
 
 /// Runs `podns <args>` with `PODNS_TEST_PAUSE_AT=<step>`, waits until it
 /// says it paused there, and kills it with SIGKILL; then reaps every orphan.
-fn kill_at(dirs: &Dirs, step: &str, args: &[&str]) {
+fn kill_at(dirs: &NsDirs, step: &str, args: &[&str]) {
     kill_at_with(dirs, step, args, |_| {});
 }
 
 /// [`kill_at`], calling `paused` with podns's pid while it is paused.
-fn kill_at_with(dirs: &Dirs, step: &str, args: &[&str], paused: impl FnOnce(u32)) {
+fn kill_at_with(dirs: &NsDirs, step: &str, args: &[&str], paused: impl FnOnce(u32)) {
     let shown = step.split('#').next().unwrap();
     let mut child = dirs
         .command(args)
@@ -361,26 +274,11 @@ fn kill_at_with(dirs: &Dirs, step: &str, args: &[&str], paused: impl FnOnce(u32)
 }
 
 fn kill_then_sweep() {
-    let dirs = Dirs::new();
+    let dirs = NsDirs::new();
     // A pod that must survive every sweep with --keep.
     dirs.ok(&["ns", "create", "kept"]);
     let kept = dirs.ok(&["ns", "list"])["pods"][0].clone();
-    let steps = [
-        "before-set-up-run-dir",
-        "after-set-up-run-dir",
-        // The first create-dir is the allocation's pod directory.
-        "after-create-dir#2",
-        "after-create-pin-file",
-        "after-create-pin-file#2",
-        "before-create-pod-namespaces",
-        "helper-in-userns",
-        "maps-written",
-        "helper-in-netns",
-        "net-pinned",
-        "user-pinned",
-        "after-create-pod-namespaces",
-    ];
-    for (index, step) in steps.iter().enumerate() {
+    for (index, step) in NS_CREATE_STEPS.iter().enumerate() {
         let pod = format!("killed-{index}");
         kill_at_with(&dirs, step, &["ns", "create", &pod], |podns| {
             if step.starts_with("helper-") || step.ends_with("-pinned") {
@@ -480,7 +378,7 @@ fn threads() -> String {
 /// 100 create/remove cycles through the library, in this process: the
 /// mount table, the fd table and the thread count end as they started.
 fn hundred_cycles() {
-    let dirs = Dirs::new();
+    let dirs = NsDirs::new();
     std::fs::create_dir_all(&dirs.pods).unwrap();
     std::fs::create_dir_all(&dirs.run).unwrap();
     let run = std::fs::canonicalize(&dirs.run).unwrap();

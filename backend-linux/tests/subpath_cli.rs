@@ -2,6 +2,7 @@
 //! processes killed at every effect boundary. Bad input needs no privilege;
 //! the rest runs as root in a private mount namespace (`subpath_support`).
 
+mod common;
 mod subpath_support;
 
 use std::os::unix::fs::symlink;

@@ -8,6 +8,7 @@
 //! Safe open and safe mkdir need no privilege and run anywhere; the mount
 //! tests run as root in a private mount namespace (see `subpath_support`).
 
+mod common;
 mod subpath_support;
 
 use std::os::unix::fs::{PermissionsExt, symlink};

@@ -11,6 +11,7 @@
 //!
 //! Root only, in a private mount namespace (see `subpath_support`).
 
+mod common;
 mod subpath_support;
 
 use std::collections::BTreeMap;

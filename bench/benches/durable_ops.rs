@@ -6,18 +6,15 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use podns_backend_linux::LinuxBackend;
-use podns_core::{AllocationPolicy, GetOrCreate, PodUid, PoolConfig, Request, UsernsEngine, drive};
+use podns_bench::fixtures::default_engine;
+use podns_core::{GetOrCreate, PodUid, Request, UsernsEngine, drive};
 
 fn setup(parent: &Path) -> (tempfile::TempDir, UsernsEngine, LinuxBackend, PodUid) {
     let dir = tempfile::tempdir_in(parent).expect("a temp dir");
     let pod = PodUid::new("bench-pod").expect("valid");
     std::fs::create_dir(dir.path().join(pod.as_str())).expect("pod dir");
     let mut backend = LinuxBackend::open(dir.path()).expect("open");
-    let mut engine = UsernsEngine::new(
-        PoolConfig::default().validate().expect("valid"),
-        1,
-        AllocationPolicy::RandomStartThenNextFree,
-    );
+    let mut engine = default_engine();
     pollster::block_on(drive(&mut engine, &mut backend, Request::Recover)).expect("recovery");
     (dir, engine, backend, pod)
 }

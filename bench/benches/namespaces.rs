@@ -21,13 +21,12 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use podns_backend_linux::LinuxBackend;
+use podns_bench::mount_namespace::rerun_in_private_mount_namespace;
 use podns_core::{
     AllocationPolicy, GetOrCreate, NamespaceEngine, NsRequest, PodIdMaps, PodUid, PoolConfig,
     Request, Response, RunDirPath, UsernsEngine, drive, drive_engine,
 };
 
-/// Set in the re-executed benchmark, inside the private mount namespace.
-const IN_MOUNT_NS: &str = "PODNS_BENCH_IN_PRIVATE_MOUNT_NS";
 /// The `ip netns` name the benchmark uses.
 const IP_NETNS_NAME: &str = "podns-bench";
 
@@ -148,20 +147,8 @@ fn main() {
         );
         return;
     }
-    if std::env::var_os(IN_MOUNT_NS).is_none() {
-        if !have("unshare", "--version") {
-            eprintln!("skipping the namespaces benchmark: `unshare` (util-linux) is missing");
-            return;
-        }
-        let exe = std::env::current_exe().expect("own path");
-        let status = Command::new("unshare")
-            .args(["-m", "--propagation", "private"])
-            .arg(exe)
-            .args(std::env::args_os().skip(1))
-            .env(IN_MOUNT_NS, "1")
-            .status()
-            .expect("run unshare");
-        std::process::exit(status.code().unwrap_or(1));
+    if !rerun_in_private_mount_namespace("namespaces") {
+        return;
     }
     let dir = tempfile::tempdir().expect("a temp dir");
     let mut criterion = Criterion::default().configure_from_args();

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use podns_backend_linux::LinuxBackend;
-use podns_bench::fixtures::populate_pods_dir;
-use podns_bench::recovery_sizes::{SIZES, engine};
+use podns_bench::fixtures::{default_engine, populate_pods_dir};
+use podns_bench::recovery_sizes::SIZES;
 use podns_core::{Request, drive};
 
 fn end_to_end(c: &mut Criterion, group_name: &str, parent: &Path) {
@@ -21,7 +21,7 @@ fn end_to_end(c: &mut Criterion, group_name: &str, parent: &Path) {
         group.bench_function(BenchmarkId::from_parameter(pods), |b| {
             b.iter(|| {
                 let mut backend = LinuxBackend::open(dir.path()).expect("open");
-                let mut engine = engine();
+                let mut engine = default_engine();
                 pollster::block_on(drive(&mut engine, &mut backend, Request::Recover))
                     .expect("recovery");
                 black_box(engine.free())

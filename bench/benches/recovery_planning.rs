@@ -4,7 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use podns_bench::recovery_sizes::{SIZES, engine};
+use podns_bench::fixtures::default_engine;
+use podns_bench::recovery_sizes::SIZES;
 use podns_bench::sync_drive::{RecoveredDisk, run};
 use podns_core::Request;
 
@@ -21,7 +22,7 @@ fn planning(c: &mut Criterion) {
             b.iter_batched(
                 || disk.observations(),
                 |mut observations| {
-                    let mut engine = engine();
+                    let mut engine = default_engine();
                     run(&mut engine, Request::Recover, &mut |effect| {
                         observations.answer(effect)
                     })

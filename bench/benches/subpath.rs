@@ -6,17 +6,14 @@
 //! re-executes itself in a private mount namespace (`unshare -m`).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use criterion::Criterion;
 use podns_backend_linux::LinuxBackend;
+use podns_bench::mount_namespace::rerun_in_private_mount_namespace;
 use podns_core::{
     CleanSubpaths, HostDir, PrepareSubpath, SubpathEngine, SubpathName, SubpathNameField,
     SubpathRequest, SubpathTarget, drive_subpath, parse_subpath,
 };
-
-/// Set in the re-executed benchmark, inside the private mount namespace.
-const IN_MOUNT_NS: &str = "PODNS_BENCH_IN_PRIVATE_MOUNT_NS";
 
 fn run(engine: &mut SubpathEngine, backend: &mut LinuxBackend, request: SubpathRequest) {
     pollster::block_on(drive_subpath(engine, backend, request)).expect("the subpath request");
@@ -56,22 +53,8 @@ fn main() {
         eprintln!("skipping the subpath benchmark: bind mounts need root");
         return;
     }
-    if std::env::var_os(IN_MOUNT_NS).is_none() {
-        let exe = std::env::current_exe().expect("own path");
-        let status = Command::new("unshare")
-            .args(["-m", "--propagation", "private"])
-            .arg(exe)
-            .args(std::env::args_os().skip(1))
-            .env(IN_MOUNT_NS, "1")
-            .stdin(Stdio::null())
-            .status();
-        match status {
-            Ok(status) => std::process::exit(status.code().unwrap_or(1)),
-            Err(error) => {
-                eprintln!("skipping the subpath benchmark: cannot run unshare(1): {error}");
-                return;
-            }
-        }
+    if !rerun_in_private_mount_namespace("subpath") {
+        return;
     }
     // tmpfs, as a kubelet volume dir often is; the private namespace takes
     // the mount with it.

@@ -1,11 +1,26 @@
-//! Pods directories and slot maps in known states.
+//! Pods directories, slot maps and engines in known states.
 
 use std::path::Path;
 
-use podns_core::{IdMapping, SeededRng, render_userns_file};
+use podns_core::{
+    AllocationPolicy, IdMapping, PoolConfig, SeededRng, UsernsEngine, render_userns_file,
+};
 
 /// Slots of kubelet's default pool.
 pub const DEFAULT_SLOTS: u32 = 65535;
+
+/// A fresh engine (not yet recovered) over kubelet's default pool, with the
+/// default policy and a fixed seed, so that every run makes the same
+/// choices.
+pub fn default_engine() -> UsernsEngine {
+    UsernsEngine::new(
+        PoolConfig::default()
+            .validate()
+            .expect("the default pool is valid"),
+        1,
+        AllocationPolicy::RandomStartThenNextFree,
+    )
+}
 
 /// The slots to mark taken for `occupancy_basis_points` (1/100 %) of `len`
 /// slots, spread by a fixed seed.

@@ -5,5 +5,6 @@
 
 pub mod fixtures;
 pub mod kubelet_style;
+pub mod mount_namespace;
 pub mod recovery_sizes;
 pub mod sync_drive;

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use podns_backend_mock::{CrashKind, MockBackend, Node};
 use podns_core::{
-    AllocationPolicy, Effect, GetOrCreate, Observation, OperationError, Outcome, PodUid,
-    PoolConfig, Request, Response, Root, RootPath, UsernsEngine,
+    AllocationPolicy, Effect, GetOrCreate, OperationError, PodUid, PoolConfig, Request, Response,
+    Root, RootPath, UsernsEngine,
 };
 
 /// Renders one effect on one line: `name <root>/path extra`.
@@ -18,22 +18,6 @@ pub fn describe(effect: &Effect) -> String {
 /// Renders a list of effects.
 pub fn describe_all(effects: &[Effect]) -> Vec<String> {
     effects.iter().map(describe).collect()
-}
-
-/// Renders an outcome on one line.
-pub fn describe_outcome(outcome: &Outcome) -> String {
-    match outcome {
-        Ok(Observation::Listing(entries)) => {
-            let names: Vec<String> = entries
-                .iter()
-                .map(|entry| format!("{}:{:?}", entry.name, entry.kind))
-                .collect();
-            format!("listing [{}]", names.join(", "))
-        }
-        Ok(Observation::Contents(bytes)) => format!("{} bytes", bytes.len()),
-        Ok(other) => format!("{other:?}"),
-        Err(error) => format!("error {error}"),
-    }
 }
 
 /// A pod UID from a literal.

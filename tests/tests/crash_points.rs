@@ -36,6 +36,8 @@ fn crash_during_allocation() {
             node.recover();
             node.alloc("acked").0.unwrap();
             let before = ranges(&node);
+            assert_eq!(before.len(), 1, "{before:?}");
+            let acked = node.engine.allocations().remove(0);
             let outcome = pollster::block_on(drive_bounded(
                 &mut node.engine,
                 &mut node.backend,
@@ -51,8 +53,16 @@ fn crash_during_allocation() {
                 "{:?}",
                 node.engine.problems()
             );
+            // The acknowledged allocation is intact, mapping included.
             let after = ranges(&node);
-            assert!(after.starts_with(&before[..1]) || after.contains(&before[0]));
+            assert!(
+                after.contains(&before[0]),
+                "{crash:?} at {budget}: {before:?} lost, now {after:?}"
+            );
+            assert!(
+                node.engine.allocations().contains(&acked),
+                "{crash:?} at {budget}: {acked:?} changed"
+            );
             // No temp file survives recovery.
             assert!(
                 node.paths()
@@ -75,6 +85,8 @@ fn crash_during_release() {
             let mut node = TestNode::new();
             node.recover();
             node.alloc("a").0.unwrap();
+            let allocated = node.engine.allocations();
+            assert_eq!(allocated.len(), 1, "{allocated:?}");
             let outcome = pollster::block_on(drive_bounded(
                 &mut node.engine,
                 &mut node.backend,
@@ -86,7 +98,14 @@ fn crash_during_release() {
             node.recover();
             // Not acknowledged: either state is allowed, but never a problem.
             assert!(node.engine.problems().is_empty());
-            assert!(node.engine.allocations().len() <= 1);
+            let after = node.engine.allocations();
+            assert!(after.len() <= 1);
+            // Released, or still holding exactly the range it was given:
+            // never another one.
+            assert!(
+                after.is_empty() || after == allocated,
+                "{crash:?} at {budget}: {allocated:?} became {after:?}"
+            );
         }
     }
 }

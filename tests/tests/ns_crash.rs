@@ -16,7 +16,7 @@ use podns_core::{
     PodIdMaps, PodUid, Response, Root, RootPath, RunDirPath, UserNamespace, drive_engine,
     drive_engine_bounded, pin_path,
 };
-use podns_tests::{TestNode, pod};
+use podns_tests::{TestNode, describe_all, pod};
 
 const RUN: &str = "/run/podns";
 
@@ -47,6 +47,26 @@ impl NsNode {
 
     fn run(&mut self, request: NsRequest) -> Result<NsResponse, NsError> {
         pollster::block_on(drive_engine(&mut self.ns, &mut self.node.backend, request))
+    }
+
+    /// Runs `request` until it completes or `budget` effects have run;
+    /// `None` when the budget ran out first (the process "crashes" there).
+    fn run_bounded(
+        &mut self,
+        request: NsRequest,
+        budget: usize,
+    ) -> Option<Result<NsResponse, NsError>> {
+        pollster::block_on(drive_engine_bounded(
+            &mut self.ns,
+            &mut self.node.backend,
+            request,
+            budget,
+        ))
+    }
+
+    /// The effects executed since the log was last taken, one line each.
+    fn take_effects(&mut self) -> Vec<String> {
+        describe_all(&self.node.backend.take_log())
     }
 
     fn create(&mut self, uid: &str) -> Result<NsResponse, NsError> {
@@ -172,13 +192,7 @@ fn a_create_makes_a_checked_pair_and_is_idempotent() {
         pod: pod("a"),
         maps: maps.clone(),
     }));
-    let effects: Vec<String> = node
-        .node
-        .backend
-        .take_log()
-        .iter()
-        .map(Effect::to_string)
-        .collect();
+    let effects = node.take_effects();
     assert_eq!(
         effects,
         [
@@ -202,13 +216,7 @@ fn a_create_makes_a_checked_pair_and_is_idempotent() {
         pod: pod("a"),
         maps,
     }));
-    let effects: Vec<String> = node
-        .node
-        .backend
-        .take_log()
-        .iter()
-        .map(Effect::to_string)
-        .collect();
+    let effects = node.take_effects();
     assert_eq!(
         effects,
         [
@@ -226,13 +234,7 @@ fn a_create_makes_a_checked_pair_and_is_idempotent() {
         removed,
         NsResponse::Removed(ref removal) if removal.removed && removal.unmounted == 2
     ));
-    let effects: Vec<String> = node
-        .node
-        .backend
-        .take_log()
-        .iter()
-        .map(Effect::to_string)
-        .collect();
+    let effects = node.take_effects();
     assert_eq!(
         effects,
         [
@@ -282,15 +284,13 @@ fn crash_at_every_effect_of_a_create_then_sweep() {
             node.create("acked").unwrap();
             let acked = node.pin_inodes("acked").unwrap();
             let maps = node.maps("b");
-            let outcome = pollster::block_on(drive_engine_bounded(
-                &mut node.ns,
-                &mut node.node.backend,
+            let outcome = node.run_bounded(
                 NsRequest::Create {
                     pod: pod("b"),
                     maps,
                 },
                 budget,
-            ));
+            );
             // Only the full budget lets the create finish (and be
             // acknowledged): the last effect is the one that pins.
             let acknowledged = outcome.is_some();
@@ -336,12 +336,7 @@ fn crash_at_every_effect_of_a_remove_then_sweep() {
             let mut node = NsNode::new();
             node.create("a").unwrap();
             node.create("other").unwrap();
-            let outcome = pollster::block_on(drive_engine_bounded(
-                &mut node.ns,
-                &mut node.node.backend,
-                NsRequest::Remove { pod: pod("a") },
-                budget,
-            ));
+            let outcome = node.run_bounded(NsRequest::Remove { pod: pod("a") }, budget);
             assert!(outcome.is_none(), "{crash:?} at {budget}");
             node.restart_after(crash);
             // The pod was being removed: the caller no longer keeps it.
@@ -409,14 +404,9 @@ fn the_half_pair_of_a_failed_helper_is_rolled_back() {
         text.contains("everything it made was removed again"),
         "{text}"
     );
-    let log: Vec<String> = node
-        .node
-        .backend
-        .log()
-        .iter()
-        .skip(5)
-        .map(Effect::to_string)
-        .collect();
+    // From the failing effect on: the five before it are set-up to the
+    // second pin file, as above.
+    let log = describe_all(&node.node.backend.log()[5..]);
     assert_eq!(
         log,
         [
@@ -619,15 +609,13 @@ fn a_create_after_a_crashed_create_repairs_what_it_left() {
         let mut node = NsNode::new();
         let maps = node.maps("b");
         // The run directory is set up first: one more effect.
-        let outcome = pollster::block_on(drive_engine_bounded(
-            &mut node.ns,
-            &mut node.node.backend,
+        let outcome = node.run_bounded(
             NsRequest::Create {
                 pod: pod("b"),
                 maps: maps.clone(),
             },
             budget + 1,
-        ));
+        );
         assert!(outcome.is_none());
         node.restart_after(CrashKind::ProcessKill);
         let pins = created(node.run(NsRequest::Create {
@@ -643,15 +631,13 @@ fn a_create_after_a_crashed_create_repairs_what_it_left() {
     let maps = node.maps("b");
     let next = node.node.backend.executed();
     node.node.backend.fail_nth(next + 5, Errno::EIO);
-    let outcome = pollster::block_on(drive_engine_bounded(
-        &mut node.ns,
-        &mut node.node.backend,
+    let outcome = node.run_bounded(
         NsRequest::Create {
             pod: pod("b"),
             maps: maps.clone(),
         },
         6,
-    ));
+    );
     assert!(outcome.is_none());
     node.restart_after(CrashKind::ProcessKill);
     assert_eq!(node.node.backend.pins().len(), 1, "half a pair leaked");
@@ -660,13 +646,7 @@ fn a_create_after_a_crashed_create_repairs_what_it_left() {
         pod: pod("b"),
         maps,
     }));
-    let effects: Vec<String> = node
-        .node
-        .backend
-        .take_log()
-        .iter()
-        .map(Effect::to_string)
-        .collect();
+    let effects = node.take_effects();
     assert_eq!(
         &effects[..6],
         [

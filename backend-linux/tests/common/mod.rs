@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -445,16 +445,23 @@ pub const IN_PRIVATE_MOUNT_NAMESPACE: &str = "PODNS_TEST_IN_PRIVATE_MOUNT_NAMESP
 /// the mounts it makes never reach the machine; returns true in that re-run
 /// (the caller then does the work) and false in the outer run. Without root
 /// it prints why the test is skipped and returns false.
+///
+/// The re-run's output is printed, and it must have run exactly one test:
+/// `--exact` with a name that matches nothing runs no test and still exits 0,
+/// so a renamed test would otherwise pass without doing anything.
 pub fn rerun_in_private_mount_namespace(test_name: &str) -> bool {
     const MARKER: &str = IN_PRIVATE_MOUNT_NAMESPACE;
     if std::env::var_os(MARKER).is_some() {
         return true;
     }
     if !rustix::process::geteuid().is_root() {
-        println!("skipping {test_name}: mounting a test file system needs root");
+        println!(
+            "skipping {test_name}: it mounts file systems in a private mount namespace, which \
+             needs root; run the tests as root"
+        );
         return false;
     }
-    let status = Command::new("unshare")
+    let output = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "--"])
         .arg(std::env::current_exe().expect("the test binary's path"))
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
@@ -462,11 +469,21 @@ pub fn rerun_in_private_mount_namespace(test_name: &str) -> bool {
         // A paused podns waits for its stdin to close; the re-run must not
         // hold the harness's.
         .stdin(Stdio::null())
-        .status()
+        .output()
         .expect("unshare(1) from util-linux runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- {test_name} in its mount namespace: stdout ---\n{stdout}");
+    println!("--- {test_name} in its mount namespace: stderr ---\n{stderr}");
     assert!(
-        status.success(),
-        "{test_name} failed in its mount namespace: {status:?}"
+        output.status.success(),
+        "{test_name} failed in its mount namespace ({}); its output is above",
+        output.status
+    );
+    assert!(
+        stdout.contains("running 1 test\n") && stdout.contains("test result: ok. 1 passed;"),
+        "the re-run did not run exactly one test named {test_name}: is the name right? \
+         Its output is above"
     );
     false
 }
@@ -478,4 +495,125 @@ pub fn sh(program: &str, args: &[&str]) {
         .status()
         .expect("the command runs");
     assert!(status.success(), "{program} {args:?}: {status:?}");
+}
+
+/// Every step of `podns ns create` that `PODNS_TEST_PAUSE_AT` can stop it
+/// at, in the order a create of a new pod reaches them. The first
+/// `create-dir` is the allocation's pod directory, hence `#2` for the pin
+/// directory's.
+pub const NS_CREATE_STEPS: [&str; 12] = [
+    "before-set-up-run-dir",
+    "after-set-up-run-dir",
+    "after-create-dir#2",
+    "after-create-pin-file",
+    "after-create-pin-file#2",
+    "before-create-pod-namespaces",
+    "helper-in-userns",
+    "maps-written",
+    "helper-in-netns",
+    "net-pinned",
+    "user-pinned",
+    "after-create-pod-namespaces",
+];
+
+/// A pods directory and a run directory in a fresh temporary directory, for
+/// `podns ns` commands.
+#[derive(Debug)]
+pub struct NsDirs {
+    _temp: TempDir,
+    pub pods: PathBuf,
+    pub run: PathBuf,
+}
+
+impl NsDirs {
+    pub fn new() -> Self {
+        let temp = TempDir::new().unwrap();
+        let pods = temp.path().join("pods");
+        let run = temp.path().join("run");
+        Self {
+            _temp: temp,
+            pods,
+            run,
+        }
+    }
+
+    /// `podns --pods-dir <pods> --run-dir <run> --json args...`, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(PODNS);
+        command
+            .arg("--pods-dir")
+            .arg(&self.pods)
+            .arg("--run-dir")
+            .arg(&self.run)
+            .arg("--json")
+            .args(args);
+        command
+    }
+
+    /// Runs podns; returns the exit code, stdout (parsed when it is JSON,
+    /// `Null` otherwise) and stderr.
+    pub fn podns(&self, args: &[&str]) -> (i32, Value, String) {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podns");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let value = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+        (output.status.code().expect("podns exited"), value, stderr)
+    }
+
+    /// Runs podns, which must succeed and print one JSON document.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let output = self
+            .command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run podns");
+        assert!(output.status.success(), "podns {args:?}: {output:?}");
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!("podns {args:?}: stdout is not JSON ({error}): {output:?}")
+        })
+    }
+
+    /// Mount points below the run directory, from this namespace's table.
+    pub fn mounts_below_run(&self) -> Vec<String> {
+        let run = std::fs::canonicalize(&self.run).unwrap();
+        let prefix = format!("{}/", run.display());
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4).map(str::to_owned))
+            .filter(|point| point.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Names in the run directory.
+    pub fn run_entries(&self) -> BTreeSet<String> {
+        std::fs::read_dir(&self.run)
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Nothing is left but the lock file: no pin, no pod directory, no
+    /// mount below the run directory.
+    pub fn assert_nothing_left(&self, context: &str) {
+        assert_eq!(self.mounts_below_run(), Vec::<String>::new(), "{context}");
+        assert_eq!(
+            self.run_entries(),
+            BTreeSet::from([".podns.lock".to_owned()]),
+            "{context}"
+        );
+    }
+}
+
+impl Default for NsDirs {
+    fn default() -> Self {
+        Self::new()
+    }
 }

@@ -1,20 +1,16 @@
 //! Shared helpers for the subpath tests on the real kernel.
 //!
-//! Mount tests run in a child: the test binary re-executes itself with
-//! `--exact <test>` and [`CHILD_ENV`] set, after a `pre_exec` hook (between
-//! fork and exec, where the child is still single-threaded, which
-//! `unshare(CLONE_NEWNS)` needs) gave it a private mount namespace with `/`
-//! recursively private. Every mount the test makes lives in that namespace
-//! and dies with it; the scratch directory is a tmpfs mounted there, so even
-//! the files vanish. Nothing can leak onto the machine. Not root: the test
-//! prints why it is skipped and passes.
+//! Mount tests run in a re-run of the test binary, alone, in a private mount
+//! namespace ([`crate::common::rerun_in_private_mount_namespace`]): every
+//! mount the test makes lives in that namespace and dies with it, and the
+//! scratch directory is a tmpfs mounted there, so even the files vanish.
+//! Nothing can leak onto the machine. Not root: the test prints why it is
+//! skipped and passes. Each test binary using this module also declares
+//! `mod common;`.
 
 #![allow(dead_code)]
 
-use std::io;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use podns_backend_linux::LinuxBackend;
 use podns_core::{
@@ -22,14 +18,8 @@ use podns_core::{
     RootPath, SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, SubpathTarget,
     drive_subpath, parse_mountinfo,
 };
-use rustix::mount::{MountFlags, MountPropagationFlags, UnmountFlags};
-use rustix::thread::UnshareFlags;
+use rustix::mount::{MountFlags, UnmountFlags};
 use tempfile::TempDir;
-
-/// Names the test a re-executed binary runs as the child.
-pub const CHILD_ENV: &str = "PODNS_SUBPATH_TEST_CHILD";
-/// The scratch directory the parent created for the child.
-const SCRATCH_ENV: &str = "PODNS_SUBPATH_TEST_SCRATCH";
 
 /// True when this process may mount.
 pub fn is_root() -> bool {
@@ -39,54 +29,33 @@ pub fn is_root() -> bool {
 /// Runs `body` in a private mount namespace, with a fresh tmpfs directory.
 /// `test` must be the name of the calling test function.
 pub fn in_private_mount_ns(test: &str, body: impl FnOnce(&Path)) {
-    if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
-        let scratch = PathBuf::from(std::env::var(SCRATCH_ENV).expect("the parent sets it"));
-        rustix::mount::mount("podns-test", &scratch, "tmpfs", MountFlags::empty(), None)
+    if !crate::common::rerun_in_private_mount_namespace(test) {
+        return;
+    }
+    let scratch = Scratch::new();
+    body(scratch.dir.path());
+}
+
+/// A temporary directory with a tmpfs on it. Dropping it (a failed test
+/// included) detaches every mount below it first, so that the empty
+/// directory underneath can be removed.
+struct Scratch {
+    dir: TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = TempDir::new().expect("a scratch directory");
+        rustix::mount::mount("podns-test", dir.path(), "tmpfs", MountFlags::empty(), None)
             .expect("mount a tmpfs on the scratch directory");
-        body(&scratch);
-        println!("child of {test}: done");
-        return;
+        Self { dir }
     }
-    if !is_root() {
-        eprintln!(
-            "skipping {test}: bind mounts need root (CAP_SYS_ADMIN) and a private mount \
-             namespace; run the tests as root"
-        );
-        return;
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        unmount_all_below(self.dir.path());
     }
-    let scratch = TempDir::new().expect("a scratch directory");
-    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-    command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, test)
-        .env(SCRATCH_ENV, scratch.path());
-    // SAFETY: the hook runs in the forked child before exec, where only
-    // async-signal-safe calls are allowed: rustix issues the two system
-    // calls directly, and `c"/"` needs no allocation.
-    unsafe {
-        command.pre_exec(|| {
-            rustix::thread::unshare_unsafe(UnshareFlags::NEWNS).map_err(io::Error::from)?;
-            rustix::mount::mount_change(
-                c"/",
-                MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
-            )
-            .map_err(io::Error::from)
-        });
-    }
-    let output = command.output().expect("run the test child");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- {test} child stdout ---\n{stdout}");
-    println!("--- {test} child stderr ---\n{stderr}");
-    assert!(
-        output.status.success(),
-        "{test} failed in its mount namespace ({}); its output is above",
-        output.status
-    );
-    assert!(
-        stdout.contains(&format!("child of {test}: done")),
-        "{test} did not run in the child: is the function name right?"
-    );
 }
 
 /// A tmpfs-backed layout: `<scratch>/volume`, `<scratch>/pod`,
