@@ -57,9 +57,16 @@ impl LinuxBackend {
         }
     }
 
-    /// Opens `dir` as `root` (e.g. [`Root::Run`]), replacing an earlier fd for
-    /// the same root.
+    /// Opens `dir` as `root` (e.g. [`Root::Volume`]), replacing an earlier fd
+    /// for the same root.
     pub fn with_root(mut self, root: Root, dir: &Path) -> Result<Self, BackendError> {
+        self.open_root(root, dir)?;
+        Ok(self)
+    }
+
+    /// [`LinuxBackend::with_root`] on a backend in use: opens `dir` as
+    /// `root`, replacing an earlier fd for the same root.
+    pub fn open_root(&mut self, root: Root, dir: &Path) -> Result<(), BackendError> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|error| {
             BackendError::OpenRoot {
@@ -70,7 +77,13 @@ impl LinuxBackend {
         })?;
         self.roots.insert(root, fd);
         self.labels = std::mem::take(&mut self.labels).with(root, dir.display().to_string());
-        Ok(self)
+        Ok(())
+    }
+
+    /// The real directories of the roots opened so far, to name paths in
+    /// messages.
+    pub fn labels(&self) -> &RootLabels {
+        &self.labels
     }
 
     /// Always resolves paths with the `openat` walk instead of `openat2`, as

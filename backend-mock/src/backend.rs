@@ -151,9 +151,10 @@ impl MockBackend {
     }
 }
 
-#[async_trait]
-impl Backend for MockBackend {
-    async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+impl MockBackend {
+    /// Executes `effect` at once: [`Backend::execute`] without a future,
+    /// for callers that hold the backend behind a lock.
+    pub fn execute_now(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
         let index = self.executed;
         self.executed += 1;
         self.log.push(effect.clone());
@@ -177,5 +178,12 @@ impl Backend for MockBackend {
             ));
         }
         self.run(effect)
+    }
+}
+
+#[async_trait]
+impl Backend for MockBackend {
+    async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+        self.execute_now(effect)
     }
 }

@@ -115,8 +115,11 @@ mod backend;
 mod driver;
 mod dry_run;
 mod effect;
+mod error_details;
+mod host;
 mod idmap;
 mod mountinfo;
+mod node;
 mod ns;
 mod path;
 mod recording;
@@ -131,6 +134,8 @@ pub use driver::{Engine, drive, drive_bounded, drive_engine, drive_engine_bounde
 pub use dry_run::{DryRun, Planned};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 pub use effect::{FileId, InodeInfo};
+pub use error_details::ErrorDetails;
+pub use host::{Host, HostError};
 pub use idmap::{
     ID_MAP_END, IdExtent, IdField, IdMap, IdMapError, IdMapProblem, IdSide, MAX_ID_MAP_EXTENTS,
     RootlessStatus, SplitError, SubidEntry, SubidError, SubidField, SubidPoolError, SubidPoolRange,
@@ -140,6 +145,7 @@ pub use idmap::{
 pub use mountinfo::{
     MountEntry, MountInfoError, escape_mountinfo_path, parse_mountinfo, parse_mountinfo_bytes,
 };
+pub use node::{NamespaceListing, NodeEngine, NodeError, NodeRequest, NodeResponse, PodSandbox};
 pub use ns::*;
 pub use path::{
     ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RESERVED_PREFIX, RelPath, Root,
@@ -147,7 +153,7 @@ pub use path::{
 };
 pub use recording::{Executed, Recording};
 pub use subpath::{
-    CleanSubpaths, HostDir, InvalidHostDir, InvalidSubpath, InvalidSubpathName, KeptPath,
+    CleanSubpaths, HostDir, InvalidHostDir, InvalidSubpath, InvalidSubpathName, KeptPath, MakeDir,
     PrepareSubpath, PreparedSubpath, SubpathCleanReport, SubpathEngine, SubpathError, SubpathName,
     SubpathNameField, SubpathProblem, SubpathRequest, SubpathResponse, SubpathTarget,
     VOLUME_SUBPATHS_DIR, drive_subpath, drive_subpath_bounded, parse_subpath, volume_subpaths_dir,

@@ -3,9 +3,9 @@
 use podns_backend_mock::{CrashKind, MockBackend, Node, Pending, Survival};
 use podns_core::Recording;
 use podns_core::{
-    AllocationPolicy, BrokenVariant, NamespaceEngine, NsError, NsRequest, NsResponse,
+    AllocationPolicy, BrokenVariant, NodeEngine, NodeError, NodeRequest, NodeResponse,
     OperationError, RelPath, Request, Response, Root, RootPath, RunDirPath, SeededRng,
-    SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, UsernsEngine, drive_bounded,
+    SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, UsernsEngine,
     drive_engine_bounded, drive_subpath_bounded,
 };
 
@@ -29,10 +29,9 @@ pub enum Fates {
 /// One node: the disk outlives the process, the engine does not.
 #[derive(Debug, Clone)]
 pub struct World {
-    /// The running process's engine.
-    pub engine: UsernsEngine,
-    /// The running process's namespace engine.
-    pub namespaces: NamespaceEngine,
+    /// The running process's engines: ranges and pod namespaces, and the
+    /// flows across them (as the library's `Node` runs them).
+    pub node: NodeEngine,
     /// The disk, with a log of every effect and outcome.
     pub backend: Recording<MockBackend>,
     /// The pool in force.
@@ -45,7 +44,7 @@ impl World {
     /// An empty disk and a fresh, not yet recovered, process.
     pub fn new(seed: u64, variant: Option<BrokenVariant>) -> Self {
         let mut seeds = SeededRng::new(seed);
-        let engine = Self::engine(&mut seeds, 0, variant);
+        let node = Self::node(&mut seeds, 0, variant);
         let mut backend = MockBackend::new();
         backend.set_run_dir(RUN_DIR);
         backend.mounts_mut().set_root_dir(Root::PodDir, POD_DIR);
@@ -75,8 +74,7 @@ impl World {
             backend.fs_mut().plant(&path, node);
         }
         Self {
-            engine,
-            namespaces: Self::namespace_engine(),
+            node,
             backend: Recording::new(backend),
             pool: 0,
             seeds,
@@ -84,11 +82,7 @@ impl World {
         }
     }
 
-    fn engine(
-        seeds: &mut SeededRng,
-        pool_index: u8,
-        variant: Option<BrokenVariant>,
-    ) -> UsernsEngine {
+    fn node(seeds: &mut SeededRng, pool_index: u8, variant: Option<BrokenVariant>) -> NodeEngine {
         let pool = pool(pool_index)
             .validate()
             .expect("the simulation pools are valid");
@@ -98,18 +92,19 @@ impl World {
             AllocationPolicy::RandomStartThenNextFree,
         );
         engine.set_broken_variant(variant);
-        engine
+        let run_dir = RunDirPath::new(RUN_DIR).expect("an absolute run dir");
+        NodeEngine::new(engine, Some(run_dir))
     }
 
-    fn namespace_engine() -> NamespaceEngine {
-        NamespaceEngine::new(RunDirPath::new(RUN_DIR).expect("an absolute run dir"))
+    /// The running process's range engine.
+    pub fn engine(&self) -> &UsernsEngine {
+        self.node.userns()
     }
 
     /// The process ends cleanly or is killed; a new one starts (unrecovered).
     pub fn restart(&mut self) {
         self.backend.inner_mut().clear_faults();
-        self.engine = Self::engine(&mut self.seeds, self.pool, self.variant);
-        self.namespaces = Self::namespace_engine();
+        self.node = Self::node(&mut self.seeds, self.pool, self.variant);
     }
 
     /// The process dies the given way; a new one starts (unrecovered).
@@ -153,12 +148,18 @@ impl World {
         request: Request,
         budget: usize,
     ) -> Option<Result<Response, OperationError>> {
-        pollster::block_on(drive_bounded(
-            &mut self.engine,
-            &mut self.backend,
-            request,
-            budget,
-        ))
+        Some(
+            match self.drive_node(NodeRequest::Userns(request), budget)? {
+                Ok(NodeResponse::Userns(response)) => Ok(response),
+                Err(NodeError::Userns(error)) => Err(error),
+                // The node answers a range request only with the range engine's
+                // answer; anything else is a bug for the invariants to report.
+                other => Err(OperationError::UnexpectedObservation {
+                    effect: "node",
+                    got: format!("{other:?}"),
+                }),
+            },
+        )
     }
 
     /// Recovers, with no limit on effects. The error renders what the
@@ -170,14 +171,14 @@ impl World {
         }
     }
 
-    /// Runs a namespace request, stopping after `budget` effects.
-    pub fn drive_namespaces(
+    /// Runs any node request, stopping after `budget` effects.
+    pub fn drive_node(
         &mut self,
-        request: NsRequest,
+        request: NodeRequest,
         budget: usize,
-    ) -> Option<Result<NsResponse, NsError>> {
+    ) -> Option<Result<NodeResponse, NodeError>> {
         pollster::block_on(drive_engine_bounded(
-            &mut self.namespaces,
+            &mut self.node,
             &mut self.backend,
             request,
             budget,

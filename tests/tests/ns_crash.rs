@@ -10,43 +10,81 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use podns_backend_mock::{CrashKind, Node};
+use podns_backend_mock::{CrashKind, MockBackend, Node};
 use podns_core::{
-    Effect, Errno, NamespaceEngine, NamespaceKind, NsError, NsRequest, NsResponse, PinKind,
-    PodIdMaps, PodUid, Response, Root, RootPath, RunDirPath, UserNamespace, drive_engine,
-    drive_engine_bounded, pin_path,
+    AllocationPolicy, Effect, Errno, ErrorDetails, GetOrCreate, NamespaceEngine, NamespaceKind,
+    NodeEngine, NodeError, NodeRequest, NodeResponse, NsError, NsRequest, NsResponse, PinKind,
+    PodIdMaps, PodSandbox, PodUid, PoolConfig, Request, Response, Root, RootPath, RunDirPath,
+    UsernsEngine, drive_engine, drive_engine_bounded, pin_path,
 };
-use podns_tests::{TestNode, describe_all, pod};
+use podns_tests::{describe_all, pod};
 
 const RUN: &str = "/run/podns";
 
-/// The userns node and a namespace engine over the same mock backend.
+/// A node engine over a mock backend: its flows set pods up, and its
+/// namespace engine is also driven directly, with maps of the test's.
 struct NsNode {
-    node: TestNode,
-    ns: NamespaceEngine,
+    backend: MockBackend,
+    engine: NodeEngine,
+}
+
+fn node_engine() -> NodeEngine {
+    let userns = UsernsEngine::new(
+        PoolConfig::default().validate().unwrap(),
+        7,
+        AllocationPolicy::LowestFree,
+    );
+    NodeEngine::new(userns, Some(RunDirPath::new(RUN).unwrap()))
 }
 
 impl NsNode {
     fn new() -> Self {
-        let mut node = TestNode::new();
-        node.backend.set_run_dir(RUN);
+        let mut backend = MockBackend::new();
+        backend.set_run_dir(RUN);
+        let mut node = Self {
+            backend,
+            engine: node_engine(),
+        };
         node.recover();
-        Self {
-            node,
-            ns: NamespaceEngine::new(RunDirPath::new(RUN).unwrap()),
+        node
+    }
+
+    fn request(&mut self, request: NodeRequest) -> Result<NodeResponse, NodeError> {
+        pollster::block_on(drive_engine(&mut self.engine, &mut self.backend, request))
+    }
+
+    fn recover(&mut self) {
+        self.request(NodeRequest::Userns(Request::Recover))
+            .expect("recovery succeeds");
+    }
+
+    /// The pod's range (allocated if needed), as maps.
+    fn maps(&mut self, uid: &str) -> PodIdMaps {
+        let request = Request::GetOrCreate(GetOrCreate::pod_mode(pod(uid)));
+        match self.request(NodeRequest::Userns(request)) {
+            Ok(NodeResponse::Userns(Response::UserNamespace(userns))) => {
+                PodIdMaps::from_userns(&userns.userns).unwrap()
+            }
+            other => panic!("alloc {uid}: {other:?}"),
         }
     }
 
-    fn maps(&mut self, uid: &str) -> PodIdMaps {
-        let (result, _) = self.node.alloc(uid);
-        let Ok(Response::UserNamespace(userns)) = result else {
-            panic!("alloc {uid}: {result:?}");
-        };
-        PodIdMaps::from_userns(&userns.userns).unwrap()
+    fn release(&mut self, uid: &str) {
+        let request = Request::Release { pod: pod(uid) };
+        self.request(NodeRequest::Userns(request)).unwrap();
     }
 
+    fn ns(&mut self) -> &mut NamespaceEngine {
+        self.engine
+            .namespaces_mut()
+            .expect("the node has a run directory")
+    }
+
+    /// A namespace request with maps of the test's, on the namespace
+    /// engine itself.
     fn run(&mut self, request: NsRequest) -> Result<NsResponse, NsError> {
-        pollster::block_on(drive_engine(&mut self.ns, &mut self.node.backend, request))
+        let ns = self.engine.namespaces_mut().expect("a run directory");
+        pollster::block_on(drive_engine(ns, &mut self.backend, request))
     }
 
     /// Runs `request` until it completes or `budget` effects have run;
@@ -56,60 +94,45 @@ impl NsNode {
         request: NsRequest,
         budget: usize,
     ) -> Option<Result<NsResponse, NsError>> {
-        pollster::block_on(drive_engine_bounded(
-            &mut self.ns,
-            &mut self.node.backend,
-            request,
-            budget,
-        ))
+        let ns = self.engine.namespaces_mut().expect("a run directory");
+        pollster::block_on(drive_engine_bounded(ns, &mut self.backend, request, budget))
     }
 
     /// The effects executed since the log was last taken, one line each.
     fn take_effects(&mut self) -> Vec<String> {
-        describe_all(&self.node.backend.take_log())
+        describe_all(&self.backend.take_log())
     }
 
-    fn create(&mut self, uid: &str) -> Result<NsResponse, NsError> {
-        let maps = self.maps(uid);
-        self.run(NsRequest::Create {
-            pod: pod(uid),
-            maps,
-        })
+    /// The node's own flow: allocate, then create the namespaces.
+    fn create(&mut self, uid: &str) -> Result<PodSandbox, NodeError> {
+        match self.request(NodeRequest::CreatePodNamespaces { pod: pod(uid) })? {
+            NodeResponse::PodNamespaces(sandbox) => Ok(*sandbox),
+            other => panic!("create {uid}: {other:?}"),
+        }
     }
 
     fn allocations(&self) -> BTreeMap<PodUid, PodIdMaps> {
-        self.node
-            .engine
-            .allocations()
-            .into_iter()
-            .map(|allocation| {
-                let maps = PodIdMaps::from_userns(&UserNamespace::pod(allocation.mapping)).unwrap();
-                (allocation.pod, maps)
-            })
-            .collect()
+        self.engine.allocation_maps()
     }
 
     fn sweep(&mut self, keep: &[&str]) -> podns_core::SweepReport {
-        let allocations = self.allocations();
         let keep = keep.iter().map(|uid| pod(uid)).collect();
-        match self.run(NsRequest::Sweep { keep, allocations }) {
-            Ok(NsResponse::Swept(report)) => report,
+        match self.request(NodeRequest::SweepNamespaces { keep }) {
+            Ok(NodeResponse::Swept(report)) => report,
             other => panic!("sweep: {other:?}"),
         }
     }
 
-    /// Ends the process and starts fresh engines; the userns engine
-    /// recovers.
+    /// Ends the process and starts fresh engines, which recover.
     fn restart_after(&mut self, crash: CrashKind) {
-        self.node.restart_after(crash);
-        self.node.recover();
-        self.ns = NamespaceEngine::new(RunDirPath::new(RUN).unwrap());
+        self.backend.crash(crash);
+        self.engine = node_engine();
+        self.recover();
     }
 
     /// Pods with at least one pin.
     fn pinned_pods(&self) -> BTreeSet<String> {
-        self.node
-            .backend
+        self.backend
             .pins()
             .keys()
             .map(|path| path.path.first_component().unwrap_or_default().to_owned())
@@ -118,8 +141,7 @@ impl NsNode {
 
     /// Every path under the run directory.
     fn run_tree(&self) -> Vec<String> {
-        self.node
-            .backend
+        self.backend
             .fs()
             .tree(Root::Run)
             .into_iter()
@@ -129,7 +151,7 @@ impl NsNode {
 
     /// The (net, user) inodes of a pod's pins.
     fn pin_inodes(&self, uid: &str) -> Option<(u64, u64)> {
-        let pins = self.node.backend.pins();
+        let pins = self.backend.pins();
         Some((
             *pins.get(&pin_path(&pod(uid), PinKind::Net))?,
             *pins.get(&pin_path(&pod(uid), PinKind::User))?,
@@ -143,12 +165,12 @@ impl NsNode {
     fn assert_clean(&self) {
         let pinned = self.pinned_pods();
         let allocations = self.allocations();
-        let namespaces = self.node.backend.namespaces().namespaces();
+        let namespaces = self.backend.namespaces().namespaces();
         let mut expected_tree = Vec::new();
         for uid in &pinned {
             let (net, user) = self
                 .pin_inodes(uid)
-                .unwrap_or_else(|| panic!("{uid} has half a pair: {:?}", self.node.backend.pins()));
+                .unwrap_or_else(|| panic!("{uid} has half a pair: {:?}", self.backend.pins()));
             assert_eq!(namespaces[&net].kind, NamespaceKind::Net);
             assert_eq!(namespaces[&user].kind, NamespaceKind::User);
             assert_eq!(namespaces[&net].owner, Some(user), "{uid}");
@@ -174,20 +196,20 @@ fn effects_of_a_fresh_create() -> usize {
     let mut node = NsNode::new();
     node.create("a").unwrap();
     let maps = node.maps("b");
-    node.node.backend.take_log();
+    node.backend.take_log();
     node.run(NsRequest::Create {
         pod: pod("b"),
         maps,
     })
     .unwrap();
-    node.node.backend.take_log().len()
+    node.backend.take_log().len()
 }
 
 #[test]
 fn a_create_makes_a_checked_pair_and_is_idempotent() {
     let mut node = NsNode::new();
     let maps = node.maps("a");
-    node.node.backend.take_log();
+    node.backend.take_log();
     let first = created(node.run(NsRequest::Create {
         pod: pod("a"),
         maps: maps.clone(),
@@ -264,10 +286,10 @@ fn pins_leak_on_process_kill_and_vanish_on_power_loss() {
         Some(before),
         "pins outlive the process"
     );
-    assert_eq!(node.node.backend.namespaces().namespaces().len(), 2);
+    assert_eq!(node.backend.namespaces().namespaces().len(), 2);
     node.restart_after(CrashKind::PowerLoss);
-    assert!(node.node.backend.pins().is_empty());
-    assert!(node.node.backend.namespaces().namespaces().is_empty());
+    assert!(node.backend.pins().is_empty());
+    assert!(node.backend.namespaces().namespaces().is_empty());
     assert!(node.run_tree().is_empty(), "the run directory is a tmpfs");
     // The allocation is durable: creating again works.
     node.create("a").unwrap();
@@ -360,8 +382,8 @@ fn a_failure_at_any_step_of_a_create_is_rolled_back() {
             let mut node = NsNode::new();
             node.create("kept").unwrap();
             let maps = node.maps("b");
-            let next = node.node.backend.executed();
-            node.node.backend.fail_nth(next + failing as u64, errno);
+            let next = node.backend.executed();
+            node.backend.fail_nth(next + failing as u64, errno);
             let error = node
                 .run(NsRequest::Create {
                     pod: pod("b"),
@@ -372,7 +394,7 @@ fn a_failure_at_any_step_of_a_create_is_rolled_back() {
                 !error.to_string().contains("sweep"),
                 "step {failing}: the rollback removes everything: {error}"
             );
-            node.node.backend.clear_faults();
+            node.backend.clear_faults();
             assert_eq!(
                 node.pinned_pods(),
                 BTreeSet::from(["kept".to_owned()]),
@@ -387,11 +409,11 @@ fn a_failure_at_any_step_of_a_create_is_rolled_back() {
 fn the_half_pair_of_a_failed_helper_is_rolled_back() {
     let mut node = NsNode::new();
     let maps = node.maps("b");
-    let next = node.node.backend.executed();
-    node.node.backend.take_log();
+    let next = node.backend.executed();
+    node.backend.take_log();
     // set-up, list, create-dir, 2 pin files, then the namespaces fail with
     // EIO after pinning the network namespace.
-    node.node.backend.fail_nth(next + 5, Errno::EIO);
+    node.backend.fail_nth(next + 5, Errno::EIO);
     let error = node
         .run(NsRequest::Create {
             pod: pod("b"),
@@ -406,7 +428,7 @@ fn the_half_pair_of_a_failed_helper_is_rolled_back() {
     );
     // From the failing effect on: the five before it are set-up to the
     // second pin file, as above.
-    let log = describe_all(&node.node.backend.log()[5..]);
+    let log = describe_all(&node.backend.log()[5..]);
     assert_eq!(
         log,
         [
@@ -430,11 +452,11 @@ fn sweep_removes_what_should_not_be_there_and_nothing_else() {
         node.create(uid).unwrap();
     }
     // A pin whose allocation was released.
-    node.node.release("released").0.unwrap();
+    node.release("released");
     // Half a pair: the user pin's mount is gone, its file stays.
     let half_user = pin_path(&pod("half"), PinKind::User);
     pollster::block_on(podns_core::Backend::execute(
-        &mut node.node.backend,
+        &mut node.backend,
         &Effect::DetachMount {
             target: half_user.clone(),
         },
@@ -442,7 +464,7 @@ fn sweep_removes_what_should_not_be_there_and_nothing_else() {
     .unwrap();
     // A pin file that is not a mount, in a directory of its own, and a file
     // at the top of the run directory podns never created.
-    node.node.backend.fs_mut().plant(
+    node.backend.fs_mut().plant(
         &RootPath {
             root: Root::Run,
             path: podns_core::RelPath::parse("killed/net").unwrap(),
@@ -452,7 +474,7 @@ fn sweep_removes_what_should_not_be_there_and_nothing_else() {
             durable_data: Vec::new(),
         },
     );
-    node.node.backend.fs_mut().plant(
+    node.backend.fs_mut().plant(
         &RootPath {
             root: Root::Run,
             path: podns_core::RelPath::parse("not-a-pod-dir").unwrap(),
@@ -467,7 +489,7 @@ fn sweep_removes_what_should_not_be_there_and_nothing_else() {
     let reasons: BTreeMap<String, String> = report
         .swept
         .iter()
-        .map(|swept| (swept.pod.to_string(), swept.reason.clone()))
+        .map(|swept| (swept.pod.to_string(), swept.reason.to_string()))
         .collect();
     assert_eq!(
         reasons,
@@ -501,7 +523,7 @@ fn sweep_removes_what_should_not_be_there_and_nothing_else() {
     let tree = node.run_tree();
     assert!(tree.contains(&"not-a-pod-dir".to_owned()), "{tree:?}");
     assert_eq!(tree.len(), 7, "{tree:?}");
-    assert_eq!(node.node.backend.namespaces().namespaces().len(), 4);
+    assert_eq!(node.backend.namespaces().namespaces().len(), 4);
 }
 
 #[test]
@@ -535,7 +557,7 @@ fn pins_that_do_not_match_the_allocation_are_refused_and_swept() {
     assert_eq!(node.pinned_pods(), BTreeSet::from(["a".to_owned()]));
     let report = node.sweep(&["a"]);
     assert!(
-        report.swept[0].reason.starts_with("does not check out"),
+        matches!(report.swept[0].reason, podns_core::SweepReason::Mismatch(_)),
         "{report:?}"
     );
     assert!(node.pinned_pods().is_empty());
@@ -547,8 +569,8 @@ fn pins_that_do_not_match_the_allocation_are_refused_and_swept() {
 fn a_failed_run_dir_set_up_fails_the_request_and_is_retried() {
     let mut node = NsNode::new();
     let maps = node.maps("a");
-    let next = node.node.backend.executed();
-    node.node.backend.fail_nth(next, Errno::EACCES);
+    let next = node.backend.executed();
+    node.backend.fail_nth(next, Errno::EACCES);
     let error = node
         .run(NsRequest::Create {
             pod: pod("a"),
@@ -561,13 +583,13 @@ fn a_failed_run_dir_set_up_fails_the_request_and_is_retried() {
             .starts_with("set up the run directory /run/podns failed"),
         "{error}"
     );
-    assert!(!node.ns.is_run_dir_ready());
+    assert!(!node.ns().is_run_dir_ready());
     node.run(NsRequest::Create {
         pod: pod("a"),
         maps,
     })
     .unwrap();
-    assert!(node.ns.is_run_dir_ready());
+    assert!(node.ns().is_run_dir_ready());
     node.assert_clean();
 }
 
@@ -575,7 +597,7 @@ fn a_failed_run_dir_set_up_fails_the_request_and_is_retried() {
 fn list_shows_every_pod_directory_and_its_pins() {
     let mut node = NsNode::new();
     node.create("a").unwrap();
-    node.node.backend.fs_mut().plant(
+    node.backend.fs_mut().plant(
         &RootPath {
             root: Root::Run,
             path: podns_core::RelPath::parse("b/net").unwrap(),
@@ -629,8 +651,8 @@ fn a_create_after_a_crashed_create_repairs_what_it_left() {
     // process killed before the rollback): the next create clears it first.
     let mut node = NsNode::new();
     let maps = node.maps("b");
-    let next = node.node.backend.executed();
-    node.node.backend.fail_nth(next + 5, Errno::EIO);
+    let next = node.backend.executed();
+    node.backend.fail_nth(next + 5, Errno::EIO);
     let outcome = node.run_bounded(
         NsRequest::Create {
             pod: pod("b"),
@@ -640,8 +662,8 @@ fn a_create_after_a_crashed_create_repairs_what_it_left() {
     );
     assert!(outcome.is_none());
     node.restart_after(CrashKind::ProcessKill);
-    assert_eq!(node.node.backend.pins().len(), 1, "half a pair leaked");
-    node.node.backend.take_log();
+    assert_eq!(node.backend.pins().len(), 1, "half a pair leaked");
+    node.backend.take_log();
     created(node.run(NsRequest::Create {
         pod: pod("b"),
         maps,

@@ -21,7 +21,6 @@ use self::helper::{Helper, HelperMode};
 use crate::error::{fail, id_of, io_errno, refuse};
 use crate::idmap_read::{IdMapKind, read_process_id_map};
 use crate::idmap_writer::IdMapWriter;
-use crate::lock::DirLock;
 use crate::roots::LinuxBackend;
 use crate::subpath::mount::BindFailed;
 
@@ -34,12 +33,11 @@ pub const RUN_DIR_MODE: u32 = 0o755;
 /// (see [`LinuxBackend::set_step_hook`]).
 pub type StepHook = Box<dyn FnMut(&str) + Send>;
 
-/// The backend's namespace state: where the run directory is, its lock
-/// (held for the backend's lifetime), and the step hook.
+/// The backend's namespace state: where the run directory is, and the step
+/// hook.
 #[derive(Default)]
 pub(crate) struct NsSettings {
     run_dir: Option<PathBuf>,
-    lock: Option<DirLock>,
     hook: Option<StepHook>,
 }
 
@@ -47,7 +45,6 @@ impl fmt::Debug for NsSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NsSettings")
             .field("run_dir", &self.run_dir)
-            .field("lock", &self.lock)
             .field("hook", &self.hook.as_ref().map(|_| "set"))
             .finish()
     }
@@ -60,13 +57,13 @@ fn is_root() -> bool {
 impl LinuxBackend {
     /// Uses `dir` as the run directory for namespace pins ([`Root::Run`]).
     /// Nothing is opened yet: [`podns_core::Effect::SetUpRunDir`] creates
-    /// it, locks it, makes it a shared mount and opens it.
+    /// it, makes it a shared mount and opens it.
     ///
     /// Pass the canonical path (symlinks resolved), the one given to
     /// [`podns_core::NamespaceEngine::new`]: the core finds pins in the mount
-    /// table by that path. The lock is held until the backend is dropped, so
-    /// a second backend on the same run directory, in this process or
-    /// another, waits in `SetUpRunDir` until then.
+    /// table by that path. The backend takes no lock: whoever drives it
+    /// holds the run directory's [`crate::DirLock`] (a [`crate::Node`] does,
+    /// per request) while namespace effects run.
     pub fn with_run_dir(mut self, dir: &Path) -> Self {
         self.ns.run_dir = Some(dir.to_owned());
         self.labels = std::mem::take(&mut self.labels).with(Root::Run, dir.display().to_string());
@@ -124,13 +121,6 @@ impl LinuxBackend {
         builder
             .create(&dir)
             .map_err(|e| EffectError::new(io_errno(&e), format!("create {shown}")))?;
-        if self.ns.lock.is_none() {
-            // Held until the backend is dropped: no other podns process can
-            // see a half-made pin, nor bind the directory onto itself twice.
-            let lock = DirLock::acquire(&dir)
-                .map_err(|e| EffectError::new(lock_errno(&e), format!("lock {shown}: {e}")))?;
-            self.ns.lock = Some(lock);
-        }
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let before =
             rustix::fs::open(&dir, flags, Mode::empty()).map_err(|e| fail("open", &shown, e))?;
@@ -340,15 +330,6 @@ impl LinuxBackend {
         }
         self.unmount_no_follow(target, UnmountFlags::DETACH, "umount2(MNT_DETACH)")?;
         Ok(Observation::Done)
-    }
-}
-
-fn lock_errno(error: &crate::BackendError) -> Errno {
-    match error {
-        crate::BackendError::OpenLock { errno, .. } | crate::BackendError::Lock { errno, .. } => {
-            *errno
-        }
-        _ => Errno::EIO,
     }
 }
 

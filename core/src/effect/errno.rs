@@ -62,6 +62,15 @@ errnos! {
     EDQUOT = 122, "Disk quota exceeded";
 }
 
+impl Errno {
+    /// True for the errors after which the same call may succeed when tried
+    /// again: `EIO` (a passing device or network file system fault),
+    /// `EAGAIN` and `EINTR`.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Errno::EIO | Errno::EAGAIN | Errno::EINTR)
+    }
+}
+
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.name(), self.description()) {

@@ -318,13 +318,14 @@ pub enum Effect {
     /// Prepare the run directory ([`Root::Run`]) for namespace pins, as
     /// `ip netns add` prepares `/run/netns`.
     ///
+    /// - The caller holds the run directory's lock (the [`crate::Host`]
+    ///   protocol), so that no other podns process sees a half-made pin nor
+    ///   binds the directory onto itself at the same time.
     /// - The backend MUST create the directory (mode 0755) unless it exists,
-    ///   take an exclusive `flock(2)` on `.podns.lock` in it (opened
-    ///   `O_NOFOLLOW`) and hold it for its own lifetime, so that no other
-    ///   podns process sees a half-made pin; then make the directory a shared
-    ///   mount (`MS_SHARED | MS_REC`), bind-mounting it onto itself first when
-    ///   it is not a mount point (`EINVAL`), so that pins propagate to the
-    ///   mount namespaces that share it; then open it again as the root fd
+    ///   then make it a shared mount (`MS_SHARED | MS_REC`), bind-mounting it
+    ///   onto itself first when it is not a mount point (`EINVAL`), so that
+    ///   pins propagate to the mount namespaces that share it; then open it
+    ///   again as the root fd
     ///   (an fd opened before the bind names the mount below it) and check it
     ///   is the same directory. A backend whose effective UID is not 0 MUST
     ///   skip the mount steps, which it may not take.
@@ -433,6 +434,19 @@ impl Effect {
                 | Effect::ReadMountInfo
                 | Effect::InspectPodNamespaces { .. }
         )
+    }
+
+    /// True when executing the effect can change what a later listing or
+    /// read of its root shows: a create, a write, a rename, a removal or a
+    /// mount. A sync changes only what survives a power loss, so it is not
+    /// one. Nodes move the pods directory's change counter before the first
+    /// such effect of a request (see [`crate::Host`]).
+    pub fn changes_contents(&self) -> bool {
+        self.mutates()
+            && !matches!(
+                self,
+                Effect::SyncFile { .. } | Effect::SyncDir { .. } | Effect::SyncFs { .. }
+            )
     }
 
     /// The main path the effect acts on.

@@ -32,5 +32,5 @@ pub use join::{JoinSpec, JoinTarget, PidMode, join_spec};
 pub use layout::{InvalidRunDirPath, POD_NS_DIR_MODE, PinKind, RunDirPath, pin_path, pod_ns_dir};
 pub use request::{
     NsError, NsFailure, NsListing, NsRemoval, NsRequest, NsResponse, PodNamespaces, PodPins,
-    SweepReport, SweptPod,
+    SweepReason, SweepReport, SweptPod,
 };

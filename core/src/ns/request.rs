@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::facts::{PinnedNamespaces, PodIdMaps};
-use crate::effect::EffectError;
+use crate::effect::{EffectError, Errno};
+use crate::error_details::{ErrorDetails, serialize_as_error_details};
 use crate::mountinfo::MountInfoError;
 use crate::path::{PodUid, RootPath};
 
@@ -115,9 +116,30 @@ pub struct SweptPod {
     /// The pod.
     pub pod: PodUid,
     /// Why its pins had to go.
-    pub reason: String,
+    pub reason: SweepReason,
     /// Mounts unmounted.
     pub unmounted: usize,
+}
+
+/// Why a sweep removed a pod's pins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "detail")]
+#[non_exhaustive]
+pub enum SweepReason {
+    /// The pod is not in the keep set.
+    #[error("not in the keep set")]
+    NotKept,
+    /// The pod has no user-namespace allocation, so its pins map IDs that
+    /// may belong to another pod.
+    #[error("the pod has no user-namespace allocation")]
+    NoAllocation,
+    /// The pair is incomplete: a pin that is not an nsfs mount of its type,
+    /// or another mount in the pod's directory (a create that was killed).
+    #[error("incomplete: {0}")]
+    Incomplete(String),
+    /// The pair does not check out against the pod's allocation.
+    #[error("does not check out: {}", .0.join("; "))]
+    Mismatch(Vec<String>),
 }
 
 /// One pod an operation could not finish.
@@ -126,8 +148,8 @@ pub struct SweptPod {
 pub struct NsFailure {
     /// The pod.
     pub pod: PodUid,
-    /// Why.
-    pub error: String,
+    /// Why (its errno and path through [`crate::ErrorDetails`]).
+    pub error: NsError,
 }
 
 /// Every pod directory in the run directory, and what is pinned there.
@@ -213,7 +235,7 @@ pub enum NsError {
         } else {
             format!(
                 "removing what it made failed too ({}): run `podns ns sweep` to remove it",
-                left_behind.join("; ")
+                left_behind.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
             )
         }
     )]
@@ -223,7 +245,7 @@ pub enum NsError {
         /// The first failure.
         cause: Box<NsError>,
         /// Rollback steps that failed.
-        left_behind: Vec<String>,
+        left_behind: Vec<NsError>,
     },
     /// The backend answered an effect with the wrong kind of observation.
     #[error("the backend answered {effect} with {got}; this is a backend bug")]
@@ -235,9 +257,8 @@ pub enum NsError {
     },
 }
 
-impl NsError {
-    /// A stable machine-readable name.
-    pub fn kind(&self) -> &'static str {
+impl ErrorDetails for NsError {
+    fn kind(&self) -> &'static str {
         match self {
             NsError::Busy => "busy",
             NsError::Io { .. } => "io",
@@ -248,4 +269,22 @@ impl NsError {
             NsError::UnexpectedObservation { .. } => "backend-bug",
         }
     }
+
+    fn errno(&self) -> Option<Errno> {
+        match self {
+            NsError::Io { source, .. } => Some(source.errno),
+            NsError::CreateFailed { cause, .. } => cause.errno(),
+            _ => None,
+        }
+    }
+
+    fn path(&self) -> Option<&str> {
+        match self {
+            NsError::Io { shown, .. } => Some(shown),
+            NsError::CreateFailed { cause, .. } => cause.path(),
+            _ => None,
+        }
+    }
 }
+
+serialize_as_error_details!(NsError);

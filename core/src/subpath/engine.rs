@@ -3,6 +3,7 @@
 
 use super::Step;
 use super::clean::CleanOp;
+use super::make_dir::MakeDirOp;
 use super::prepare::PrepareOp;
 use super::request::{SubpathError, SubpathRequest, SubpathResponse};
 use crate::effect::{Effect, Outcome};
@@ -41,6 +42,7 @@ pub struct SubpathEngine {
 enum ActiveOp {
     Prepare(PrepareOp),
     Clean(CleanOp),
+    MakeDir(MakeDirOp),
 }
 
 impl SubpathEngine {
@@ -65,6 +67,7 @@ impl SubpathEngine {
         self.request.start(match request {
             SubpathRequest::Prepare(prepare) => ActiveOp::Prepare(PrepareOp::new(prepare, labels)),
             SubpathRequest::Clean(clean) => ActiveOp::Clean(CleanOp::new(clean, labels)),
+            SubpathRequest::MakeDir(make) => ActiveOp::MakeDir(MakeDirOp::new(make, labels)),
         });
         Ok(())
     }
@@ -76,6 +79,7 @@ impl SubpathEngine {
             match op {
                 ActiveOp::Prepare(op) => op.poll(),
                 ActiveOp::Clean(op) => op.poll(),
+                ActiveOp::MakeDir(op) => op.poll(),
             }
         })
     }
@@ -86,6 +90,7 @@ impl SubpathEngine {
         self.request.handle(outcome, |op, outcome| match op {
             ActiveOp::Prepare(op) => op.handle(outcome),
             ActiveOp::Clean(op) => op.handle(outcome),
+            ActiveOp::MakeDir(op) => op.handle(outcome),
         });
     }
 
@@ -230,6 +235,6 @@ mod tests {
         let mut engine = SubpathEngine::new();
         engine.submit(prepare()).unwrap();
         let (_, result) = run(&mut engine, |_| Ok(Observation::Done));
-        assert_eq!(result.unwrap_err().kind(), "internal");
+        assert_eq!(crate::ErrorDetails::kind(&result.unwrap_err()), "internal");
     }
 }

@@ -21,6 +21,7 @@ mod clean;
 mod driver;
 mod engine;
 mod lexical;
+mod make_dir;
 mod mount_table;
 mod names;
 mod prepare;
@@ -34,8 +35,8 @@ pub use names::{
     volume_subpaths_dir,
 };
 pub use request::{
-    CleanSubpaths, KeptPath, PrepareSubpath, PreparedSubpath, SubpathCleanReport, SubpathError,
-    SubpathRequest, SubpathResponse,
+    CleanSubpaths, KeptPath, MakeDir, PrepareSubpath, PreparedSubpath, SubpathCleanReport,
+    SubpathError, SubpathRequest, SubpathResponse,
 };
 
 use crate::effect::{EffectError, Observation};

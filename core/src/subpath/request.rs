@@ -3,6 +3,7 @@
 use super::lexical::HostDir;
 use super::names::{SubpathName, SubpathTarget};
 use crate::effect::{EffectError, Errno, InodeInfo};
+use crate::error_details::{ErrorDetails, serialize_as_error_details};
 use crate::mountinfo::MountInfoError;
 use crate::path::{RelPath, RootPath};
 
@@ -14,6 +15,19 @@ pub enum SubpathRequest {
     Prepare(PrepareSubpath),
     /// Unmount and remove every subpath mount point of one volume of a pod.
     Clean(CleanSubpaths),
+    /// Create a directory and its missing parents below a base directory
+    /// ([`crate::Root::Volume`]), as kubelet's `SafeMakeDir` does.
+    MakeDir(MakeDir),
+}
+
+/// Create `dir` below the base directory held as [`crate::Root::Volume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeDir {
+    /// The directory, relative to the base.
+    pub dir: RelPath,
+    /// Its mode, applied exactly (setgid, setuid and sticky bits included,
+    /// no umask) to each directory created.
+    pub mode: u32,
 }
 
 /// Mount `subpath` of the volume ([`crate::Root::Volume`]) on `target` below
@@ -45,6 +59,11 @@ pub enum SubpathResponse {
     Prepared(PreparedSubpath),
     /// What a clean did and could not do.
     Cleaned(SubpathCleanReport),
+    /// The directory exists; `created` is false when it already did.
+    MadeDir {
+        /// True when the last component was created by this request.
+        created: bool,
+    },
 }
 
 /// A subpath mount that is in place.
@@ -175,9 +194,8 @@ pub enum SubpathError {
     },
 }
 
-impl SubpathError {
-    /// A stable, machine-readable name of the variant.
-    pub fn kind(&self) -> &'static str {
+impl ErrorDetails for SubpathError {
+    fn kind(&self) -> &'static str {
         match self {
             SubpathError::Busy => "busy",
             SubpathError::Unsafe { .. } => "unsafe-subpath",
@@ -188,4 +206,26 @@ impl SubpathError {
             SubpathError::UnexpectedObservation { .. } => "internal",
         }
     }
+
+    fn errno(&self) -> Option<Errno> {
+        match self {
+            SubpathError::Unsafe { errno, .. } => Some(*errno),
+            SubpathError::Missing { source, .. } | SubpathError::Io { source, .. } => {
+                Some(source.errno)
+            }
+            _ => None,
+        }
+    }
+
+    fn path(&self) -> Option<&str> {
+        match self {
+            SubpathError::Unsafe { shown, .. }
+            | SubpathError::Missing { shown, .. }
+            | SubpathError::Io { shown, .. }
+            | SubpathError::StackedMounts { shown, .. } => Some(shown),
+            _ => None,
+        }
+    }
 }
+
+serialize_as_error_details!(SubpathError);

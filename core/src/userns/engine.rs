@@ -160,21 +160,28 @@ impl UsernsEngine {
     pub fn allocations(&self) -> Vec<Allocation> {
         self.registry
             .claims()
-            .filter_map(|(pod, claim)| {
-                let Claim::Known(known) = claim else {
-                    return None;
-                };
-                let problem = self.registry.problem_of(pod);
-                if problem.is_some_and(|problem| !problem.kind.keeps_mapping()) {
-                    return None;
-                }
-                Some(Allocation {
-                    pod: pod.clone(),
-                    range: known.range,
-                    mapping: IdMapping::root_to(known.range)?,
-                })
-            })
+            .filter_map(|(pod, claim)| self.usable(pod, claim))
             .collect()
+    }
+
+    /// The pod's range, when it has a known one it may be started with.
+    pub fn allocation(&self, pod: &PodUid) -> Option<Allocation> {
+        self.usable(pod, self.registry.claim(pod)?)
+    }
+
+    fn usable(&self, pod: &PodUid, claim: &Claim) -> Option<Allocation> {
+        let Claim::Known(known) = claim else {
+            return None;
+        };
+        let problem = self.registry.problem_of(pod);
+        if problem.is_some_and(|problem| !problem.kind.keeps_mapping()) {
+            return None;
+        }
+        Some(Allocation {
+            pod: pod.clone(),
+            range: known.range,
+            mapping: IdMapping::root_to(known.range)?,
+        })
     }
 
     /// Every recorded problem, sorted by pod.

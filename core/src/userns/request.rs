@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::mapping::UserNamespace;
 use super::problem::Problem;
 use super::range::HostIdRange;
-use crate::effect::EffectError;
+use crate::effect::{EffectError, Errno};
+use crate::error_details::{ErrorDetails, serialize_as_error_details};
 use crate::path::{PodUid, RootPath};
 
 /// An operation on per-pod user-namespace ID ranges.
@@ -132,8 +133,8 @@ pub struct CleanupReport {
 pub struct CleanupFailure {
     /// The pod.
     pub pod: PodUid,
-    /// Why.
-    pub error: String,
+    /// Why (its errno and path through [`crate::ErrorDetails`]).
+    pub error: OperationError,
 }
 
 /// Why a request failed. Nothing half-done is ever acknowledged: after any
@@ -199,9 +200,8 @@ pub enum OperationError {
     },
 }
 
-impl OperationError {
-    /// A stable machine-readable name.
-    pub fn kind(&self) -> &'static str {
+impl ErrorDetails for OperationError {
+    fn kind(&self) -> &'static str {
         match self {
             OperationError::NotRecovered => "not-recovered",
             OperationError::Busy => "busy",
@@ -213,4 +213,20 @@ impl OperationError {
             OperationError::UnexpectedObservation { .. } => "backend-bug",
         }
     }
+
+    fn errno(&self) -> Option<Errno> {
+        match self {
+            OperationError::Io { source, .. } => Some(source.errno),
+            _ => None,
+        }
+    }
+
+    fn path(&self) -> Option<&str> {
+        match self {
+            OperationError::Io { shown, .. } => Some(shown),
+            _ => None,
+        }
+    }
 }
+
+serialize_as_error_details!(OperationError);

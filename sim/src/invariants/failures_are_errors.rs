@@ -4,7 +4,7 @@
 
 use std::fmt::Debug;
 
-use podns_core::{NsResponse, OperationError, Response, SubpathResponse};
+use podns_core::{NodeResponse, OperationError, Response, SubpathResponse};
 
 use super::Violation;
 
@@ -56,13 +56,13 @@ pub fn check(
 pub fn check_namespaces(
     operation: &str,
     witness: FaultWitness,
-    result: &Result<NsResponse, String>,
+    result: &Result<NodeResponse, String>,
 ) -> Result<(), Violation> {
     judge(
         operation,
         witness,
         result,
-        |response| matches!(response, NsResponse::Swept(report) if !report.failures.is_empty()),
+        |response| matches!(response, NodeResponse::Swept(report) if !report.failures.is_empty()),
     )
 }
 

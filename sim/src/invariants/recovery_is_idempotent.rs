@@ -30,17 +30,17 @@ pub fn check(world: &mut World) -> Result<(), Violation> {
         ));
     }
     let once = (
-        world.engine.allocations(),
-        world.engine.problems(),
-        world.engine.free(),
+        world.engine().allocations(),
+        world.engine().problems(),
+        world.engine().free(),
     );
     world
         .recover()
         .map_err(|outcome| Violation::new(NAME, format!("a second recovery failed: {outcome}")))?;
     let twice = (
-        world.engine.allocations(),
-        world.engine.problems(),
-        world.engine.free(),
+        world.engine().allocations(),
+        world.engine().problems(),
+        world.engine().free(),
     );
     if once != twice {
         return Err(Violation::new(

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
 use podns_core::{
-    BrokenVariant, GetOrCreate, NsResponse, OperationError, PodUid, RelPath, Request, Response,
+    BrokenVariant, GetOrCreate, NodeResponse, OperationError, PodUid, RelPath, Request, Response,
     Root, RootPath, SubpathResponse, USERNS_FILE_NAME,
 };
 use serde::Serialize;
@@ -56,7 +56,7 @@ pub enum Attempt {
     /// It completed with this result.
     Completed(Result<Response, OperationError>, FaultWitness),
     /// A namespace step completed with this result.
-    CompletedNamespaces(Result<NsResponse, String>, FaultWitness),
+    CompletedNamespaces(Result<NodeResponse, String>, FaultWitness),
     /// A subpath step completed with this result.
     CompletedSubpath(Result<SubpathResponse, String>, FaultWitness),
     /// A crash cut it short; the disk is as the crash left it.
@@ -327,10 +327,10 @@ impl Sim {
 
     fn check(&mut self) -> Result<(), Violation> {
         self.stats.checks += 4;
-        invariants::no_shared_host_ids(&self.world.engine)?;
-        invariants::no_reserved_host_ids(&self.world.engine)?;
-        invariants::acknowledged_allocations_survive(&self.world.engine, &self.model)?;
-        invariants::acknowledged_releases_stay(&self.world.engine, &self.model)
+        invariants::no_shared_host_ids(self.world.engine())?;
+        invariants::no_reserved_host_ids(self.world.engine())?;
+        invariants::acknowledged_allocations_survive(self.world.engine(), &self.model)?;
+        invariants::acknowledged_releases_stay(self.world.engine(), &self.model)
     }
 
     fn learn(&mut self, op: &Op, result: &Result<Response, OperationError>) {

@@ -113,7 +113,7 @@ impl CreateOp {
                         let error = NsError::CreateFailed {
                             pod: self.pod.clone(),
                             cause: Box::new(self.failure.take().unwrap_or(NsError::Busy)),
-                            left_behind: outcome.failures.iter().map(ToString::to_string).collect(),
+                            left_behind: outcome.failures,
                         };
                         self.stage = Stage::Finished(Some(Err(error)));
                         continue;

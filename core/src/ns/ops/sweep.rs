@@ -29,7 +29,7 @@ use crate::effect::{Effect, Observation, Outcome};
 use crate::ns::facts::PodIdMaps;
 use crate::ns::layout::{PinKind, pin_path, pod_ns_dir};
 use crate::ns::mounts::RunMounts;
-use crate::ns::request::{NsError, NsFailure, NsResponse, SweepReport, SweptPod};
+use crate::ns::request::{NsError, NsFailure, NsResponse, SweepReason, SweepReport, SweptPod};
 use crate::path::{PodUid, Root, RootPath};
 
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ enum Stage {
     },
     Teardown {
         pod: PodUid,
-        reason: String,
+        reason: SweepReason,
         op: TeardownOp,
     },
     Finished(Option<Result<NsResponse, NsError>>),
@@ -96,12 +96,12 @@ impl SweepOp {
                         match outcome.failures.into_iter().next() {
                             None => self.report.swept.push(SweptPod {
                                 pod: pod.clone(),
-                                reason: std::mem::take(reason),
+                                reason: reason.clone(),
                                 unmounted: outcome.unmounted,
                             }),
                             Some(error) => self.report.failures.push(NsFailure {
                                 pod: pod.clone(),
-                                error: error.to_string(),
+                                error,
                             }),
                         }
                         self.stage = Stage::Next;
@@ -142,7 +142,7 @@ impl SweepOp {
                     self.report.kept.push(pod);
                     Stage::Next
                 } else {
-                    self.teardown(pod, format!("does not check out: {}", problems.join("; ")))
+                    self.teardown(pod, SweepReason::Mismatch(problems))
                 }
             }
             (Stage::Inspect { pod, .. }, Ok(other)) => {
@@ -169,28 +169,25 @@ impl SweepOp {
             return finished(Ok(NsResponse::Swept(std::mem::take(&mut self.report))));
         };
         if !self.keep.contains(&pod) {
-            return self.teardown(pod, "not in the keep set".to_owned());
+            return self.teardown(pod, SweepReason::NotKept);
         }
         // Each pod is queued once, so its allocation is not needed again.
         let Some(maps) = self.allocations.remove(&pod) else {
-            return self.teardown(pod, "the pod has no user-namespace allocation".to_owned());
+            return self.teardown(pod, SweepReason::NoAllocation);
         };
         match self.mounts.of(&pod).incomplete(&pod) {
-            Some(why) => self.teardown(pod, format!("incomplete: {why}")),
+            Some(why) => self.teardown(pod, SweepReason::Incomplete(why)),
             None => Stage::Inspect { pod, maps },
         }
     }
 
-    fn teardown(&self, pod: PodUid, reason: String) -> Stage {
+    fn teardown(&self, pod: PodUid, reason: SweepReason) -> Stage {
         let op = TeardownOp::whole_pod(&pod, self.mounts.of(&pod).unmount_order());
         Stage::Teardown { pod, reason, op }
     }
 
     fn fail(&mut self, pod: PodUid, error: NsError) -> Stage {
-        self.report.failures.push(NsFailure {
-            pod,
-            error: error.to_string(),
-        });
+        self.report.failures.push(NsFailure { pod, error });
         Stage::Next
     }
 }

@@ -119,7 +119,7 @@ impl CleanupOp {
             Ok(_) => {}
             Err(error) => self.report.failures.push(CleanupFailure {
                 pod: release.pod().clone(),
-                error: error.to_string(),
+                error,
             }),
         }
     }

@@ -21,12 +21,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use podns_backend_linux::LinuxBackend;
 use podns_backend_linux::ns::{namespace_id, owner_user_namespace};
-use podns_core::{
-    AllocationPolicy, GetOrCreate, NamespaceEngine, NsRequest, NsResponse, PodIdMaps, PodUid,
-    PoolConfig, Request, Response, RunDirPath, UsernsEngine, drive, drive_engine,
-};
+use podns_backend_linux::{AllocationPolicy, Node, NodeConfig, PodUid, block_on};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{WaitId, WaitIdOptions};
 use serde_json::Value;
@@ -379,52 +375,25 @@ fn threads() -> String {
 /// mount table, the fd table and the thread count end as they started.
 fn hundred_cycles() {
     let dirs = NsDirs::new();
-    std::fs::create_dir_all(&dirs.pods).unwrap();
-    std::fs::create_dir_all(&dirs.run).unwrap();
-    let run = std::fs::canonicalize(&dirs.run).unwrap();
-    let mut backend = LinuxBackend::open(&dirs.pods).unwrap().with_run_dir(&run);
-    let mut userns = UsernsEngine::new(
-        PoolConfig::default().validate().unwrap(),
-        1,
-        AllocationPolicy::LowestFree,
-    );
-    pollster::block_on(drive(&mut userns, &mut backend, Request::Recover)).unwrap();
+    let config = NodeConfig::default()
+        .with_pods_dir(&dirs.pods)
+        .with_run_dir(&dirs.run)
+        .with_seed(1)
+        .with_policy(AllocationPolicy::LowestFree);
+    let node = block_on(Node::open(config)).unwrap();
     let pod = PodUid::new("cycling").unwrap();
-    let Response::UserNamespace(allocation) = pollster::block_on(drive(
-        &mut userns,
-        &mut backend,
-        Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
-    ))
-    .unwrap() else {
-        panic!("no allocation");
+    let cycle = || {
+        let sandbox = block_on(node.create_pod_namespaces(&pod)).unwrap();
+        assert!(sandbox.namespaces.created);
+        let removed = block_on(node.remove_pod_namespaces(&pod)).unwrap();
+        assert_eq!(removed.unmounted, 2);
     };
-    let maps = PodIdMaps::from_userns(&allocation.userns).unwrap();
-    let mut ns = NamespaceEngine::new(RunDirPath::new(run.to_str().unwrap()).unwrap());
-    let cycle = |ns: &mut NamespaceEngine, backend: &mut LinuxBackend| {
-        let created = pollster::block_on(drive_engine(
-            ns,
-            backend,
-            NsRequest::Create {
-                pod: pod.clone(),
-                maps: maps.clone(),
-            },
-        ))
-        .unwrap();
-        assert!(matches!(created, NsResponse::Created(ref pins) if pins.created));
-        let removed = pollster::block_on(drive_engine(
-            ns,
-            backend,
-            NsRequest::Remove { pod: pod.clone() },
-        ))
-        .unwrap();
-        assert!(matches!(removed, NsResponse::Removed(ref r) if r.unmounted == 2));
-    };
-    // The first cycle sets up the run directory (a mount, a lock, a root
-    // fd) for the backend's lifetime: measure after it.
-    cycle(&mut ns, &mut backend);
+    // The first cycle sets up the run directory (a mount and a root fd) for
+    // the node's lifetime, and the node's thread is running: measure after.
+    cycle();
     let before = (count_lines("/proc/self/mountinfo"), count_fds(), threads());
     for _ in 0..100 {
-        cycle(&mut ns, &mut backend);
+        cycle();
     }
     reap_orphans();
     let after = (count_lines("/proc/self/mountinfo"), count_fds(), threads());

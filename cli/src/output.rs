@@ -1,12 +1,12 @@
 //! The JSON the CLI prints: the contract other tools and tests rely on.
 
-use std::path::Path;
-
-use podns_core::{
-    Allocation, CleanupReport, IdMapping, NamespaceMode, PodUid, PodUserNamespace, Problem,
-    Release, UsernsEngine,
+use podns_backend_linux::{
+    Allocation, CleanupReport, Host, IdMapping, NamespaceMode, Node, PodUid, PodUserNamespace,
+    Problem, Release, RootLabels,
 };
 use serde::Serialize;
+
+use crate::failure::Failure;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -59,13 +59,10 @@ pub struct ProblemOutput {
 }
 
 impl ProblemOutput {
-    pub fn new(problem: &Problem, pods_dir: &Path) -> Self {
+    pub fn new(problem: &Problem, labels: &RootLabels) -> Self {
         Self {
             pod: problem.pod.to_string(),
-            path: pods_dir
-                .join(problem.path.path.to_string())
-                .display()
-                .to_string(),
+            path: labels.show(&problem.path),
             kind: problem.kind.as_str(),
             message: problem.message.clone(),
         }
@@ -82,20 +79,21 @@ pub struct ListOutput {
 }
 
 impl ListOutput {
-    pub fn new(engine: &UsernsEngine, pods_dir: &Path) -> Self {
+    pub fn new<H: Host>(node: &Node<H>) -> Self {
+        let labels = node.labels();
         Self {
-            allocations: engine
+            allocations: node
                 .allocations()
                 .iter()
                 .map(AllocationOutput::from)
                 .collect(),
-            problems: engine
+            problems: node
                 .problems()
                 .iter()
-                .map(|problem| ProblemOutput::new(problem, pods_dir))
+                .map(|problem| ProblemOutput::new(problem, &labels))
                 .collect(),
-            capacity: engine.capacity(),
-            free: engine.free(),
+            capacity: node.capacity(),
+            free: node.free(),
         }
     }
 }
@@ -133,14 +131,14 @@ pub struct CleanupOutput<'a> {
 #[derive(Serialize)]
 pub struct FailureOutput<'a> {
     pod: &'a str,
-    error: &'a str,
+    error: String,
 }
 
 impl<'a> FailureOutput<'a> {
-    pub fn new(pod: &'a PodUid, error: &'a str) -> Self {
+    pub fn new(pod: &'a PodUid, error: &impl std::fmt::Display) -> Self {
         Self {
             pod: pod.as_str(),
-            error,
+            error: error.to_string(),
         }
     }
 }
@@ -156,6 +154,25 @@ impl<'a> CleanupOutput<'a> {
                 .collect(),
         }
     }
+}
+
+/// Prints one line on stdout. A closed pipe (`podns list | head -c 0`) is
+/// a failure of the command, reported on stderr, never a panic: what the
+/// command did is done, but its answer was not delivered.
+pub fn emit(line: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|error| {
+            Failure::failed(
+                "output",
+                format!(
+                    "cannot write the result to standard output: {error}; the command itself \
+                     completed (run podns list to see the state)"
+                ),
+            )
+        })
 }
 
 /// Renders one JSON document.

@@ -65,6 +65,10 @@ pub struct GlobalOptions {
     /// Print the effects the command would run, and change nothing
     #[arg(long, global = true)]
     pub dry_run: bool,
+    /// Log each operation (pod, operation, outcome) on stderr; twice, each
+    /// effect too. RUST_LOG (e.g. RUST_LOG=podns=debug) overrides it
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,5 +1,5 @@
-//! The `podns` command-line tool: the core's decisions, executed by the Linux
-//! backend, one command per invocation.
+//! The `podns` command-line tool: parsing, output and exit codes; every
+//! command is one call on the library's `Node`, one command per invocation.
 
 mod args;
 mod failure;
@@ -24,6 +24,7 @@ fn usage_error(error: clap::Error) -> ExitCode {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) || !std::env::args().any(|arg| arg == "--json")
     {
+        // A closed stdout or stderr must not turn --help into a panic.
         let _ = error.print();
         return ExitCode::from(if error.use_stderr() {
             failure::EXIT_BAD_INPUT
@@ -41,11 +42,32 @@ fn usage_error(error: clap::Error) -> ExitCode {
     failure::Failure::bad_input("usage", format!("{first_line}; see podns --help")).report(true)
 }
 
+/// Logs on stderr: the operations with `-v`, their effects too with `-vv`;
+/// `RUST_LOG` overrides both. Nothing is logged by default.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let default = match verbose {
+        0 => "off",
+        1 => "podns_backend_linux=info",
+        _ => "podns_backend_linux=debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
+    init_logging(cli.global.verbose);
     let json = cli.global.json;
     match run::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use podns_core::OperationError;
+use podns_backend_linux::{Error, ErrorDetails};
 use serde::Serialize;
 
 /// Exit code 2: bad usage or bad input.
@@ -35,28 +35,40 @@ impl Failure {
         }
     }
 
+    /// Prints the failure on stderr; a closed stderr is ignored (there is
+    /// nowhere left to say anything), the exit code still tells.
     pub fn report(&self, json: bool) -> ExitCode {
-        if json {
+        use std::io::Write;
+        let line = if json {
             #[derive(Serialize)]
             struct JsonError<'a> {
                 error: &'a str,
                 kind: &'a str,
             }
-            let line = serde_json::to_string(&JsonError {
+            serde_json::to_string(&JsonError {
                 error: &self.message,
                 kind: self.kind,
             })
-            .unwrap_or_else(|_| format!("{{\"error\":{:?}}}", self.message));
-            eprintln!("{line}");
+            .unwrap_or_else(|_| format!("{{\"error\":{:?}}}", self.message))
         } else {
-            eprintln!("podns: {}", self.message);
-        }
+            format!("podns: {}", self.message)
+        };
+        let _ = writeln!(std::io::stderr(), "{line}");
         ExitCode::from(self.exit)
     }
 }
 
-impl From<OperationError> for Failure {
-    fn from(error: OperationError) -> Self {
-        Failure::failed(error.kind(), error.to_string())
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let exit = if error.is_bad_input() {
+            EXIT_BAD_INPUT
+        } else {
+            EXIT_FAILED
+        };
+        Failure {
+            kind: error.kind(),
+            message: error.to_string(),
+            exit,
+        }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use podns_core::{
-    IdMapping, JoinSpec, NamespaceId, NamespaceKind, NsListing, NsRemoval, PodNamespaces, PodUid,
+    IdMapping, JoinSpec, NamespaceId, NamespaceKind, NsListing, NsRemoval, PodSandbox, PodUid,
     SweepReport,
 };
 use serde::Serialize;
@@ -29,16 +29,12 @@ pub struct CreateOutput<'a> {
     gid_mappings: &'a [IdMapping],
     /// What the sandbox container's OCI spec needs (`linux.namespaces`,
     /// `uidMappings`, `gidMappings`).
-    oci: JoinSpec,
+    oci: &'a JoinSpec,
 }
 
 impl<'a> CreateOutput<'a> {
-    pub fn new(
-        pins: &'a PodNamespaces,
-        uid_mappings: &'a [IdMapping],
-        gid_mappings: &'a [IdMapping],
-        oci: JoinSpec,
-    ) -> Self {
+    pub fn new(sandbox: &'a PodSandbox) -> Self {
+        let pins = &sandbox.namespaces;
         Self {
             pod: pins.pod.as_str(),
             created: pins.created,
@@ -46,9 +42,9 @@ impl<'a> CreateOutput<'a> {
             user_pin: &pins.user_pin,
             net_ns: pins.facts.net.to_string(),
             user_ns: pins.facts.user.to_string(),
-            uid_mappings,
-            gid_mappings,
-            oci,
+            uid_mappings: &sandbox.userns.userns.uid_mappings,
+            gid_mappings: &sandbox.userns.userns.gid_mappings,
+            oci: &sandbox.join_spec,
         }
     }
 }
@@ -118,7 +114,7 @@ impl<'a> ListOutput<'a> {
 #[serde(rename_all = "camelCase")]
 struct SweptOutput<'a> {
     pod: &'a str,
-    reason: &'a str,
+    reason: String,
     unmounted: usize,
 }
 
@@ -139,7 +135,7 @@ impl<'a> From<&'a SweepReport> for SweepOutput<'a> {
                 .iter()
                 .map(|swept| SweptOutput {
                     pod: swept.pod.as_str(),
-                    reason: &swept.reason,
+                    reason: swept.reason.to_string(),
                     unmounted: swept.unmounted,
                 })
                 .collect(),

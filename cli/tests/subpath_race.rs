@@ -172,7 +172,7 @@ fn why(error: &SubpathError) -> String {
             format!("{action}: {}", source.errno.name().unwrap_or("?"))
         }
         SubpathError::Missing { .. } => "missing".into(),
-        other => other.kind().into(),
+        other => podns_core::ErrorDetails::kind(other).into(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Test-only knobs that stop the process at an exact point, so tests can kill
 //! podns where a crash matters instead of at a random moment. Every command
-//! runs its effects through [`TestKnobs`]; each knob is inert unless its
-//! environment variable is set.
+//! runs its node on [`TestKnobs`], a host around the Linux one; each knob is
+//! inert unless its environment variable is set.
 //!
 //! - `PODNS_TEST_CRASH_AFTER_EFFECTS=N`: abort (no cleanup, like `kill -9`)
 //!   before effect N+1 of this invocation, recovery included.
@@ -19,18 +19,19 @@
 //!   is `after-create-dir#2` for a new pod).
 
 use std::io::{Read, Write};
+use std::path::Path;
 
 use async_trait::async_trait;
-use podns_backend_linux::LinuxBackend;
-use podns_core::{Backend, Effect, EffectError, Observation};
+use podns_backend_linux::LinuxHost;
+use podns_core::{Backend, Effect, EffectError, Host, HostDir, HostError, Observation, Root};
 
 const CRASH_AFTER: &str = "PODNS_TEST_CRASH_AFTER_EFFECTS";
 const PAUSE_AFTER: &str = "PODNS_TEST_PAUSE_AFTER_EFFECTS";
 const PAUSE_AT: &str = "PODNS_TEST_PAUSE_AT";
 
-/// The Linux backend, with every knob the environment sets.
+/// The Linux host, with every knob the environment sets.
 pub struct TestKnobs {
-    inner: LinuxBackend,
+    inner: LinuxHost,
     executed: u64,
     crash_after: Option<u64>,
     pause_after: Option<u64>,
@@ -42,14 +43,14 @@ fn count_knob(name: &str) -> Option<u64> {
 }
 
 impl TestKnobs {
-    pub fn from_env(mut inner: LinuxBackend) -> Self {
+    pub fn from_env(mut inner: LinuxHost) -> Self {
         let pause_at = std::env::var(PAUSE_AT)
             .ok()
             .and_then(|text| Target::parse(&text));
         if let Some(target) = pause_at.clone() {
             // The steps inside one effect are the backend's to report.
             let mut target = Some(target);
-            inner.set_step_hook(Box::new(move |name| {
+            inner.backend_mut().set_step_hook(Box::new(move |name| {
                 if Target::hit(&mut target, name) {
                     pause_and_announce(name);
                 }
@@ -90,6 +91,28 @@ impl Backend for TestKnobs {
             self.check_step(&format!("after-{}", effect.name()));
         }
         outcome
+    }
+}
+
+impl Host for TestKnobs {
+    fn lock(&mut self, root: Root) -> Result<(), HostError> {
+        self.inner.lock(root)
+    }
+
+    fn unlock(&mut self, root: Root) {
+        self.inner.unlock(root);
+    }
+
+    fn generation(&mut self) -> Result<u64, HostError> {
+        self.inner.generation()
+    }
+
+    fn set_generation(&mut self, generation: u64) -> Result<(), HostError> {
+        self.inner.set_generation(generation)
+    }
+
+    fn open_root(&mut self, root: Root, dir: &Path) -> Result<HostDir, HostError> {
+        self.inner.open_root(root, dir)
     }
 }
 

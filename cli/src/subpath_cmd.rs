@@ -3,20 +3,19 @@
 //! lock: a subpath lives in one volume and one pod directory, both named on
 //! the command line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use podns_backend_linux::LinuxBackend;
-use podns_core::{
-    CleanSubpaths, HostDir, PrepareSubpath, Root, RootLabels, SubpathCleanReport, SubpathEngine,
-    SubpathError, SubpathName, SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget,
-    drive_subpath, parse_subpath,
+use podns_backend_linux::{
+    MountSubpath, RootLabels, SubpathCleanReport, SubpathName, SubpathNameField, SubpathTarget,
+    block_on, parse_subpath,
 };
 use serde::Serialize;
 
+use crate::args::GlobalOptions;
 use crate::failure::Failure;
-use crate::output::to_json;
-use crate::test_knobs::TestKnobs;
+use crate::output::{emit, to_json};
+use crate::settings::{Uses, node_config, open_node};
 
 #[derive(Debug, Subcommand)]
 pub enum SubpathCommand {
@@ -86,8 +85,8 @@ struct KeptOutput {
     error: String,
 }
 
-pub fn run(command: &SubpathCommand, json: bool, dry_run: bool) -> Result<(), Failure> {
-    if dry_run {
+pub fn run(command: &SubpathCommand, global: &GlobalOptions) -> Result<(), Failure> {
+    if global.dry_run {
         return Err(Failure::bad_input(
             "usage",
             "--dry-run is not supported by subpath commands: a mount plan depends on what the \
@@ -95,65 +94,41 @@ pub fn run(command: &SubpathCommand, json: bool, dry_run: bool) -> Result<(), Fa
         ));
     }
     match command {
-        SubpathCommand::Mount(args) => mount(args, json),
-        SubpathCommand::Clean(args) => clean(args, json),
+        SubpathCommand::Mount(args) => mount(args, global),
+        SubpathCommand::Clean(args) => clean(args, global),
     }
 }
 
-fn mount(args: &MountArgs, json: bool) -> Result<(), Failure> {
+fn mount(args: &MountArgs, global: &GlobalOptions) -> Result<(), Failure> {
     // Every input is checked before anything is opened.
     let target = SubpathTarget::new(&args.volume_name, &args.container, &args.index)
         .map_err(|error| Failure::bad_input("invalid-name", error.to_string()))?;
     let subpath = parse_subpath(&args.subpath)
         .map_err(|error| Failure::bad_input("invalid-subpath", error.to_string()))?;
-    let volume = real_dir("--volume", &args.volume)?;
-    let (pod_dir, pod_host_dir) = pod_dir(&args.pod_dir)?;
-    let response = execute(
-        &volume,
-        &pod_dir,
-        SubpathRequest::Prepare(PrepareSubpath {
-            subpath,
-            target,
-            pod_dir: pod_host_dir,
-        }),
-    )?;
-    let SubpathResponse::Prepared(prepared) = response else {
-        return Err(unexpected(&response));
-    };
-    if json {
-        println!(
-            "{}",
-            to_json(&MountOutput {
-                target: &prepared.host_path,
-                already_mounted: prepared.already_mounted,
-                replaced_mounts: prepared.replaced_mounts,
-            })
-        );
+    let node = open_node(&node_config(global, Uses::Nothing)?)?;
+    let prepared = block_on(node.mount_subpath(MountSubpath {
+        volume: args.volume.clone(),
+        subpath,
+        pod_dir: args.pod_dir.clone(),
+        target,
+    }))?;
+    if global.json {
+        emit(&to_json(&MountOutput {
+            target: &prepared.host_path,
+            already_mounted: prepared.already_mounted,
+            replaced_mounts: prepared.replaced_mounts,
+        }))
     } else {
-        println!("{}", prepared.host_path);
+        emit(&prepared.host_path)
     }
-    Ok(())
 }
 
-fn clean(args: &CleanArgs, json: bool) -> Result<(), Failure> {
+fn clean(args: &CleanArgs, global: &GlobalOptions) -> Result<(), Failure> {
     let volume = SubpathName::new(SubpathNameField::Volume, &args.volume_name)
         .map_err(|error| Failure::bad_input("invalid-name", error.to_string()))?;
-    let (pod_dir, pod_host_dir) = pod_dir(&args.pod_dir)?;
-    // No volume is opened: the pod directory stands in for the root a clean
-    // never uses.
-    let response = execute(
-        &pod_dir,
-        &pod_dir,
-        SubpathRequest::Clean(CleanSubpaths {
-            volume,
-            pod_dir: pod_host_dir,
-        }),
-    )?;
-    let SubpathResponse::Cleaned(report) = response else {
-        return Err(unexpected(&response));
-    };
-    let labels = labels(&pod_dir, &pod_dir);
-    print_report(&report, &labels, json);
+    let node = open_node(&node_config(global, Uses::Nothing)?)?;
+    let report = block_on(node.clean_subpaths(&args.pod_dir, &volume))?;
+    print_report(&report, &node.labels(), global.json)?;
     if report.is_complete() {
         return Ok(());
     }
@@ -168,8 +143,12 @@ fn clean(args: &CleanArgs, json: bool) -> Result<(), Failure> {
     ))
 }
 
-fn print_report(report: &SubpathCleanReport, labels: &RootLabels, json: bool) {
-    let shown = |paths: &[podns_core::RootPath]| -> Vec<String> {
+fn print_report(
+    report: &SubpathCleanReport,
+    labels: &RootLabels,
+    json: bool,
+) -> Result<(), Failure> {
+    let shown = |paths: &[podns_backend_linux::RootPath]| -> Vec<String> {
         paths.iter().map(|path| labels.show(path)).collect()
     };
     let output = CleanOutput {
@@ -185,86 +164,18 @@ fn print_report(report: &SubpathCleanReport, labels: &RootLabels, json: bool) {
             .collect(),
     };
     if json {
-        println!("{}", to_json(&output));
-        return;
+        return emit(&to_json(&output));
     }
     for path in &output.unmounted {
-        println!("unmounted {path}");
+        emit(&format!("unmounted {path}"))?;
     }
     for path in &output.removed {
-        println!("removed {path}");
+        emit(&format!("removed {path}"))?;
     }
     for kept in &output.kept {
-        println!("kept {}: {}", kept.path, kept.error);
+        emit(&format!("kept {}: {}", kept.path, kept.error))?;
     }
-}
-
-fn execute(
-    volume: &Path,
-    pod_dir: &Path,
-    request: SubpathRequest,
-) -> Result<SubpathResponse, Failure> {
-    let backend = LinuxBackend::open_for_subpaths(volume, pod_dir)
-        .map_err(|error| Failure::failed("io", error.to_string()))?;
-    let mut backend = TestKnobs::from_env(backend);
-    let mut engine = SubpathEngine::new();
-    engine.set_root_labels(labels(volume, pod_dir));
-    pollster::block_on(drive_subpath(&mut engine, &mut backend, request)).map_err(failure)
-}
-
-fn labels(volume: &Path, pod_dir: &Path) -> RootLabels {
-    RootLabels::new()
-        .with(Root::Volume, volume.display().to_string())
-        .with(Root::PodDir, pod_dir.display().to_string())
-}
-
-fn failure(error: SubpathError) -> Failure {
-    Failure::failed(error.kind(), error.to_string())
-}
-
-fn unexpected(response: &SubpathResponse) -> Failure {
-    Failure::failed(
-        "internal",
-        format!("unexpected response {response:?}; please report this"),
-    )
-}
-
-/// `dir` with every symlink resolved: the mount table names mount points by
-/// their real path. A directory that cannot be resolved is bad input.
-fn real_dir(flag: &str, dir: &Path) -> Result<PathBuf, Failure> {
-    let real = std::fs::canonicalize(dir).map_err(|error| {
-        Failure::bad_input(
-            "usage",
-            format!(
-                "{flag} {}: {error}; pass an existing directory",
-                dir.display()
-            ),
-        )
-    })?;
-    if !real.is_dir() {
-        return Err(Failure::bad_input(
-            "usage",
-            format!("{flag} {}: not a directory", dir.display()),
-        ));
-    }
-    Ok(real)
-}
-
-fn pod_dir(dir: &Path) -> Result<(PathBuf, HostDir), Failure> {
-    let real = real_dir("--pod-dir", dir)?;
-    let text = real.to_str().ok_or_else(|| {
-        Failure::bad_input(
-            "usage",
-            format!(
-                "--pod-dir {}: the path is not UTF-8, so it cannot be matched against the mount \
-                 table",
-                dir.display()
-            ),
-        )
-    })?;
-    let host_dir =
-        HostDir::parse(text).map_err(|error| Failure::bad_input("usage", error.to_string()))?;
-    Ok((real, host_dir))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -293,7 +204,8 @@ mod tests {
             // Valid input: the missing directories are reported next.
             ("a", "data", "usage"),
         ] {
-            let failure = mount(&args(subpath, volume_name), false).unwrap_err();
+            let global = <crate::args::Cli as clap::Parser>::parse_from(["podns", "list"]).global;
+            let failure = mount(&args(subpath, volume_name), &global).unwrap_err();
             assert_eq!(failure.exit, crate::failure::EXIT_BAD_INPUT, "{subpath}");
             assert_eq!(failure.kind, kind, "{subpath}: {}", failure.message);
         }

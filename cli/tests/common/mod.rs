@@ -393,6 +393,11 @@ fn walk(root: &Path, relative: &Path, entries: &mut BTreeMap<PathBuf, Entry>) {
         .collect();
     names.sort();
     for name in names {
+        // podns's own lock file holds the change counter, which every
+        // change moves: it is not part of what a test compares.
+        if relative.as_os_str().is_empty() && name == ".podns.lock" {
+            continue;
+        }
         let path = relative.join(&name);
         let full = root.join(&path);
         let metadata = std::fs::symlink_metadata(&full).unwrap();

@@ -1,0 +1,340 @@
+//! How a node is configured, and how the configuration becomes validated
+//! settings: the default directories, the pool (explicit, kubelet's default
+//! or a user's subordinate IDs) and the seed. This is the one place the
+//! library reads the environment (`HOME`, `XDG_*`), the user databases and
+//! the OS random number generator; the core gets the results as arguments.
+
+use std::path::{Path, PathBuf};
+
+use podns_core::{
+    AllocationPolicy, Errno, ErrorDetails, Pool, PoolConfig, SubidPoolRange, SubidSource,
+    passwd_name_of, passwd_uid_of,
+};
+
+/// What [`crate::Node::open`] opens. `NodeConfig::default()` is kubelet's
+/// layout: the default pods and run directories, kubelet's default pool (65,536
+/// IDs per pod above host ID 65535, room for 110 pods), a random start
+/// seeded from the OS.
+#[derive(Debug, Clone, Default)]
+pub struct NodeConfig {
+    /// The directory with one subdirectory per pod.
+    pub pods_dir: PodsDir,
+    /// Where pod namespaces are pinned.
+    pub run_dir: RunDir,
+    /// The host IDs handed out.
+    pub pool: PoolSource,
+    /// How a free range is chosen.
+    pub policy: AllocationPolicy,
+    /// The allocation seed; `None` draws one from the OS (`getrandom`).
+    pub seed: Option<u64>,
+}
+
+impl NodeConfig {
+    /// Uses `dir` as the pods directory.
+    pub fn with_pods_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.pods_dir = PodsDir::At(dir.into());
+        self
+    }
+
+    /// Opens neither a pods nor a run directory: a node for subpath mounts
+    /// only, which touches nothing else.
+    pub fn subpaths_only(mut self) -> Self {
+        self.pods_dir = PodsDir::Disabled;
+        self.run_dir = RunDir::Disabled;
+        self
+    }
+
+    /// Pins pod namespaces under `dir`.
+    pub fn with_run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.run_dir = RunDir::At(dir.into());
+        self
+    }
+
+    /// Opens no run directory: the node manages ranges (and subpaths) only,
+    /// and every namespace call fails with `no-run-dir`.
+    pub fn without_namespaces(mut self) -> Self {
+        self.run_dir = RunDir::Disabled;
+        self
+    }
+
+    /// Hands out IDs from `pool`.
+    pub fn with_pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = PoolSource::Range(pool);
+        self
+    }
+
+    /// Uses `seed` for every random choice, for reproducible runs.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The run directory this configuration names, the default one for
+    /// this process, or `None` when namespaces are disabled.
+    pub fn resolved_run_dir(&self) -> Result<Option<PathBuf>, ConfigError> {
+        run_dir(self)
+    }
+
+    /// Chooses free ranges by `policy`.
+    pub fn with_policy(mut self, policy: AllocationPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+}
+
+/// Where a node keeps its pods' ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PodsDir {
+    /// `/var/lib/podns/pods` as root, else `$XDG_STATE_HOME/podns/pods`,
+    /// else `~/.local/state/podns/pods`.
+    #[default]
+    Default,
+    /// This directory (created, mode 0750, when missing).
+    At(PathBuf),
+    /// No ranges on this node (subpath mounts only); every range and
+    /// namespace call fails with `no-pods-dir`.
+    Disabled,
+}
+
+/// Where a node pins pod namespaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RunDir {
+    /// `/run/podns` as root, else `$XDG_RUNTIME_DIR/podns`.
+    #[default]
+    Default,
+    /// This directory (created, mode 0755, when missing).
+    At(PathBuf),
+    /// No pod namespaces on this node.
+    Disabled,
+}
+
+/// Where the pool of host IDs comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolSource {
+    /// An explicit pool; `PoolConfig::default()` is kubelet's.
+    Range(PoolConfig),
+    /// A user's single subordinate range, identical in the subuid and subgid
+    /// files, as kubelet takes its pool from its `kubelet` user.
+    SubordinateIds {
+        /// A user name or a UID: as in shadow-utils, lines keyed by either
+        /// match, the other half coming from the passwd file.
+        user: String,
+        /// Host IDs per pod, a multiple of 65536.
+        ids_per_pod: u64,
+        /// Pods the node must be able to run.
+        max_pods: u64,
+        /// The files read.
+        files: SubidFiles,
+    },
+}
+
+impl Default for PoolSource {
+    fn default() -> Self {
+        PoolSource::Range(PoolConfig::default())
+    }
+}
+
+/// The files a subordinate-ID pool is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubidFiles {
+    /// `/etc/subuid`.
+    pub subuid: PathBuf,
+    /// `/etc/subgid`.
+    pub subgid: PathBuf,
+    /// `/etc/passwd`, to match lines keyed by the other half of the user.
+    pub passwd: PathBuf,
+}
+
+impl Default for SubidFiles {
+    fn default() -> Self {
+        Self {
+            subuid: PathBuf::from("/etc/subuid"),
+            subgid: PathBuf::from("/etc/subgid"),
+            passwd: PathBuf::from("/etc/passwd"),
+        }
+    }
+}
+
+/// A configuration podns cannot use; nothing was touched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    /// `"invalid-pool"`, `"invalid-subid"` or `"usage"`.
+    pub kind: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl ErrorDetails for ConfigError {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn errno(&self) -> Option<Errno> {
+        None
+    }
+
+    fn path(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl PoolSource {
+    /// The validated pool.
+    pub fn resolve(&self) -> Result<Pool, ConfigError> {
+        let (config, source) = match self {
+            PoolSource::Range(config) => (*config, String::new()),
+            PoolSource::SubordinateIds {
+                user,
+                ids_per_pod,
+                max_pods,
+                files,
+            } => (
+                subid_range(user, files)?.pool_config(*ids_per_pod, *max_pods),
+                format!(" (the subordinate range of {user})"),
+            ),
+        };
+        config.validate().map_err(|error| {
+            ConfigError::new("invalid-pool", format!("invalid pool{source}: {error}"))
+        })
+    }
+}
+
+/// `user` (a name or a UID) as the name and UID subordinate-ID lines may be
+/// keyed by, as shadow-utils matches them: a name's UID and a UID's name
+/// come from the passwd file. A user the file does not list (one known only
+/// to LDAP, say) is matched by the form given; a missing file lists nobody.
+fn owner_keys(user: &str, passwd_file: &Path) -> (String, Option<u32>) {
+    let passwd = std::fs::read(passwd_file).unwrap_or_default();
+    let numeric = !user.is_empty() && user.bytes().all(|byte| byte.is_ascii_digit());
+    match numeric.then(|| user.parse::<u32>().ok()).flatten() {
+        Some(uid) => {
+            let name = passwd_name_of(&passwd, uid).unwrap_or(user);
+            (name.to_owned(), Some(uid))
+        }
+        None => (user.to_owned(), passwd_uid_of(&passwd, user)),
+    }
+}
+
+/// `user`'s single range, identical in the subuid and subgid files, from
+/// lines keyed by the user's name or UID.
+fn subid_range(user: &str, files: &SubidFiles) -> Result<SubidPoolRange, ConfigError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|error| {
+            ConfigError::new(
+                "invalid-subid",
+                format!(
+                    "subordinate IDs of {user}: cannot read {}: {error}; create it or name \
+                     another file",
+                    path.display()
+                ),
+            )
+        })
+    };
+    let subuid = read(&files.subuid)?;
+    let subgid = read(&files.subgid)?;
+    let (name, uid) = owner_keys(user, &files.passwd);
+    let subuid_name = files.subuid.display().to_string();
+    let subgid_name = files.subgid.display().to_string();
+    SubidPoolRange::from_files(
+        SubidSource {
+            name: &subuid_name,
+            contents: &subuid,
+        },
+        SubidSource {
+            name: &subgid_name,
+            contents: &subgid,
+        },
+        &name,
+        uid,
+    )
+    .map_err(|error| {
+        ConfigError::new(
+            "invalid-subid",
+            format!("subordinate IDs of {user}: {error}"),
+        )
+    })
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+fn non_empty_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The pods directory `config` names, the default one, or none.
+pub(crate) fn pods_dir(config: &NodeConfig) -> Result<Option<PathBuf>, ConfigError> {
+    match &config.pods_dir {
+        PodsDir::Disabled => return Ok(None),
+        PodsDir::At(dir) => return Ok(Some(dir.clone())),
+        PodsDir::Default => {}
+    }
+    if is_root() {
+        return Ok(Some(PathBuf::from("/var/lib/podns/pods")));
+    }
+    if let Some(state) = non_empty_env("XDG_STATE_HOME") {
+        return Ok(Some(state.join("podns/pods")));
+    }
+    if let Some(home) = non_empty_env("HOME") {
+        return Ok(Some(home.join(".local/state/podns/pods")));
+    }
+    Err(ConfigError::new(
+        "usage",
+        "cannot choose a pods directory: not root and neither XDG_STATE_HOME nor HOME is set; \
+         pass --pods-dir DIR (NodeConfig::pods_dir)",
+    ))
+}
+
+/// The run directory `config` names, the default one, or none.
+pub(crate) fn run_dir(config: &NodeConfig) -> Result<Option<PathBuf>, ConfigError> {
+    match &config.run_dir {
+        RunDir::Disabled => Ok(None),
+        RunDir::At(dir) => Ok(Some(dir.clone())),
+        RunDir::Default if is_root() => Ok(Some(PathBuf::from("/run/podns"))),
+        RunDir::Default => match non_empty_env("XDG_RUNTIME_DIR") {
+            Some(dir) => Ok(Some(dir.join("podns"))),
+            None => Err(ConfigError::new(
+                "usage",
+                "cannot choose a run directory: not root and XDG_RUNTIME_DIR is not set; pass \
+                 --run-dir DIR (NodeConfig::run_dir)",
+            )),
+        },
+    }
+}
+
+/// The configured seed, or one from `getrandom(2)`.
+pub(crate) fn seed(config: &NodeConfig) -> Result<u64, ConfigError> {
+    if let Some(seed) = config.seed {
+        return Ok(seed);
+    }
+    let mut bytes = [0u8; 8];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        let read = rustix::io::retry_on_intr(|| {
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())
+        });
+        match read {
+            Ok(count) => filled += count,
+            Err(error) => {
+                return Err(ConfigError::new(
+                    "io",
+                    format!("cannot read a seed from getrandom(2): {error}; pass --seed N"),
+                ));
+            }
+        }
+    }
+    Ok(u64::from_le_bytes(bytes))
+}
