@@ -87,11 +87,11 @@ pub use roots::LinuxBackend;
 /// The core types an embedder needs, so that this crate is the only one to
 /// add.
 pub use podns_core::{
-    Allocation, AllocationPolicy, CleanupFailure, CleanupReport, Effect, EffectError, Errno,
-    ErrorDetails, Host, HostError, IdMapping, JoinSpec, NamespaceListing, NamespaceMode, NodeError,
-    NsError, NsFailure, NsListing, NsRemoval, OciIdMappings, OperationError, PidMode,
-    PodNamespaces, PodPins, PodSandbox, PodUid, PodUserNamespace, PoolConfig, PreparedSubpath,
-    Problem, ProblemKind, RecoveryReport, RelPath, Release, Root, RootLabels, RootPath,
-    SubpathCleanReport, SubpathError, SubpathName, SubpathNameField, SubpathTarget, SweepReason,
-    SweepReport, SweptPod, UserNamespace, parse_subpath,
+    Allocation, AllocationPolicy, Backend, CleanupFailure, CleanupReport, Effect, EffectError,
+    Errno, ErrorDetails, Host, HostDir, HostError, IdMapping, JoinSpec, NamespaceListing,
+    NamespaceMode, NodeError, NsError, NsFailure, NsListing, NsRemoval, Observation, OciIdMappings,
+    OperationError, PidMode, PodNamespaces, PodPins, PodSandbox, PodUid, PodUserNamespace,
+    PoolConfig, PreparedSubpath, Problem, ProblemKind, RecoveryReport, RelPath, Release, Root,
+    RootLabels, RootPath, SubpathCleanReport, SubpathError, SubpathName, SubpathNameField,
+    SubpathTarget, SweepReason, SweepReport, SweptPod, UserNamespace, parse_subpath,
 };

@@ -49,8 +49,8 @@ fn init_logging(verbose: u8) {
     use tracing_subscriber::fmt::format::FmtSpan;
     let default = match verbose {
         0 => "off",
-        1 => "podns_backend_linux=info",
-        _ => "podns_backend_linux=debug",
+        1 => "podns=info",
+        _ => "podns=debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -82,8 +82,12 @@ impl<H: Host> Worker<H> {
         if !settings.has_pods_dir {
             return Ok((worker, shared));
         }
-        let span =
-            tracing::info_span!("podns", operation = "open", outcome = tracing::field::Empty);
+        let span = tracing::info_span!(
+            target: "podns",
+            "podns",
+            operation = "open",
+            outcome = tracing::field::Empty
+        );
         let _entered = span.enter();
         let opened = worker.locked(&[Root::Pods], |worker| {
             worker.generation = worker.host.generation()?;
@@ -98,6 +102,7 @@ impl<H: Host> Worker<H> {
     /// directory when another process changed it.
     pub(crate) fn run(&mut self, request: NodeRequest) -> Result<NodeResponse, Error> {
         let span = tracing::info_span!(
+            target: "podns",
             "podns",
             operation = request.name(),
             pod = request.pod().map_or("-", |pod| pod.as_str()),
@@ -135,6 +140,7 @@ impl<H: Host> Worker<H> {
             return Err(NodeError::NoPodsDir.into());
         }
         let span = tracing::info_span!(
+            target: "podns",
             "podns",
             operation = "refresh",
             outcome = tracing::field::Empty
@@ -193,6 +199,7 @@ impl<H: Host> Worker<H> {
             return Ok(false);
         }
         tracing::debug!(
+            target: "podns",
             seen = self.generation,
             now = current,
             "the pods directory changed since this node's last request: reading it again"
@@ -278,7 +285,12 @@ impl<H: Host> Backend for Coordinated<'_, H> {
         if !self.moved && effect.changes_contents() && effect.subject().root == Root::Pods {
             let next = self.generation.wrapping_add(1);
             if let Err(error) = self.host.set_generation(next) {
-                tracing::debug!(effect = %effect.describe(self.labels), error = %error, "not run");
+                tracing::debug!(
+                    target: "podns",
+                    effect = %effect.describe(self.labels),
+                    error = %error,
+                    "not run"
+                );
                 // Nothing ran: the engine rolls back as for any failed step.
                 return Err(EffectError::new(error.errno, error.to_string()));
             }
@@ -287,8 +299,11 @@ impl<H: Host> Backend for Coordinated<'_, H> {
         }
         let outcome = self.host.execute(effect).await;
         match &outcome {
-            Ok(_) => tracing::debug!(effect = %effect.describe(self.labels), "done"),
+            Ok(_) => {
+                tracing::debug!(target: "podns", effect = %effect.describe(self.labels), "done")
+            }
             Err(error) => tracing::debug!(
+                target: "podns",
                 effect = %effect.describe(self.labels),
                 errno = %error.errno,
                 error = %error.detail,
