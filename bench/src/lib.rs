@@ -8,3 +8,4 @@ pub mod kubelet_style;
 pub mod mount_namespace;
 pub mod recovery_sizes;
 pub mod sync_drive;
+pub mod ticker_gap;
