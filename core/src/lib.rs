@@ -23,6 +23,11 @@
 //! | [`UsernsEngine`] | per-pod host ID ranges and their `userns` files | [`drive`] |
 //! | [`NamespaceEngine`] | pinned pod namespaces under the run directory | [`drive_engine`] |
 //! | [`SubpathEngine`] | subpath bind mounts under a pod directory | [`drive_subpath`] |
+//! | [`NodeEngine`] | the three as one, and the flows across them | [`drive_engine`] |
+//!
+//! A long-lived node (`podns-backend-linux`'s `Node`) runs a [`NodeEngine`]
+//! on a [`Host`]: a backend that also locks the directories per request and
+//! keeps the change counter by which nodes notice each other's writes.
 //!
 //! ID maps ([`IdMap`], [`split_for_parent`]) and mountinfo
 //! ([`parse_mountinfo`]) are plain functions.
