@@ -20,13 +20,37 @@ use crate::roots::LinuxBackend;
 /// directories).
 pub const PODS_DIR_MODE: u32 = 0o750;
 
+/// When an [`EffectHook`] is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EffectPhase {
+    /// Before the effect runs.
+    Before,
+    /// After it ran, whatever its outcome.
+    After,
+}
+
+/// A callback told each effect before and after it runs (see
+/// [`LinuxHost::set_effect_hook`]).
+pub type EffectHook = Box<dyn FnMut(EffectPhase, &Effect) + Send>;
+
 /// The real directories of a [`crate::Node`] on Linux: its backend and the
 /// open lock files of its pods and run directories.
-#[derive(Debug)]
 pub struct LinuxHost {
     backend: LinuxBackend,
     pods_lock: Option<LockFile>,
     run_lock: Option<LockFile>,
+    hook: Option<EffectHook>,
+}
+
+impl std::fmt::Debug for LinuxHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinuxHost")
+            .field("backend", &self.backend)
+            .field("pods_lock", &self.pods_lock)
+            .field("run_lock", &self.run_lock)
+            .field("hook", &self.hook.as_ref().map(|_| "set"))
+            .finish()
+    }
 }
 
 impl LinuxHost {
@@ -83,6 +107,7 @@ impl LinuxHost {
                 backend,
                 pods_lock,
                 run_lock,
+                hook: None,
             },
             settings,
         ))
@@ -96,6 +121,12 @@ impl LinuxHost {
     /// The backend, for its test switches ([`LinuxBackend::set_step_hook`]).
     pub fn backend_mut(&mut self) -> &mut LinuxBackend {
         &mut self.backend
+    }
+
+    /// Calls `hook` before and after each effect, on the node's thread:
+    /// tests stop the process, or hold it, at an exact effect.
+    pub fn set_effect_hook(&mut self, hook: EffectHook) {
+        self.hook = Some(hook);
     }
 
     fn lock_file(&mut self, root: Root) -> Result<&mut LockFile, HostError> {
@@ -120,7 +151,14 @@ impl LinuxHost {
 #[async_trait]
 impl Backend for LinuxHost {
     async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
-        self.backend.execute(effect).await
+        if let Some(hook) = self.hook.as_mut() {
+            hook(EffectPhase::Before, effect);
+        }
+        let outcome = self.backend.execute(effect).await;
+        if let Some(hook) = self.hook.as_mut() {
+            hook(EffectPhase::After, effect);
+        }
+        outcome
     }
 }
 

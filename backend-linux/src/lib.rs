@@ -74,7 +74,7 @@ mod subpath;
 pub use block_on::block_on;
 pub use config::{ConfigError, NodeConfig, PodsDir, PoolSource, RunDir, SubidFiles};
 pub use error::BackendError;
-pub use host::{DryRunHost, LinuxHost, PODS_DIR_MODE};
+pub use host::{DryRunHost, EffectHook, EffectPhase, LinuxHost, PODS_DIR_MODE};
 pub use idmap_read::{
     IdMapKind, IdMapReadError, MAX_ID_MAP_FILE_LEN, proc_id_map_path, read_id_map, read_own_id_map,
     read_process_id_map,

@@ -12,10 +12,6 @@ use podns_core::ID_SPACE_END;
 
 use crate::args::{GlobalOptions, Policy};
 use crate::failure::Failure;
-use crate::test_knobs::TestKnobs;
-
-/// The node every command but `idmap` runs on.
-pub type CliNode = Node<TestKnobs>;
 
 /// Which directories a command uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,13 +50,11 @@ pub fn node_config(options: &GlobalOptions, uses: Uses) -> Result<NodeConfig, Fa
     Ok(config)
 }
 
-/// Opens the node, its effects running through the test knobs.
-pub fn open_node(config: &NodeConfig) -> Result<CliNode, Failure> {
-    let (host, settings) = LinuxHost::open(config)?;
-    Ok(block_on(Node::with_host(
-        TestKnobs::from_env(host),
-        settings,
-    ))?)
+/// Opens the node, with the test knobs the environment sets.
+pub fn open_node(config: &NodeConfig) -> Result<Node, Failure> {
+    let (mut host, settings) = LinuxHost::open(config)?;
+    crate::test_knobs::install(&mut host);
+    Ok(block_on(Node::with_host(host, settings))?)
 }
 
 fn pool_source(options: &GlobalOptions) -> Result<PoolSource, Failure> {

@@ -1,7 +1,7 @@
 //! Test-only knobs that stop the process at an exact point, so tests can kill
 //! podns where a crash matters instead of at a random moment. Every command
-//! runs its node on [`TestKnobs`], a host around the Linux one; each knob is
-//! inert unless its environment variable is set.
+//! runs its node on a Linux host with these knobs in its effect hook; each
+//! knob is inert unless its environment variable is set.
 //!
 //! - `PODNS_TEST_CRASH_AFTER_EFFECTS=N`: abort (no cleanup, like `kill -9`)
 //!   before effect N+1 of this invocation, recovery included.
@@ -19,19 +19,15 @@
 //!   is `after-create-dir#2` for a new pod).
 
 use std::io::{Read, Write};
-use std::path::Path;
 
-use async_trait::async_trait;
-use podns_backend_linux::LinuxHost;
-use podns_core::{Backend, Effect, EffectError, Host, HostDir, HostError, Observation, Root};
+use podns_backend_linux::{Effect, EffectPhase, LinuxHost};
 
 const CRASH_AFTER: &str = "PODNS_TEST_CRASH_AFTER_EFFECTS";
 const PAUSE_AFTER: &str = "PODNS_TEST_PAUSE_AFTER_EFFECTS";
 const PAUSE_AT: &str = "PODNS_TEST_PAUSE_AT";
 
-/// The Linux host, with every knob the environment sets.
-pub struct TestKnobs {
-    inner: LinuxHost,
+/// What the knobs count and wait for, in the host's effect hook.
+struct Knobs {
     executed: u64,
     crash_after: Option<u64>,
     pause_after: Option<u64>,
@@ -42,77 +38,53 @@ fn count_knob(name: &str) -> Option<u64> {
     std::env::var(name).ok()?.parse().ok()
 }
 
-impl TestKnobs {
-    pub fn from_env(mut inner: LinuxHost) -> Self {
-        let pause_at = std::env::var(PAUSE_AT)
-            .ok()
-            .and_then(|text| Target::parse(&text));
-        if let Some(target) = pause_at.clone() {
-            // The steps inside one effect are the backend's to report.
-            let mut target = Some(target);
-            inner.backend_mut().set_step_hook(Box::new(move |name| {
-                if Target::hit(&mut target, name) {
-                    pause_and_announce(name);
-                }
-            }));
-        }
-        Self {
-            inner,
-            executed: 0,
-            crash_after: count_knob(CRASH_AFTER),
-            pause_after: count_knob(PAUSE_AFTER),
-            pause_at,
-        }
+/// Arms on `host` every knob the environment sets.
+pub fn install(host: &mut LinuxHost) {
+    let pause_at = std::env::var(PAUSE_AT)
+        .ok()
+        .and_then(|text| Target::parse(&text));
+    if let Some(target) = pause_at.clone() {
+        // The steps inside one effect are the backend's to report.
+        let mut target = Some(target);
+        host.backend_mut().set_step_hook(Box::new(move |name| {
+            if Target::hit(&mut target, name) {
+                pause_and_announce(name);
+            }
+        }));
     }
-
-    fn check_step(&mut self, step: &str) {
-        if Target::hit(&mut self.pause_at, step) {
-            pause_and_announce(step);
-        }
+    let mut knobs = Knobs {
+        executed: 0,
+        crash_after: count_knob(CRASH_AFTER),
+        pause_after: count_knob(PAUSE_AFTER),
+        pause_at,
+    };
+    if knobs.crash_after.is_none() && knobs.pause_after.is_none() && knobs.pause_at.is_none() {
+        return;
     }
+    host.set_effect_hook(Box::new(move |phase, effect| knobs.at(phase, effect)));
 }
 
-#[async_trait]
-impl Backend for TestKnobs {
-    async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
-        if self.crash_after == Some(self.executed) {
-            std::process::abort();
+impl Knobs {
+    fn at(&mut self, phase: EffectPhase, effect: &Effect) {
+        if phase == EffectPhase::Before {
+            if self.crash_after == Some(self.executed) {
+                std::process::abort();
+            }
+            if self.pause_after == Some(self.executed) {
+                eprintln!("paused");
+                wait_for_stdin_to_close();
+            }
+            self.executed += 1;
         }
-        if self.pause_after == Some(self.executed) {
-            eprintln!("paused");
-            wait_for_stdin_to_close();
-        }
-        self.executed += 1;
         if self.pause_at.is_some() {
-            self.check_step(&format!("before-{}", effect.name()));
+            let step = match phase {
+                EffectPhase::Before => format!("before-{}", effect.name()),
+                EffectPhase::After => format!("after-{}", effect.name()),
+            };
+            if Target::hit(&mut self.pause_at, &step) {
+                pause_and_announce(&step);
+            }
         }
-        let outcome = self.inner.execute(effect).await;
-        if self.pause_at.is_some() {
-            self.check_step(&format!("after-{}", effect.name()));
-        }
-        outcome
-    }
-}
-
-impl Host for TestKnobs {
-    fn lock(&mut self, root: Root) -> Result<(), HostError> {
-        self.inner.lock(root)
-    }
-
-    fn unlock(&mut self, root: Root) {
-        self.inner.unlock(root);
-    }
-
-    fn generation(&mut self) -> Result<u64, HostError> {
-        self.inner.generation()
-    }
-
-    fn set_generation(&mut self, generation: u64) -> Result<(), HostError> {
-        self.inner.set_generation(generation)
-    }
-
-    fn open_root(&mut self, root: Root, dir: &Path) -> Result<HostDir, HostError> {
-        self.inner.open_root(root, dir)
     }
 }
 

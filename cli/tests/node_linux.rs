@@ -11,11 +11,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use async_trait::async_trait;
 use common::{NsDirs, PODNS, Range, allocations, assert_disjoint, podns, range_of};
 use podns_backend_linux::{
-    Backend, Effect, EffectError, Host, HostDir, HostError, LinuxHost, Node as PodnsNode,
-    NodeConfig, Observation, PodUid, Root, UsernsOptions, block_on,
+    EffectPhase, LinuxHost, Node as PodnsNode, NodeConfig, PodUid, UsernsOptions, block_on,
 };
 
 /// Pauses its host before an exact effect, until the test lets it go.
@@ -56,6 +54,7 @@ impl Gate {
         self.changed.notify_all();
     }
 
+    /// Holds the node's thread before the effect the test paused at.
     fn before_effect(&self) {
         let mut state = self.state.lock().unwrap();
         if state.pause_at == Some(state.executed) {
@@ -69,43 +68,7 @@ impl Gate {
     }
 }
 
-/// The Linux host behind a gate.
-struct Gated {
-    inner: LinuxHost,
-    gate: Arc<Gate>,
-}
-
-#[async_trait]
-impl Backend for Gated {
-    async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
-        self.gate.before_effect();
-        self.inner.execute(effect).await
-    }
-}
-
-impl Host for Gated {
-    fn lock(&mut self, root: Root) -> Result<(), HostError> {
-        self.inner.lock(root)
-    }
-
-    fn unlock(&mut self, root: Root) {
-        self.inner.unlock(root);
-    }
-
-    fn generation(&mut self) -> Result<u64, HostError> {
-        self.inner.generation()
-    }
-
-    fn set_generation(&mut self, generation: u64) -> Result<(), HostError> {
-        self.inner.set_generation(generation)
-    }
-
-    fn open_root(&mut self, root: Root, dir: &Path) -> Result<HostDir, HostError> {
-        self.inner.open_root(root, dir)
-    }
-}
-
-type GatedNode = PodnsNode<Gated>;
+type GatedNode = PodnsNode<LinuxHost>;
 
 fn pod(uid: &str) -> PodUid {
     PodUid::new(uid).unwrap()
@@ -121,12 +84,14 @@ fn config(dirs: &NsDirs, namespaces: bool) -> NodeConfig {
 }
 
 fn open_gated(config: &NodeConfig) -> (GatedNode, Arc<Gate>) {
-    let (host, settings) = LinuxHost::open(config).unwrap();
+    let (mut host, settings) = LinuxHost::open(config).unwrap();
     let gate = Arc::new(Gate::default());
-    let host = Gated {
-        inner: host,
-        gate: Arc::clone(&gate),
-    };
+    let held = Arc::clone(&gate);
+    host.set_effect_hook(Box::new(move |phase, _| {
+        if phase == EffectPhase::Before {
+            held.before_effect();
+        }
+    }));
     (
         block_on(PodnsNode::with_host(host, settings)).unwrap(),
         gate,

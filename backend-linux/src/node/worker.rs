@@ -82,35 +82,24 @@ impl<H: Host> Worker<H> {
         if !settings.has_pods_dir {
             return Ok((worker, shared));
         }
-        let span = tracing::info_span!(
-            target: "podns",
-            "podns",
-            operation = "open",
-            outcome = tracing::field::Empty
-        );
-        let _entered = span.enter();
-        let opened = worker.locked(&[Root::Pods], |worker| {
-            worker.generation = worker.host.generation()?;
-            worker.recover()
-        });
-        span.record("outcome", outcome(&opened));
-        opened?;
+        traced("open", None, || {
+            worker.locked(&[Root::Pods], |worker| {
+                worker.generation = worker.host.generation()?;
+                worker.recover()
+            })
+        })?;
         Ok((worker, shared))
     }
 
     /// Runs `request` under the locks it needs, after re-reading the pods
     /// directory when another process changed it.
     pub(crate) fn run(&mut self, request: NodeRequest) -> Result<NodeResponse, Error> {
-        let span = tracing::info_span!(
-            target: "podns",
-            "podns",
-            operation = request.name(),
-            pod = request.pod().map_or("-", |pod| pod.as_str()),
-            outcome = tracing::field::Empty,
-        );
-        let _entered = span.enter();
+        let pod = request.pod().cloned();
+        traced(request.name(), pod.as_ref(), || self.run_locked(request))
+    }
+
+    fn run_locked(&mut self, request: NodeRequest) -> Result<NodeResponse, Error> {
         if request.uses_pods_dir() && !self.shared.has_pods_dir {
-            span.record("outcome", "no-pods-dir");
             return Err(NodeError::NoPodsDir.into());
         }
         let mut roots = Vec::with_capacity(2);
@@ -123,14 +112,12 @@ impl<H: Host> Worker<H> {
             roots.push(Root::Run);
         }
         let refresh = request.uses_pods_dir();
-        let result = self.locked(&roots, |worker| {
+        self.locked(&roots, |worker| {
             if refresh {
                 worker.refresh()?;
             }
             worker.drive(request)
-        });
-        span.record("outcome", outcome(&result));
-        result
+        })
     }
 
     /// Re-reads the pods directory, under its lock, when another process
@@ -139,16 +126,9 @@ impl<H: Host> Worker<H> {
         if !self.shared.has_pods_dir {
             return Err(NodeError::NoPodsDir.into());
         }
-        let span = tracing::info_span!(
-            target: "podns",
-            "podns",
-            operation = "refresh",
-            outcome = tracing::field::Empty
-        );
-        let _entered = span.enter();
-        let result = self.locked(&[Root::Pods], Self::refresh);
-        span.record("outcome", outcome(&result));
-        result
+        traced("refresh", None, || {
+            self.locked(&[Root::Pods], Self::refresh)
+        })
     }
 
     /// Opens `dir` as a subpath root (the volume, the pod directory or a
@@ -237,11 +217,33 @@ impl<H: Host> Worker<H> {
     }
 }
 
-fn outcome<T>(result: &Result<T, Error>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(error) => error.kind(),
+/// Runs `body` in a span of `operation` on `pod`, which records the
+/// outcome: `ok` or the error's kind.
+fn traced<T>(
+    operation: &'static str,
+    pod: Option<&podns_core::PodUid>,
+    body: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let span = tracing::info_span!(
+        target: "podns",
+        "podns",
+        operation,
+        pod = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    if let Some(pod) = pod {
+        span.record("pod", pod.as_str());
     }
+    let _entered = span.enter();
+    let result = body();
+    span.record(
+        "outcome",
+        match &result {
+            Ok(_) => "ok",
+            Err(error) => error.kind(),
+        },
+    );
+    result
 }
 
 /// The shared engine, locked for each call of the driving loop.
