@@ -46,16 +46,9 @@ fn permissions(mode: u32) -> Mode {
 #[async_trait]
 impl Backend for LinuxBackend {
     async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
-        // The calls are short and local; blocking inside the future is what
-        // the single-threaded drivers of podns expect.
-        // Subpath mounts: see the subpath module.
-        if let Some(outcome) = self.execute_subpath(effect) {
-            return outcome;
-        }
-        // Pod namespaces: see the ns module.
-        if let Some(outcome) = self.execute_ns(effect) {
-            return outcome;
-        }
+        // The calls are short and local: they run on the caller's thread
+        // (a `Node` calls from its own). One arm per effect and no other, so
+        // that a new effect does not compile until it is executed here.
         match effect {
             Effect::ListDir { dir } => self.list_dir(dir),
             Effect::ReadFile { file, max_len } => self.read_file(file, *max_len),
@@ -71,12 +64,32 @@ impl Backend for LinuxBackend {
             Effect::RemoveFile { file } => self.remove_file(file),
             Effect::RemoveDir { dir } => self.remove_dir(dir),
             Effect::SyncFs { root } => self.sync_fs(*root),
-            other => Err(refuse(
-                Errno::EINVAL,
-                other.name(),
-                self.show(&other.subject()),
-                "unsupported effect",
-            )),
+            // Subpath mounts: see the subpath module.
+            Effect::StatBeneath { path } => self.stat_beneath(path),
+            Effect::StatNoFollow { path } => self.stat_no_follow(path),
+            Effect::MakeDirBeneath { dir, mode } => self.make_dir_beneath(dir, *mode),
+            Effect::CreateEmptyFile { file, mode } => self.create_empty_file(file, *mode),
+            Effect::BindMount {
+                source,
+                target,
+                expect,
+            } => self.bind_mount(source, target, *expect),
+            Effect::Unmount { target } => self.unmount(target),
+            Effect::ReadMountInfo => crate::subpath::read_mountinfo(),
+            // Pod namespaces: see the ns module.
+            Effect::SetUpRunDir => self.set_up_run_dir(),
+            Effect::CreatePinFile { file } => self.create_pin_file(file),
+            Effect::CreatePodNamespaces {
+                pod,
+                uid_map,
+                gid_map,
+                net_pin,
+                user_pin,
+            } => self.create_pod_namespaces(pod, uid_map, gid_map, net_pin, user_pin),
+            Effect::InspectPodNamespaces { net_pin, user_pin } => {
+                self.inspect_pod_namespaces(net_pin, user_pin)
+            }
+            Effect::DetachMount { target } => self.detach_mount(target),
         }
     }
 }

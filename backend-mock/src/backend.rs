@@ -109,44 +109,76 @@ impl MockBackend {
         self.namespaces.lose_power(&mut self.fs);
     }
 
+    /// One arm per effect and no other, so that a new effect does not
+    /// compile until the mock models it.
     fn run(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
-        // Subpath mounts: the mount table and the effects that use it.
-        if let Some(outcome) = crate::subpath::run(&mut self.fs, &mut self.mounts, effect) {
-            return outcome;
-        }
-        // Pod namespaces: their pins are nsfs mounts in the same table.
-        if let Some(outcome) = self.namespaces.run(&mut self.fs, &mut self.mounts, effect) {
-            return outcome;
-        }
+        use crate::subpath as mount;
+        let (fs, mounts) = (&mut self.fs, &mut self.mounts);
+        let done = |()| Observation::Done;
         match effect {
-            Effect::ListDir { dir } => self.fs.list_dir(dir).map(Observation::Listing),
+            Effect::ListDir { dir } => fs.list_dir(dir).map(Observation::Listing),
             Effect::ReadFile { file, max_len } => {
-                self.fs.read_file(file, *max_len).map(Observation::Contents)
+                fs.read_file(file, *max_len).map(Observation::Contents)
             }
-            Effect::CreateDir { dir, .. } => self
-                .fs
+            Effect::CreateDir { dir, .. } => fs
                 .create_dir(dir)
                 .map(|created| Observation::DirCreated { created }),
-            Effect::WriteNewFile { file, contents, .. } => self
-                .fs
-                .write_new_file(file, contents)
-                .map(|()| Observation::Done),
-            Effect::SyncFile { file } => self.fs.sync_file(file).map(|()| Observation::Done),
-            Effect::Rename { from, to } => self.fs.rename(from, to).map(|()| Observation::Done),
-            Effect::SyncDir { dir } => self.fs.sync_dir(dir).map(|()| Observation::Done),
-            Effect::RemoveFile { file } => self
-                .fs
-                .remove_file(file)
+            Effect::WriteNewFile { file, contents, .. } => {
+                fs.write_new_file(file, contents).map(done)
+            }
+            Effect::SyncFile { file } => fs.sync_file(file).map(done),
+            Effect::Rename { from, to } => fs.rename(from, to).map(done),
+            Effect::SyncDir { dir } => fs.sync_dir(dir).map(done),
+            Effect::RemoveFile { file } => mount::refuse_mount_point(mounts, file)
+                .and_then(|()| fs.remove_file(file))
                 .map(|existed| Observation::FileRemoved { existed }),
-            Effect::RemoveDir { dir } => self.fs.remove_dir(dir).map(|()| Observation::Done),
+            Effect::RemoveDir { dir } => mount::refuse_mount_point(mounts, dir)
+                .and_then(|()| fs.remove_dir(dir))
+                .map(done),
             Effect::SyncFs { .. } => {
-                self.fs.sync_all();
+                fs.sync_all();
                 Ok(Observation::Done)
             }
-            other => Err(EffectError::new(
-                Errno::EINVAL,
-                format!("the mock backend does not model {}", other.name()),
-            )),
+            // Subpath mounts: the mount table and the effects that use it.
+            Effect::StatBeneath { path } => {
+                mount::resolve_beneath(fs, mounts, path).map(|(ino, _)| mount::inode(fs, ino))
+            }
+            Effect::StatNoFollow { path } => {
+                mount::resolve_no_follow(fs, mounts, path).map(|ino| mount::inode(fs, ino))
+            }
+            Effect::MakeDirBeneath { dir, .. } => mount::make_dir_beneath(fs, mounts, dir)
+                .map(|created| Observation::DirCreated { created }),
+            Effect::CreateEmptyFile { file, .. } => {
+                mount::create_empty_file(fs, mounts, file).map(done)
+            }
+            Effect::BindMount {
+                source,
+                target,
+                expect,
+            } => mount::bind_mount(fs, mounts, source, target, *expect).map(done),
+            Effect::Unmount { target } => mount::unmount(fs, mounts, target).map(done),
+            Effect::ReadMountInfo => Ok(Observation::Contents(mounts.mountinfo().into_bytes())),
+            // Pod namespaces: their pins are nsfs mounts in the same table.
+            Effect::SetUpRunDir => {
+                self.namespaces.set_up_run_dir();
+                Ok(Observation::Done)
+            }
+            Effect::CreatePinFile { file } => fs.write_new_file(file, &[]).map(done),
+            Effect::CreatePodNamespaces {
+                uid_map,
+                gid_map,
+                net_pin,
+                user_pin,
+                ..
+            } => self
+                .namespaces
+                .create(fs, mounts, [uid_map, gid_map], net_pin, user_pin, false)
+                .map(Observation::PodNamespaces),
+            Effect::InspectPodNamespaces { net_pin, user_pin } => self
+                .namespaces
+                .inspect(fs, mounts, net_pin, user_pin)
+                .map(Observation::PodNamespaces),
+            Effect::DetachMount { target } => self.namespaces.detach(fs, mounts, target).map(done),
         }
     }
 }

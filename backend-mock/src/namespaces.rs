@@ -17,8 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use podns_core::{
-    Effect, EffectError, Errno, IdMap, NamespaceId, NamespaceKind, Observation, PinnedNamespaces,
-    Root, RootPath,
+    Effect, EffectError, Errno, IdMap, NamespaceId, NamespaceKind, PinnedNamespaces, Root, RootPath,
 };
 
 use crate::backend::MockBackend;
@@ -90,38 +89,9 @@ impl MockNamespaces {
         &self.namespaces
     }
 
-    /// Executes a pod-namespace effect; `None` for every other effect.
-    pub(crate) fn run(
-        &mut self,
-        fs: &mut MockFs,
-        mounts: &mut MockMounts,
-        effect: &Effect,
-    ) -> Option<Result<Observation, EffectError>> {
-        Some(match effect {
-            Effect::SetUpRunDir => {
-                self.run_dir_set_up = true;
-                Ok(Observation::Done)
-            }
-            Effect::CreatePinFile { file } => {
-                fs.write_new_file(file, &[]).map(|()| Observation::Done)
-            }
-            Effect::CreatePodNamespaces {
-                uid_map,
-                gid_map,
-                net_pin,
-                user_pin,
-                ..
-            } => self
-                .create(fs, mounts, [uid_map, gid_map], net_pin, user_pin, false)
-                .map(Observation::PodNamespaces),
-            Effect::InspectPodNamespaces { net_pin, user_pin } => self
-                .inspect(fs, mounts, net_pin, user_pin)
-                .map(Observation::PodNamespaces),
-            Effect::DetachMount { target } => {
-                self.detach(fs, mounts, target).map(|()| Observation::Done)
-            }
-            _ => return None,
-        })
+    /// Records that the run directory was set up.
+    pub(crate) fn set_up_run_dir(&mut self) {
+        self.run_dir_set_up = true;
     }
 
     /// An injected `EIO` failure of [`Effect::CreatePodNamespaces`] happens
@@ -191,7 +161,7 @@ impl MockNamespaces {
         Ok(())
     }
 
-    fn create(
+    pub(crate) fn create(
         &mut self,
         fs: &MockFs,
         mounts: &mut MockMounts,
@@ -227,7 +197,7 @@ impl MockNamespaces {
         self.facts(mounts, net_pin, user_pin)
     }
 
-    fn inspect(
+    pub(crate) fn inspect(
         &self,
         fs: &MockFs,
         mounts: &MockMounts,
@@ -275,7 +245,7 @@ impl MockNamespaces {
         })
     }
 
-    fn detach(
+    pub(crate) fn detach(
         &mut self,
         fs: &MockFs,
         mounts: &mut MockMounts,

@@ -9,7 +9,7 @@
 //! kept.
 
 use podns_core::{
-    Effect, EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, RelPath, RootPath,
+    EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, RelPath, RootPath,
 };
 
 use crate::backend::MockBackend;
@@ -19,38 +19,13 @@ use crate::mounts::{MOCK_DEV, MockMounts, MountSource};
 /// Linux's limit on symlinks followed in one resolution.
 const MAX_SYMLINKS: usize = 40;
 
-type Outcome = Result<Observation, EffectError>;
 
-/// Executes one subpath effect; `None` for any other effect.
-pub(crate) fn run(fs: &mut MockFs, mounts: &mut MockMounts, effect: &Effect) -> Option<Outcome> {
-    Some(match effect {
-        Effect::StatBeneath { path } => {
-            resolve_beneath(fs, mounts, path).map(|(ino, _)| inode(fs, ino))
-        }
-        Effect::StatNoFollow { path } => {
-            resolve_no_follow(fs, mounts, path).map(|ino| inode(fs, ino))
-        }
-        Effect::MakeDirBeneath { dir, .. } => {
-            make_dir_beneath(fs, mounts, dir).map(|created| Observation::DirCreated { created })
-        }
-        Effect::CreateEmptyFile { file, .. } => {
-            create_empty_file(fs, mounts, file).map(|()| Observation::Done)
-        }
-        Effect::BindMount {
-            source,
-            target,
-            expect,
-        } => bind_mount(fs, mounts, source, target, *expect).map(|()| Observation::Done),
-        Effect::Unmount { target } => unmount(fs, mounts, target).map(|()| Observation::Done),
-        Effect::ReadMountInfo => Ok(Observation::Contents(mounts.mountinfo().into_bytes())),
-        // The kernel refuses to remove a mount point in use by this namespace.
-        Effect::RemoveDir { dir: path } | Effect::RemoveFile { file: path }
-            if mounts.is_mount_point(path) =>
-        {
-            Err(error(Errno::EBUSY, "remove (a mount point)", path))
-        }
-        _ => return None,
-    })
+/// The kernel refuses to remove a mount point in use by this namespace.
+pub(crate) fn refuse_mount_point(mounts: &MockMounts, path: &RootPath) -> Result<(), EffectError> {
+    if mounts.is_mount_point(path) {
+        return Err(error(Errno::EBUSY, "remove (a mount point)", path));
+    }
+    Ok(())
 }
 
 impl MockBackend {
@@ -66,7 +41,7 @@ impl MockBackend {
     }
 }
 
-fn inode(fs: &MockFs, ino: Ino) -> Observation {
+pub(crate) fn inode(fs: &MockFs, ino: Ino) -> Observation {
     let kind = fs.nodes[&ino].kind();
     Observation::Inode(InodeInfo {
         id: FileId { dev: MOCK_DEV, ino },
@@ -102,7 +77,7 @@ fn shown(mounts: &MockMounts, path: &RootPath, ino: Ino) -> Ino {
 
 /// Resolves `path` following relative symlinks that stay below its root.
 /// Returns the inode and the symlink-free path it was found at.
-fn resolve_beneath(
+pub(crate) fn resolve_beneath(
     fs: &MockFs,
     mounts: &MockMounts,
     path: &RootPath,
@@ -189,7 +164,7 @@ fn resolve_parent_no_follow<'p>(
 }
 
 /// `lstat` below the root: the entry itself, or its topmost mount.
-fn resolve_no_follow(
+pub(crate) fn resolve_no_follow(
     fs: &MockFs,
     mounts: &MockMounts,
     path: &RootPath,
@@ -204,7 +179,7 @@ fn resolve_no_follow(
     Ok(shown(mounts, path, ino))
 }
 
-fn make_dir_beneath(
+pub(crate) fn make_dir_beneath(
     fs: &mut MockFs,
     mounts: &MockMounts,
     dir: &RootPath,
@@ -237,7 +212,7 @@ fn make_dir_beneath(
     Ok(false)
 }
 
-fn create_empty_file(
+pub(crate) fn create_empty_file(
     fs: &mut MockFs,
     mounts: &MockMounts,
     file: &RootPath,
@@ -261,7 +236,7 @@ fn create_empty_file(
     }
 }
 
-fn bind_mount(
+pub(crate) fn bind_mount(
     fs: &MockFs,
     mounts: &mut MockMounts,
     source: &RootPath,
@@ -298,7 +273,11 @@ fn bind_mount(
     Ok(())
 }
 
-fn unmount(fs: &MockFs, mounts: &mut MockMounts, target: &RootPath) -> Result<(), EffectError> {
+pub(crate) fn unmount(
+    fs: &MockFs,
+    mounts: &mut MockMounts,
+    target: &RootPath,
+) -> Result<(), EffectError> {
     let (dir, name) = resolve_parent_no_follow(fs, mounts, target)?;
     let Some(ino) = fs.lookup(dir, name) else {
         return Err(error(Errno::ENOENT, "umount", target));

@@ -84,28 +84,7 @@ impl LinuxBackend {
         }
     }
 
-    /// Executes a pod-namespace effect; `None` for any other effect.
-    pub(crate) fn execute_ns(&mut self, effect: &podns_core::Effect) -> Option<Outcome> {
-        use podns_core::Effect;
-        Some(match effect {
-            Effect::SetUpRunDir => self.set_up_run_dir(),
-            Effect::CreatePinFile { file } => self.create_pin_file(file),
-            Effect::CreatePodNamespaces {
-                pod,
-                uid_map,
-                gid_map,
-                net_pin,
-                user_pin,
-            } => self.create_pod_namespaces(pod, uid_map, gid_map, net_pin, user_pin),
-            Effect::InspectPodNamespaces { net_pin, user_pin } => {
-                self.inspect_pod_namespaces(net_pin, user_pin)
-            }
-            Effect::DetachMount { target } => self.detach_mount(target),
-            _ => return None,
-        })
-    }
-
-    fn set_up_run_dir(&mut self) -> Outcome {
+    pub(crate) fn set_up_run_dir(&mut self) -> Outcome {
         let Some(dir) = self.ns.run_dir.clone() else {
             return Err(refuse(
                 Errno::EINVAL,
@@ -160,7 +139,7 @@ impl LinuxBackend {
         Ok(Observation::Done)
     }
 
-    fn create_pin_file(&self, file: &RootPath) -> Outcome {
+    pub(crate) fn create_pin_file(&self, file: &RootPath) -> Outcome {
         let (parent, name) = self.open_parent(file)?;
         let flags =
             OFlags::CREATE | OFlags::EXCL | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
@@ -194,7 +173,7 @@ impl LinuxBackend {
         Ok(fd)
     }
 
-    fn create_pod_namespaces(
+    pub(crate) fn create_pod_namespaces(
         &mut self,
         pod: &PodUid,
         uid_map: &IdMap,
@@ -302,7 +281,11 @@ impl LinuxBackend {
         Ok((facts, user_fd))
     }
 
-    fn inspect_pod_namespaces(&self, net_pin: &RootPath, user_pin: &RootPath) -> Outcome {
+    pub(crate) fn inspect_pod_namespaces(
+        &self,
+        net_pin: &RootPath,
+        user_pin: &RootPath,
+    ) -> Outcome {
         let (mut facts, user_fd) = self.measure(net_pin, user_pin)?;
         // Only a process in the namespace shows its maps: a helper joins it.
         let helper = Helper::spawn(HelperMode::JoinUserNamespace(user_fd.as_fd()))?;
@@ -319,7 +302,7 @@ impl LinuxBackend {
         Ok(Observation::PodNamespaces(facts))
     }
 
-    fn detach_mount(&self, target: &RootPath) -> Outcome {
+    pub(crate) fn detach_mount(&self, target: &RootPath) -> Outcome {
         if target.path.is_root() {
             return Err(refuse(
                 Errno::EINVAL,

@@ -9,7 +9,7 @@ pub(crate) mod mount;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use podns_core::{Effect, EffectError, Errno, InodeInfo, Observation, Root, RootPath};
+use podns_core::{EffectError, Errno, InodeInfo, Observation, Root, RootPath};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
 use crate::error::{BackendError, fail, id_of, kind_of, refuse};
@@ -56,25 +56,7 @@ impl LinuxBackend {
         self.subpath.proc_fd_bind.store(on, Ordering::Relaxed);
     }
 
-    /// Executes a subpath effect; `None` for any other effect.
-    pub(crate) fn execute_subpath(&mut self, effect: &Effect) -> Option<Outcome> {
-        Some(match effect {
-            Effect::StatBeneath { path } => self.stat_beneath(path),
-            Effect::StatNoFollow { path } => self.stat_no_follow(path),
-            Effect::MakeDirBeneath { dir, mode } => self.make_dir_beneath(dir, *mode),
-            Effect::CreateEmptyFile { file, mode } => self.create_empty_file(file, *mode),
-            Effect::BindMount {
-                source,
-                target,
-                expect,
-            } => self.bind_mount(source, target, *expect),
-            Effect::Unmount { target } => self.unmount(target),
-            Effect::ReadMountInfo => read_mountinfo(),
-            _ => return None,
-        })
-    }
-
-    fn stat_beneath(&self, path: &RootPath) -> Outcome {
+    pub(crate) fn stat_beneath(&self, path: &RootPath) -> Outcome {
         let shown = self.labels.show(path);
         let fd = beneath::open_beneath(&self.resolver, self.root_fd(path)?, &path.path)
             .map_err(|failed| fail(failed.op, &shown, failed.errno))?;
@@ -82,7 +64,7 @@ impl LinuxBackend {
         Ok(Observation::Inode(info(&stat)))
     }
 
-    fn stat_no_follow(&self, path: &RootPath) -> Outcome {
+    pub(crate) fn stat_no_follow(&self, path: &RootPath) -> Outcome {
         let shown = self.labels.show(path);
         let stat = if path.path.is_root() {
             rustix::fs::fstat(self.root_fd(path)?)
@@ -94,13 +76,13 @@ impl LinuxBackend {
         Ok(Observation::Inode(info(&stat)))
     }
 
-    fn make_dir_beneath(&self, dir: &RootPath, mode: u32) -> Outcome {
+    pub(crate) fn make_dir_beneath(&self, dir: &RootPath, mode: u32) -> Outcome {
         let created = mkdir::make_dir_beneath(&self.resolver, self.root_fd(dir)?, &dir.path, mode)
             .map_err(|failed| fail(failed.op, self.labels.show(dir), failed.errno))?;
         Ok(Observation::DirCreated { created })
     }
 
-    fn create_empty_file(&self, file: &RootPath, mode: u32) -> Outcome {
+    pub(crate) fn create_empty_file(&self, file: &RootPath, mode: u32) -> Outcome {
         let shown = self.labels.show(file);
         let (parent, name) = self.open_parent(file)?;
         let flags =
@@ -126,7 +108,7 @@ impl LinuxBackend {
     }
 }
 
-fn read_mountinfo() -> Outcome {
+pub(crate) fn read_mountinfo() -> Outcome {
     const PATH: &str = "/proc/self/mountinfo";
     let fd = rustix::fs::open(PATH, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| fail("open", PATH, e))?;

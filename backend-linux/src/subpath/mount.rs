@@ -47,7 +47,7 @@ pub(crate) enum BindFailed {
 }
 
 impl LinuxBackend {
-    pub(super) fn bind_mount(
+    pub(crate) fn bind_mount(
         &self,
         source: &RootPath,
         target: &RootPath,
@@ -160,7 +160,7 @@ impl LinuxBackend {
         }
     }
 
-    pub(super) fn unmount(&self, target: &RootPath) -> Outcome {
+    pub(crate) fn unmount(&self, target: &RootPath) -> Outcome {
         if target.path.is_root() {
             return Err(refuse(
                 Errno::EINVAL,

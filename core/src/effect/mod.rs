@@ -29,9 +29,12 @@ use crate::path::{PodUid, Root, RootLabels, RootPath};
 /// - A backend MUST report failure as an [`EffectError`] carrying the errno it
 ///   got; it MUST NOT retry an effect that may have taken effect, and MUST NOT
 ///   panic.
+///
+/// The enum is deliberately not `#[non_exhaustive]`: every backend matches
+/// it exhaustively, so a new effect does not compile until each backend
+/// executes it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
 pub enum Effect {
     /// List the entries of directory `dir`, without `.` and `..`.
     ///
