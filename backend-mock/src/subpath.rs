@@ -19,7 +19,6 @@ use crate::mounts::{MOCK_DEV, MockMounts, MountSource};
 /// Linux's limit on symlinks followed in one resolution.
 const MAX_SYMLINKS: usize = 40;
 
-
 /// The kernel refuses to remove a mount point in use by this namespace.
 pub(crate) fn refuse_mount_point(mounts: &MockMounts, path: &RootPath) -> Result<(), EffectError> {
     if mounts.is_mount_point(path) {

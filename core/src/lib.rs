@@ -126,6 +126,7 @@ mod idmap;
 mod mountinfo;
 mod node;
 mod ns;
+mod op_error;
 mod path;
 mod recording;
 mod request_slot;
@@ -152,6 +153,7 @@ pub use mountinfo::{
 };
 pub use node::{NamespaceListing, NodeEngine, NodeError, NodeRequest, NodeResponse, PodSandbox};
 pub use ns::*;
+pub use op_error::DrivingError;
 pub use path::{
     ComponentError, InvalidPodUid, MAX_COMPONENT_LEN, PodUid, RESERVED_PREFIX, RelPath, Root,
     RootLabels, RootPath, validate_component,

@@ -3,11 +3,14 @@
 //!
 //! Each engine holds a [`RequestSlot`] of its own operation type and keeps
 //! only what is particular to it (the userns registry, the namespace run
-//! directory, the subpath labels). The slot enforces the driving contract of
-//! the crate docs the same way for all three: `poll_effect` gives nothing
-//! while an outcome is awaited, and an outcome nobody asked for is ignored.
+//! directory, the subpath labels). The slot enforces the invariant of
+//! [`crate::Engine`] the same way for every engine: at most one effect is
+//! awaiting its outcome. Polling while one is awaited is a bug of the driver
+//! that debug builds catch with an assertion; an outcome that no effect
+//! awaits fails the running request with a [`DrivingError`].
 
 use crate::effect::{Effect, Outcome};
+use crate::op_error::DrivingError;
 
 /// What an operation wants next.
 #[derive(Debug, Clone)]
@@ -64,6 +67,10 @@ impl<Op, R, E> RequestSlot<Op, R, E> {
     /// `step` finishes the operation (its result is then kept for
     /// [`RequestSlot::poll_completion`]).
     pub fn poll(&mut self, step: impl FnOnce(&mut Op) -> Step<R, E>) -> Option<Effect> {
+        debug_assert!(
+            !self.awaiting_outcome,
+            "poll_effect while an effect awaits its outcome: hand the outcome back first"
+        );
         if self.awaiting_outcome {
             return None;
         }
@@ -80,14 +87,21 @@ impl<Op, R, E> RequestSlot<Op, R, E> {
         }
     }
 
-    /// Hands `outcome` to the running operation through `handle`, when an
-    /// effect is awaiting it; otherwise ignores it.
-    pub fn handle(&mut self, outcome: Outcome, handle: impl FnOnce(&mut Op, Outcome)) {
-        if !std::mem::take(&mut self.awaiting_outcome) {
+    /// Hands `outcome` to the running operation through `handle`. An
+    /// outcome that no effect awaits ends the running request with a
+    /// [`DrivingError`]: whatever it answers, the operation never asked.
+    pub fn handle(&mut self, outcome: Outcome, handle: impl FnOnce(&mut Op, Outcome))
+    where
+        E: From<DrivingError>,
+    {
+        if std::mem::take(&mut self.awaiting_outcome) {
+            if let Some(op) = self.active.as_mut() {
+                handle(op, outcome);
+            }
             return;
         }
-        if let Some(op) = self.active.as_mut() {
-            handle(op, outcome);
+        if self.active.take().is_some() {
+            self.completion = Some(Err(E::from(DrivingError)));
         }
     }
 
@@ -108,7 +122,20 @@ mod tests {
         handled: Vec<bool>,
     }
 
-    fn step(op: &mut TwoSyncs) -> Step<usize, ()> {
+    /// The error of the slots under test.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Failed {
+        Driving,
+        AtOnce,
+    }
+
+    impl From<DrivingError> for Failed {
+        fn from(_: DrivingError) -> Self {
+            Failed::Driving
+        }
+    }
+
+    fn step(op: &mut TwoSyncs) -> Step<usize, Failed> {
         if op.handled.len() == 2 {
             return Step::Finish(Ok(op.handled.iter().filter(|ok| **ok).count()));
         }
@@ -122,14 +149,12 @@ mod tests {
     }
 
     #[test]
-    fn one_effect_at_a_time_and_stray_outcomes_are_ignored() {
-        let mut slot: RequestSlot<TwoSyncs, usize, ()> = RequestSlot::default();
+    fn one_effect_at_a_time() {
+        let mut slot: RequestSlot<TwoSyncs, usize, Failed> = RequestSlot::default();
         assert_eq!(slot.poll(step), None, "nothing runs yet");
         slot.start(TwoSyncs::default());
         assert!(slot.is_busy());
         assert!(slot.poll(step).is_some());
-        assert_eq!(slot.poll(step), None, "the first outcome is awaited");
-        slot.handle(Ok(Observation::Done), handle);
         slot.handle(Ok(Observation::Done), handle);
         assert!(slot.poll(step).is_some());
         slot.handle(Err(EffectError::new(Errno::EIO, "sync")), handle);
@@ -140,12 +165,35 @@ mod tests {
     }
 
     #[test]
+    fn a_stray_outcome_fails_the_request() {
+        let mut slot: RequestSlot<TwoSyncs, usize, Failed> = RequestSlot::default();
+        slot.start(TwoSyncs::default());
+        assert!(slot.poll(step).is_some());
+        slot.handle(Ok(Observation::Done), handle);
+        // No effect was polled since: nobody asked for this one.
+        slot.handle(Ok(Observation::Done), handle);
+        assert_eq!(slot.poll(step), None);
+        assert_eq!(slot.poll_completion(), Some(Err(Failed::Driving)));
+        assert!(!slot.is_busy());
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "poll_effect while an effect awaits its outcome")]
+    fn polling_while_an_outcome_is_awaited_is_caught() {
+        let mut slot: RequestSlot<TwoSyncs, usize, Failed> = RequestSlot::default();
+        slot.start(TwoSyncs::default());
+        assert!(slot.poll(step).is_some());
+        slot.poll(step);
+    }
+
+    #[test]
     fn a_result_at_once_keeps_the_slot_busy_until_taken() {
-        let mut slot: RequestSlot<TwoSyncs, usize, ()> = RequestSlot::default();
-        slot.finish_at_once(Err(()));
+        let mut slot: RequestSlot<TwoSyncs, usize, Failed> = RequestSlot::default();
+        slot.finish_at_once(Err(Failed::AtOnce));
         assert!(slot.is_busy());
         assert_eq!(slot.poll(step), None);
-        assert_eq!(slot.poll_completion(), Some(Err(())));
+        assert_eq!(slot.poll_completion(), Some(Err(Failed::AtOnce)));
         assert!(!slot.is_busy());
     }
 }

@@ -580,7 +580,7 @@ fn a_failed_run_dir_set_up_fails_the_request_and_is_retried() {
     assert!(
         error
             .to_string()
-            .starts_with("set up the run directory /run/podns failed"),
+            .starts_with("cannot set up the run directory /run/podns:"),
         "{error}"
     );
     assert!(!node.ns().is_run_dir_ready());

@@ -417,7 +417,7 @@ fn a_bad_mount_table_changes_nothing() {
     assert!(engine.poll_effect().is_none());
     let result = engine.poll_completion().unwrap();
     assert!(
-        matches!(result, Err(SubpathError::MountTable(_))),
+        matches!(result, Err(SubpathError::MountInfo { .. })),
         "{result:?}"
     );
 }

@@ -193,6 +193,9 @@ pub enum NodeError {
         /// The run directory.
         run_dir: String,
     },
+    /// The driver broke the driving contract.
+    #[error(transparent)]
+    Driving(#[from] crate::op_error::DrivingError),
     /// A part answered a request with a response of another request; this
     /// is a bug of podns.
     #[error("internal error: {0}; this is a bug, please report it")]
@@ -211,6 +214,7 @@ impl ErrorDetails for NodeError {
             NodeError::NotAllocated { .. } => "not-allocated",
             NodeError::NotPinned { .. } => "not-pinned",
             NodeError::Internal(_) => "internal",
+            NodeError::Driving(_) => "driving-error",
         }
     }
 

@@ -188,7 +188,7 @@ pub enum NsError {
     #[error("another namespace request is running; drive it to completion first")]
     Busy,
     /// A backend step failed.
-    #[error("{action} {shown} failed: {source}")]
+    #[error("cannot {action} {shown}: {source}")]
     Io {
         /// What the step was for.
         action: &'static str,
@@ -247,8 +247,14 @@ pub enum NsError {
         /// Rollback steps that failed.
         left_behind: Vec<NsError>,
     },
-    /// The backend answered an effect with the wrong kind of observation.
-    #[error("the backend answered {effect} with {got}; this is a backend bug")]
+    /// The driver broke the driving contract.
+    #[error(transparent)]
+    Driving(#[from] crate::op_error::DrivingError),
+    /// The backend answered an effect with an observation it never returns.
+    #[error(
+        "the backend answered {effect} with {got}, which that effect never returns; this is a \
+         backend bug, please report it"
+    )]
     UnexpectedObservation {
         /// The effect's name.
         effect: &'static str,
@@ -267,6 +273,7 @@ impl ErrorDetails for NsError {
             NsError::Verification { .. } => "verification-failed",
             NsError::CreateFailed { cause, .. } => cause.kind(),
             NsError::UnexpectedObservation { .. } => "backend-bug",
+            NsError::Driving(_) => "driving-error",
         }
     }
 
@@ -288,3 +295,4 @@ impl ErrorDetails for NsError {
 }
 
 serialize_as_error_details!(NsError);
+crate::op_error::op_error_variants!(NsError);

@@ -39,31 +39,7 @@ pub use request::{
     SubpathError, SubpathRequest, SubpathResponse,
 };
 
-use crate::effect::{EffectError, Observation};
-use crate::path::{RootLabels, RootPath};
+use crate::op_error::{io_error, unexpected};
 
 /// What an operation wants next.
 type Step = crate::request_slot::Step<SubpathResponse, SubpathError>;
-
-/// The error for a failed step.
-fn io_error(
-    labels: &RootLabels,
-    action: &'static str,
-    path: &RootPath,
-    source: EffectError,
-) -> SubpathError {
-    SubpathError::Io {
-        action,
-        path: path.clone(),
-        shown: labels.show(path),
-        source,
-    }
-}
-
-/// The error for an observation that does not fit the effect.
-fn unexpected(effect: &'static str, got: &Observation) -> SubpathError {
-    SubpathError::UnexpectedObservation {
-        effect,
-        got: format!("{got:?}"),
-    }
-}

@@ -44,7 +44,7 @@ impl MountsBelow {
                 ));
             }
         };
-        Self::parse(&table, dir).map_err(SubpathError::MountTable)
+        Self::parse(&table, dir).map_err(|source| SubpathError::MountInfo { source })
     }
 
     /// How many mounts are stacked exactly on `path`.

@@ -164,10 +164,13 @@ pub enum SubpathError {
     },
     /// The mount table could not be parsed, so no mount decision was made.
     #[error(
-        "cannot parse the mount table /proc/self/mountinfo ({0}); nothing was mounted or \
-         unmounted; please report this with the table"
+        "cannot parse /proc/self/mountinfo: {source}; podns decides what to mount and unmount \
+         only from a table it fully understands, so it changed nothing"
     )]
-    MountTable(MountInfoError),
+    MountInfo {
+        /// The first bad line.
+        source: MountInfoError,
+    },
     /// A mount point kept having other mounts on it.
     #[error(
         "{shown} still has a mount of another file after {count} unmounts; something keeps \
@@ -181,6 +184,9 @@ pub enum SubpathError {
         /// How many mounts were removed.
         count: u32,
     },
+    /// The driver broke the driving contract.
+    #[error(transparent)]
+    Driving(#[from] crate::op_error::DrivingError),
     /// The backend answered an effect with an observation it never returns.
     #[error(
         "the backend answered {effect} with {got}, which that effect never returns; this is a \
@@ -201,9 +207,10 @@ impl ErrorDetails for SubpathError {
             SubpathError::Unsafe { .. } => "unsafe-subpath",
             SubpathError::Missing { .. } => "missing-subpath",
             SubpathError::Io { .. } => "io",
-            SubpathError::MountTable(_) => "mount-table",
+            SubpathError::MountInfo { .. } => "bad-mountinfo",
             SubpathError::StackedMounts { .. } => "stacked-mounts",
-            SubpathError::UnexpectedObservation { .. } => "internal",
+            SubpathError::UnexpectedObservation { .. } => "backend-bug",
+            SubpathError::Driving(_) => "driving-error",
         }
     }
 
@@ -229,3 +236,4 @@ impl ErrorDetails for SubpathError {
 }
 
 serialize_as_error_details!(SubpathError);
+crate::op_error::op_error_variants!(SubpathError);

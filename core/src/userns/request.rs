@@ -179,7 +179,7 @@ pub enum OperationError {
         problem: Problem,
     },
     /// A backend step failed.
-    #[error("{action} {shown} failed: {source}")]
+    #[error("cannot {action} {shown}: {source}")]
     Io {
         /// What the step was for.
         action: &'static str,
@@ -190,8 +190,14 @@ pub enum OperationError {
         /// The backend's error.
         source: EffectError,
     },
-    /// The backend answered an effect with the wrong kind of observation.
-    #[error("the backend answered {effect} with {got}; this is a backend bug")]
+    /// The driver broke the driving contract.
+    #[error(transparent)]
+    Driving(#[from] crate::op_error::DrivingError),
+    /// The backend answered an effect with an observation it never returns.
+    #[error(
+        "the backend answered {effect} with {got}, which that effect never returns; this is a \
+         backend bug, please report it"
+    )]
     UnexpectedObservation {
         /// The effect's name.
         effect: &'static str,
@@ -211,6 +217,7 @@ impl ErrorDetails for OperationError {
             OperationError::PodProblem { .. } => "pod-problem",
             OperationError::Io { .. } => "io",
             OperationError::UnexpectedObservation { .. } => "backend-bug",
+            OperationError::Driving(_) => "driving-error",
         }
     }
 
@@ -230,3 +237,4 @@ impl ErrorDetails for OperationError {
 }
 
 serialize_as_error_details!(OperationError);
+crate::op_error::op_error_variants!(OperationError);

@@ -21,6 +21,7 @@ use super::mounts::RunMounts;
 use super::request::{NsError, NsResponse};
 use crate::effect::{DirEntry, EffectError, EntryKind, Observation, Outcome};
 use crate::mountinfo::parse_mountinfo_bytes;
+pub(crate) use crate::op_error::unexpected;
 use crate::path::{PodUid, RootLabels, RootPath};
 
 /// What an operation wants next.
@@ -36,12 +37,7 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub fn io(&self, action: &'static str, path: &RootPath, source: EffectError) -> NsError {
-        NsError::Io {
-            action,
-            path: path.clone(),
-            shown: self.labels.show(path),
-            source,
-        }
+        crate::op_error::io_error(&self.labels, action, path, source)
     }
 
     /// The absolute path of a run path, for output a runtime can use.
@@ -62,14 +58,6 @@ impl Ctx {
                 error,
             )),
         }
-    }
-}
-
-/// The error for an observation that does not fit the effect.
-pub(crate) fn unexpected(effect: &'static str, got: &Observation) -> NsError {
-    NsError::UnexpectedObservation {
-        effect,
-        got: format!("{got:?}"),
     }
 }
 

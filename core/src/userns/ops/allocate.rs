@@ -133,7 +133,7 @@ impl AllocateOp {
             (Stage::CreatePodDir, Err(error)) => {
                 self.fail(io_error(
                     registry.labels(),
-                    "create pod directory",
+                    "create the pod directory",
                     &self.pod_dir,
                     error,
                 ));

@@ -12,10 +12,11 @@ pub(crate) use cleanup::CleanupOp;
 pub(crate) use recover::RecoverOp;
 pub(crate) use release::ReleaseOp;
 
+pub(crate) use crate::op_error::{io_error, unexpected};
+
 use super::registry::Registry;
 use super::request::{OperationError, Response};
-use crate::effect::{Observation, Outcome};
-use crate::path::{RootLabels, RootPath};
+use crate::effect::Outcome;
 
 /// What an operation wants next.
 pub(crate) type Step = crate::request_slot::Step<Response, OperationError>;
@@ -46,28 +47,5 @@ impl ActiveOp {
             ActiveOp::Release(op) => op.handle(registry, outcome),
             ActiveOp::Cleanup(op) => op.handle(registry, outcome),
         }
-    }
-}
-
-/// The error for a failed step.
-pub(crate) fn io_error(
-    labels: &RootLabels,
-    action: &'static str,
-    path: &RootPath,
-    source: crate::effect::EffectError,
-) -> OperationError {
-    OperationError::Io {
-        action,
-        path: path.clone(),
-        shown: labels.show(path),
-        source,
-    }
-}
-
-/// The error for an observation that does not fit the effect.
-pub(crate) fn unexpected(effect: &'static str, got: &Observation) -> OperationError {
-    OperationError::UnexpectedObservation {
-        effect,
-        got: format!("{got:?}"),
     }
 }
