@@ -24,7 +24,7 @@ use podns_backend_linux::LinuxBackend;
 use podns_bench::mount_namespace::rerun_in_private_mount_namespace;
 use podns_core::{
     AllocationPolicy, GetOrCreate, NamespaceEngine, NsRequest, PodIdMaps, PodUid, PoolConfig,
-    Request, Response, RunDirPath, UsernsEngine, drive, drive_engine,
+    Request, Response, RunDirPath, UsernsEngine, drive,
 };
 
 /// The `ip netns` name the benchmark uses.
@@ -90,9 +90,9 @@ fn library(c: &mut Criterion, dir: &Path) {
                 pod: pod.clone(),
                 maps: maps.clone(),
             };
-            pollster::block_on(drive_engine(&mut ns, &mut backend, create)).expect("create");
+            pollster::block_on(drive(&mut ns, &mut backend, create)).expect("create");
             let remove = NsRequest::Remove { pod: pod.clone() };
-            pollster::block_on(drive_engine(&mut ns, &mut backend, remove)).expect("remove");
+            pollster::block_on(drive(&mut ns, &mut backend, remove)).expect("remove");
         });
     });
     let podns = workspace_root().join("target/release/podns");

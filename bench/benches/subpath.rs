@@ -12,11 +12,11 @@ use podns_backend_linux::LinuxBackend;
 use podns_bench::mount_namespace::rerun_in_private_mount_namespace;
 use podns_core::{
     CleanSubpaths, HostDir, PrepareSubpath, SubpathEngine, SubpathName, SubpathNameField,
-    SubpathRequest, SubpathTarget, drive_subpath, parse_subpath,
+    SubpathRequest, SubpathTarget, drive, parse_subpath,
 };
 
 fn run(engine: &mut SubpathEngine, backend: &mut LinuxBackend, request: SubpathRequest) {
-    pollster::block_on(drive_subpath(engine, backend, request)).expect("the subpath request");
+    pollster::block_on(drive(engine, backend, request)).expect("the subpath request");
 }
 
 fn mount_and_clean(c: &mut Criterion, dir: &Path) {

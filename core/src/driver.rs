@@ -1,35 +1,42 @@
-//! The canonical loop that runs a request to completion against a backend.
+//! [`Engine`], the driving contract every podns engine follows, and
+//! [`drive`], the one loop that follows it.
 
 use crate::backend::Backend;
-use crate::userns::{OperationError, Request, Response, UsernsEngine};
+use crate::effect::{Effect, Outcome};
 
-/// Runs `request` on `engine` to completion, executing each effect on
-/// `backend` and feeding its outcome back. When a step fails, the engine's
-/// rollback effects are executed the same way before the error is returned.
-pub async fn drive<B: Backend + ?Sized>(
-    engine: &mut UsernsEngine,
-    backend: &mut B,
-    request: Request,
-) -> Result<Response, OperationError> {
-    drive_engine(engine, backend, request).await
-}
-
-/// Like [`drive`], but gives up after `max_effects` effects, leaving the
-/// request half-done exactly as a process kill at that point would. Returns
-/// `None` when the budget ran out first.
-pub async fn drive_bounded<B: Backend + ?Sized>(
-    engine: &mut UsernsEngine,
-    backend: &mut B,
-    request: Request,
-    max_effects: usize,
-) -> Option<Result<Response, OperationError>> {
-    drive_engine_bounded(engine, backend, request, max_effects).await
-}
-
-/// A sans-IO state machine with the driving contract of the crate docs:
-/// submit one request, execute each polled effect and hand its outcome back,
-/// then take the result. [`crate::UsernsEngine`], [`crate::NamespaceEngine`]
-/// and [`crate::SubpathEngine`] implement it, so [`drive_engine`] runs any.
+/// A sans-IO state machine: it is given requests and the outcomes of the
+/// effects it asked for, and gives effects and results. [`crate::UsernsEngine`],
+/// [`crate::NamespaceEngine`], [`crate::SubpathEngine`] and
+/// [`crate::NodeEngine`] implement it; each one's docs say only what differs
+/// (which request comes first, which roots its backend must hold).
+///
+/// # Methods, by group
+/// - Commands: [`Engine::submit`] starts a request.
+/// - Driving: [`Engine::poll_effect`] gives the next effect;
+///   [`Engine::handle_outcome`] takes what executing it produced.
+/// - Completion: [`Engine::poll_completion`] gives the request's result.
+///
+/// # The driving contract
+/// 1. `submit` one request. While it runs, `submit` fails with the engine's
+///    `Busy` error; some requests fail at once (a request before recovery).
+/// 2. Call `poll_effect`. For `Some(effect)`, execute it and pass its outcome,
+///    unchanged, to `handle_outcome`; then go back to 2. Never skip, reorder,
+///    retry or batch effects: each one may be a durability step, and a crash
+///    may fall between any two.
+/// 3. When `poll_effect` returns `None`, the request is complete:
+///    `poll_completion` returns its result once. Go back to 1.
+///
+/// # The invariant
+/// **At most one effect awaits its outcome.** Between a `poll_effect` that
+/// gave an effect and the `handle_outcome` of that effect's outcome, the
+/// driver calls neither again. Debug builds assert it on `poll_effect`; an
+/// outcome handed back with no effect awaiting it fails the running request
+/// with a [`crate::DrivingError`]. What an engine learns from the disk takes
+/// effect only once the outcomes it depends on are in, so the state it
+/// keeps is always one the protocol was designed for.
+///
+/// [`drive`] is this loop; [`drive_bounded`] stops it after a number of
+/// effects, as a crash there would.
 pub trait Engine {
     /// What the engine is asked to do.
     type Request;
@@ -38,41 +45,20 @@ pub trait Engine {
     /// Why a request failed.
     type Error;
 
-    /// Starts `request`; fails when another one is running.
+    /// 1. Starts `request`.
     fn submit(&mut self, request: Self::Request) -> Result<(), Self::Error>;
-    /// The next effect, or `None` when the request is complete.
-    fn poll_effect(&mut self) -> Option<crate::effect::Effect>;
-    /// The outcome of the effect last polled.
-    fn handle_outcome(&mut self, outcome: crate::effect::Outcome);
-    /// The result, once the request is complete.
+    /// 2. The next effect to execute, or `None` when the request is complete.
+    fn poll_effect(&mut self) -> Option<Effect>;
+    /// 2. The outcome of the effect `poll_effect` last gave.
+    fn handle_outcome(&mut self, outcome: Outcome);
+    /// 3. The result, once the request is complete.
     fn poll_completion(&mut self) -> Option<Result<Self::Response, Self::Error>>;
 }
 
-impl Engine for UsernsEngine {
-    type Request = Request;
-    type Response = Response;
-    type Error = OperationError;
-
-    fn submit(&mut self, request: Request) -> Result<(), OperationError> {
-        UsernsEngine::submit(self, request)
-    }
-
-    fn poll_effect(&mut self) -> Option<crate::effect::Effect> {
-        UsernsEngine::poll_effect(self)
-    }
-
-    fn handle_outcome(&mut self, outcome: crate::effect::Outcome) {
-        UsernsEngine::handle_outcome(self, outcome);
-    }
-
-    fn poll_completion(&mut self) -> Option<Result<Response, OperationError>> {
-        UsernsEngine::poll_completion(self)
-    }
-}
-
-/// Runs `request` on any [`Engine`] to completion: the one copy of the
-/// driving loop ([`drive`] and [`crate::drive_subpath`] are this loop, typed).
-pub async fn drive_engine<E: Engine + ?Sized, B: Backend + ?Sized>(
+/// Runs `request` on `engine` to completion: each effect is executed on
+/// `backend` and its outcome handed back, rollback effects included, before
+/// the result is returned.
+pub async fn drive<E: Engine + ?Sized, B: Backend + ?Sized>(
     engine: &mut E,
     backend: &mut B,
     request: E::Request,
@@ -87,10 +73,10 @@ pub async fn drive_engine<E: Engine + ?Sized, B: Backend + ?Sized>(
         .expect("poll_effect returned None with no effect outstanding, so the request is complete")
 }
 
-/// [`drive_bounded`] for any [`Engine`]: `None` when the budget of
-/// `max_effects` ran out first, leaving the request half-done as a process
-/// kill at that point would.
-pub async fn drive_engine_bounded<E: Engine + ?Sized, B: Backend + ?Sized>(
+/// Like [`drive`], but gives up after `max_effects` effects, leaving the
+/// request half-done exactly as a process kill at that point would. Returns
+/// `None` when the budget ran out first.
+pub async fn drive_bounded<E: Engine + ?Sized, B: Backend + ?Sized>(
     engine: &mut E,
     backend: &mut B,
     request: E::Request,
@@ -110,3 +96,33 @@ pub async fn drive_engine_bounded<E: Engine + ?Sized, B: Backend + ?Sized>(
     }
     engine.poll_completion()
 }
+
+/// Implements [`Engine`] for an engine type by forwarding to its inherent
+/// methods of the same names, so each engine states its contract types once,
+/// beside its own code.
+macro_rules! impl_engine {
+    ($engine:ty, $request:ty, $response:ty, $error:ty) => {
+        impl $crate::driver::Engine for $engine {
+            type Request = $request;
+            type Response = $response;
+            type Error = $error;
+
+            fn submit(&mut self, request: $request) -> Result<(), $error> {
+                <$engine>::submit(self, request)
+            }
+
+            fn poll_effect(&mut self) -> Option<$crate::effect::Effect> {
+                <$engine>::poll_effect(self)
+            }
+
+            fn handle_outcome(&mut self, outcome: $crate::effect::Outcome) {
+                <$engine>::handle_outcome(self, outcome);
+            }
+
+            fn poll_completion(&mut self) -> Option<Result<$response, $error>> {
+                <$engine>::poll_completion(self)
+            }
+        }
+    };
+}
+pub(crate) use impl_engine;

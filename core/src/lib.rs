@@ -18,12 +18,12 @@
 //!
 //! ## The engines
 //!
-//! | engine | decides | driver |
-//! |---|---|---|
-//! | [`UsernsEngine`] | per-pod host ID ranges and their `userns` files | [`drive`] |
-//! | [`NamespaceEngine`] | pinned pod namespaces under the run directory | [`drive_engine`] |
-//! | [`SubpathEngine`] | subpath bind mounts under a pod directory | [`drive_subpath`] |
-//! | [`NodeEngine`] | the three as one, and the flows across them | [`drive_engine`] |
+//! | engine | decides |
+//! |---|---|
+//! | [`UsernsEngine`] | per-pod host ID ranges and their `userns` files |
+//! | [`NamespaceEngine`] | pinned pod namespaces under the run directory |
+//! | [`SubpathEngine`] | subpath bind mounts under a pod directory |
+//! | [`NodeEngine`] | the three as one, and the flows across them |
 //!
 //! A long-lived node (`podns-backend-linux`'s `Node`) runs a [`NodeEngine`]
 //! on a [`Host`]: a backend that also locks the directories per request and
@@ -34,25 +34,14 @@
 //!
 //! ## The driving contract
 //!
-//! Every engine follows one loop; [`UsernsEngine`] shows it. Its methods come in groups:
-//! commands ([`UsernsEngine::submit`]), driving ([`UsernsEngine::poll_effect`],
-//! [`UsernsEngine::handle_outcome`]), completion
-//! ([`UsernsEngine::poll_completion`]) and getters. A driver must:
-//!
-//! 1. submit [`Request::Recover`] first (each process start is a restart);
-//! 2. submit one request;
-//! 3. call `poll_effect`; for each effect, execute it and pass its outcome to
-//!    `handle_outcome` before polling again, never skipping, reordering,
-//!    retrying or batching effects, since each one may be a durability step;
-//! 4. when `poll_effect` returns `None`, take the result from
-//!    `poll_completion`, then go back to 2.
-//!
-//! An engine applies what it learns from the disk only after the outcomes of
-//! the effects it depends on were handed back; recovery, for instance,
-//! rebuilds the userns registry in the `poll_effect` that follows the outcome
-//! of its final `syncfs`. Since each effect is one step of the protocol, a
-//! crash between any two effects leaves the disk in a state the protocol was
-//! designed for. [`drive`] is that loop:
+//! Every engine implements [`Engine`], whose docs state the contract once:
+//! submit one request, execute each effect from `poll_effect` and hand its
+//! outcome back before polling again, then take the result from
+//! `poll_completion`. At most one effect awaits its outcome at any time.
+//! Each engine's docs say only what differs: [`UsernsEngine`] must recover
+//! first ([`Request::Recover`], since each process start is a restart);
+//! [`NamespaceEngine`] sets up its run directory in its first request.
+//! [`drive`] is the loop, for any engine:
 //!
 //! ```no_run
 //! use async_trait::async_trait;
@@ -78,7 +67,7 @@
 //! let mut engine = UsernsEngine::new(pool, seed, AllocationPolicy::default());
 //! let mut backend = MyBackend;
 //!
-//! // 1. Recover: read every pod's userns file.
+//! // Recover first: read every pod's userns file.
 //! let Response::Recovered(report) =
 //!     podns_core::drive(&mut engine, &mut backend, Request::Recover).await?
 //! else {
@@ -88,7 +77,7 @@
 //!     eprintln!("{}: {}", problem.pod, problem.message);
 //! }
 //!
-//! // 2-4. One request at a time, written out without the helper:
+//! // Then one request at a time; here the loop written out by hand:
 //! let pod = PodUid::new("6f1c1b9e-6a0e-4c1a-9d1e-0d6e8f1f2a3b")?;
 //! engine.submit(Request::GetOrCreate(GetOrCreate::pod_mode(pod)))?;
 //! while let Some(effect) = engine.poll_effect() {
@@ -136,7 +125,7 @@ mod userns;
 pub use backend::Backend;
 #[cfg(feature = "mock")]
 pub use backend::MockBackend;
-pub use driver::{Engine, drive, drive_bounded, drive_engine, drive_engine_bounded};
+pub use driver::{Engine, drive, drive_bounded};
 pub use dry_run::{DryRun, Planned};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 pub use effect::{FileId, InodeInfo};
@@ -163,6 +152,6 @@ pub use subpath::{
     CleanSubpaths, HostDir, InvalidHostDir, InvalidSubpath, InvalidSubpathName, KeptPath, MakeDir,
     PrepareSubpath, PreparedSubpath, SubpathCleanReport, SubpathEngine, SubpathError, SubpathName,
     SubpathNameField, SubpathProblem, SubpathRequest, SubpathResponse, SubpathTarget,
-    VOLUME_SUBPATHS_DIR, drive_subpath, drive_subpath_bounded, parse_subpath, volume_subpaths_dir,
+    VOLUME_SUBPATHS_DIR, parse_subpath, volume_subpaths_dir,
 };
 pub use userns::*;

@@ -5,8 +5,7 @@ use podns_core::Recording;
 use podns_core::{
     AllocationPolicy, BrokenVariant, NodeEngine, NodeError, NodeRequest, NodeResponse,
     OperationError, RelPath, Request, Response, Root, RootPath, RunDirPath, SeededRng,
-    SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, UsernsEngine,
-    drive_engine_bounded, drive_subpath_bounded,
+    SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, UsernsEngine, drive_bounded,
 };
 
 /// Where the simulated node pins namespaces (the run root of the mock).
@@ -177,7 +176,7 @@ impl World {
         request: NodeRequest,
         budget: usize,
     ) -> Option<Result<NodeResponse, NodeError>> {
-        pollster::block_on(drive_engine_bounded(
+        pollster::block_on(drive_bounded(
             &mut self.node,
             &mut self.backend,
             request,
@@ -192,7 +191,7 @@ impl World {
         request: SubpathRequest,
         budget: usize,
     ) -> Option<Result<SubpathResponse, SubpathError>> {
-        pollster::block_on(drive_subpath_bounded(
+        pollster::block_on(drive_bounded(
             &mut SubpathEngine::new(),
             &mut self.backend,
             request,

@@ -15,7 +15,7 @@ use podns_core::{
     AllocationPolicy, Effect, Errno, ErrorDetails, GetOrCreate, NamespaceEngine, NamespaceKind,
     NodeEngine, NodeError, NodeRequest, NodeResponse, NsError, NsRequest, NsResponse, PinKind,
     PodIdMaps, PodSandbox, PodUid, PoolConfig, Request, Response, Root, RootPath, RunDirPath,
-    UsernsEngine, drive_engine, drive_engine_bounded, pin_path,
+    UsernsEngine, drive, drive_bounded, pin_path,
 };
 use podns_tests::{describe_all, pod};
 
@@ -50,7 +50,7 @@ impl NsNode {
     }
 
     fn request(&mut self, request: NodeRequest) -> Result<NodeResponse, NodeError> {
-        pollster::block_on(drive_engine(&mut self.engine, &mut self.backend, request))
+        pollster::block_on(drive(&mut self.engine, &mut self.backend, request))
     }
 
     fn recover(&mut self) {
@@ -84,7 +84,7 @@ impl NsNode {
     /// engine itself.
     fn run(&mut self, request: NsRequest) -> Result<NsResponse, NsError> {
         let ns = self.engine.namespaces_mut().expect("a run directory");
-        pollster::block_on(drive_engine(ns, &mut self.backend, request))
+        pollster::block_on(drive(ns, &mut self.backend, request))
     }
 
     /// Runs `request` until it completes or `budget` effects have run;
@@ -95,7 +95,7 @@ impl NsNode {
         budget: usize,
     ) -> Option<Result<NsResponse, NsError>> {
         let ns = self.engine.namespaces_mut().expect("a run directory");
-        pollster::block_on(drive_engine_bounded(ns, &mut self.backend, request, budget))
+        pollster::block_on(drive_bounded(ns, &mut self.backend, request, budget))
     }
 
     /// The effects executed since the log was last taken, one line each.

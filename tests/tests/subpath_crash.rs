@@ -7,8 +7,8 @@
 use podns_backend_mock::{CrashKind, MockBackend, Node};
 use podns_core::{
     CleanSubpaths, HostDir, PrepareSubpath, RelPath, Root, RootPath, SubpathEngine, SubpathName,
-    SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget, drive_subpath,
-    drive_subpath_bounded, parse_subpath,
+    SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget, drive, drive_bounded,
+    parse_subpath,
 };
 
 const POD_DIR: &str = "/pods/pod-1";
@@ -69,7 +69,7 @@ fn clean(volume: &str) -> SubpathRequest {
 fn run(mock: &mut MockBackend, request: SubpathRequest) -> SubpathResponse {
     // Each request starts a fresh engine: after a crash, nothing is known
     // but what the disk and the mount table say.
-    pollster::block_on(drive_subpath(&mut SubpathEngine::new(), mock, request))
+    pollster::block_on(drive(&mut SubpathEngine::new(), mock, request))
         .unwrap_or_else(|error| panic!("request failed: {error}"))
 }
 
@@ -123,7 +123,7 @@ fn a_prepare_killed_after_any_effect_leaks_only_what_clean_removes() {
         let mut leaked = 0;
         for budget in 0..=total {
             let mut mock = base.clone();
-            let outcome = pollster::block_on(drive_subpath_bounded(
+            let outcome = pollster::block_on(drive_bounded(
                 &mut SubpathEngine::new(),
                 &mut mock,
                 request.clone(),
@@ -171,7 +171,7 @@ fn a_clean_killed_after_any_effect_is_finished_by_the_next_clean() {
     let total = effect_count(&base, &clean("data"));
     for budget in 0..=total {
         let mut mock = base.clone();
-        pollster::block_on(drive_subpath_bounded(
+        pollster::block_on(drive_bounded(
             &mut SubpathEngine::new(),
             &mut mock,
             clean("data"),
@@ -197,7 +197,7 @@ fn after_a_power_loss_no_mount_is_left_and_clean_removes_the_rest() {
     let total = effect_count(&base, &request);
     for budget in 0..=total {
         let mut mock = base.clone();
-        pollster::block_on(drive_subpath_bounded(
+        pollster::block_on(drive_bounded(
             &mut SubpathEngine::new(),
             &mut mock,
             request.clone(),

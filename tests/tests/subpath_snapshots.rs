@@ -5,7 +5,7 @@ use podns_backend_mock::{MockBackend, Node};
 use podns_core::{
     CleanSubpaths, Effect, Errno, HostDir, Observation, Outcome, PrepareSubpath, Recording,
     RelPath, Root, RootPath, SubpathEngine, SubpathError, SubpathName, SubpathNameField,
-    SubpathRequest, SubpathResponse, SubpathTarget, drive_subpath, parse_subpath,
+    SubpathRequest, SubpathResponse, SubpathTarget, drive, parse_subpath,
 };
 
 const POD_DIR: &str = "/var/lib/kubelet/pods/pod-1";
@@ -74,7 +74,7 @@ impl Node1 {
     ) -> (Result<SubpathResponse, SubpathError>, Vec<String>) {
         self.backend.take_log();
         let mut engine = SubpathEngine::new();
-        let result = pollster::block_on(drive_subpath(&mut engine, &mut self.backend, request));
+        let result = pollster::block_on(drive(&mut engine, &mut self.backend, request));
         let trace = self
             .backend
             .take_log()

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use podns_core::{
     Backend, Effect, EffectError, Engine, ErrorDetails, Host, HostDir, NodeEngine, NodeError,
     NodeRequest, NodeResponse, Observation, Outcome, RecoveryReport, RelPath, Request, Response,
-    Root, RootLabels, RunDirPath, SubpathRequest, UsernsEngine, drive_engine,
+    Root, RootLabels, RunDirPath, SubpathRequest, UsernsEngine, drive,
 };
 
 use super::{Error, NodeSettings};
@@ -213,7 +213,7 @@ impl<H: Host> Worker<H> {
             moved: false,
             labels: &self.labels,
         };
-        block_on(drive_engine(&mut engine, &mut backend, request)).map_err(Error::Node)
+        block_on(drive(&mut engine, &mut backend, request)).map_err(Error::Node)
     }
 }
 

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use podns_backend_linux::LinuxBackend;
 use podns_core::{
     Backend, Effect, EffectError, FileId, HostDir, Observation, PrepareSubpath, RelPath, Root,
-    RootPath, SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, SubpathTarget,
-    drive_subpath, parse_mountinfo,
+    RootPath, SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, SubpathTarget, drive,
+    parse_mountinfo,
 };
 use rustix::mount::{MountFlags, UnmountFlags};
 use tempfile::TempDir;
@@ -103,7 +103,7 @@ impl Layout {
             target: SubpathTarget::new("vol", container, index).unwrap(),
             pod_dir: self.host_dir(),
         });
-        pollster::block_on(drive_subpath(&mut SubpathEngine::new(), backend, request))
+        pollster::block_on(drive(&mut SubpathEngine::new(), backend, request))
     }
 
     pub fn clean(
@@ -116,7 +116,7 @@ impl Layout {
                 .unwrap(),
             pod_dir: self.host_dir(),
         });
-        pollster::block_on(drive_subpath(&mut SubpathEngine::new(), backend, request))
+        pollster::block_on(drive(&mut SubpathEngine::new(), backend, request))
     }
 }
 

@@ -19,8 +19,8 @@ use crate::userns::{
 /// allocations between requests), the namespace engine (when the node has
 /// a run directory) and the subpath engine, driven as one engine.
 ///
-/// It performs no I/O and follows the driving contract of the crate docs;
-/// [`crate::drive_engine`] runs it. What it adds to its parts are the flows
+/// It performs no I/O and follows the [`crate::Engine`] contract;
+/// [`crate::drive`] runs it. What it adds to its parts are the flows
 /// across two of them, so that no caller chains engines by hand:
 /// [`NodeRequest::CreatePodNamespaces`] allocates the pod's range before it
 /// creates namespaces with that range's maps, and the sweep, the listing
@@ -411,24 +411,4 @@ fn namespaces<'p>(parts: &'p mut Parts<'_>) -> &'p mut NamespaceEngine {
         .expect("namespace flows start only on a node with a run directory")
 }
 
-impl crate::driver::Engine for NodeEngine {
-    type Request = NodeRequest;
-    type Response = NodeResponse;
-    type Error = NodeError;
-
-    fn submit(&mut self, request: NodeRequest) -> Result<(), NodeError> {
-        NodeEngine::submit(self, request)
-    }
-
-    fn poll_effect(&mut self) -> Option<Effect> {
-        NodeEngine::poll_effect(self)
-    }
-
-    fn handle_outcome(&mut self, outcome: Outcome) {
-        NodeEngine::handle_outcome(self, outcome);
-    }
-
-    fn poll_completion(&mut self) -> Option<Result<NodeResponse, NodeError>> {
-        NodeEngine::poll_completion(self)
-    }
-}
+crate::driver::impl_engine!(NodeEngine, NodeRequest, NodeResponse, NodeError);

@@ -9,15 +9,8 @@ use crate::path::{Root, RootLabels, RootPath};
 use crate::request_slot::RequestSlot;
 
 /// The pod-namespace engine. It performs no I/O: it hands out [`Effect`]s
-/// and is told their [`Outcome`]s, with the same driving contract as
-/// [`crate::UsernsEngine`] (see the crate docs; [`crate::drive_engine`] is
-/// the loop):
-///
-/// 1. `submit` one [`NsRequest`]; while it runs, `submit` fails with
-///    [`NsError::Busy`];
-/// 2. for each effect from `poll_effect`, execute it and pass its outcome,
-///    unchanged, to `handle_outcome` before polling again;
-/// 3. when `poll_effect` returns `None`, `poll_completion` has the result.
+/// and is told their [`Outcome`]s, following the [`crate::Engine`]
+/// contract. What differs:
 ///
 /// The first request of an engine starts with [`Effect::SetUpRunDir`]; a
 /// later one does not repeat it once it succeeded. The engine keeps no other
@@ -153,24 +146,4 @@ impl NamespaceEngine {
     }
 }
 
-impl crate::driver::Engine for NamespaceEngine {
-    type Request = NsRequest;
-    type Response = NsResponse;
-    type Error = NsError;
-
-    fn submit(&mut self, request: NsRequest) -> Result<(), NsError> {
-        NamespaceEngine::submit(self, request)
-    }
-
-    fn poll_effect(&mut self) -> Option<Effect> {
-        NamespaceEngine::poll_effect(self)
-    }
-
-    fn handle_outcome(&mut self, outcome: Outcome) {
-        NamespaceEngine::handle_outcome(self, outcome);
-    }
-
-    fn poll_completion(&mut self) -> Option<Result<NsResponse, NsError>> {
-        NamespaceEngine::poll_completion(self)
-    }
-}
+crate::driver::impl_engine!(NamespaceEngine, NsRequest, NsResponse, NsError);

@@ -11,7 +11,7 @@ use crate::path::RootLabels;
 use crate::request_slot::RequestSlot;
 
 /// The subpath mount engine. It performs no I/O: it hands out [`Effect`]s and
-/// is told their [`Outcome`]s, exactly like [`crate::UsernsEngine`].
+/// is told their [`Outcome`]s.
 ///
 /// # Methods, by group
 /// - Construction: [`SubpathEngine::new`], [`SubpathEngine::set_root_labels`].
@@ -20,18 +20,11 @@ use crate::request_slot::RequestSlot;
 ///   [`SubpathEngine::handle_outcome`] takes its result.
 /// - Completion: [`SubpathEngine::poll_completion`].
 ///
-/// # Driving contract
-/// 1. `submit` one request (while one runs, `submit` fails with
-///    [`SubpathError::Busy`]).
-/// 2. For each `Some(effect)` from `poll_effect`, execute it on a backend
-///    whose [`crate::Root::Volume`] and [`crate::Root::PodDir`] are open,
-///    and pass its outcome unchanged to `handle_outcome` before polling
-///    again; never skip, reorder or retry one.
-/// 3. When `poll_effect` returns `None`, `poll_completion` has the result.
-///
-/// [`super::drive_subpath`] is that loop. There is no recovery step: the
-/// kernel's mount table and the directory tree are read afresh by each
-/// request, so a request after a crash sees whatever the crash left.
+/// It follows the [`crate::Engine`] contract. What differs: its effects
+/// need a backend whose [`crate::Root::Volume`] and [`crate::Root::PodDir`]
+/// are open, and there is no recovery step: the kernel's mount table and
+/// the directory tree are read afresh by each request, so a request after a
+/// crash sees whatever the crash left.
 #[derive(Debug, Clone, Default)]
 pub struct SubpathEngine {
     labels: RootLabels,
@@ -99,6 +92,8 @@ impl SubpathEngine {
         self.request.poll_completion()
     }
 }
+
+crate::driver::impl_engine!(SubpathEngine, SubpathRequest, SubpathResponse, SubpathError);
 
 #[cfg(test)]
 mod tests {

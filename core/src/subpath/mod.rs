@@ -18,7 +18,6 @@
 //! ([`HostDir`]), component by component.
 
 mod clean;
-mod driver;
 mod engine;
 mod lexical;
 mod make_dir;
@@ -27,7 +26,6 @@ mod names;
 mod prepare;
 mod request;
 
-pub use driver::{drive_subpath, drive_subpath_bounded};
 pub use engine::SubpathEngine;
 pub use lexical::{HostDir, InvalidHostDir, InvalidSubpath, SubpathProblem, parse_subpath};
 pub use names::{

@@ -50,22 +50,12 @@ pub struct Allocation {
 /// - Getters: [`UsernsEngine::allocations`], [`UsernsEngine::problems`],
 ///   [`UsernsEngine::capacity`], [`UsernsEngine::free`].
 ///
-/// # Driving contract
-/// 1. `submit` one request. While it runs, `submit` fails with
-///    [`OperationError::Busy`].
-/// 2. Call `poll_effect`. For each `Some(effect)`, execute it and pass its
-///    outcome, unchanged, to `handle_outcome` before polling again. Never
-///    skip, reorder, retry or batch effects: each one is a durability step.
-/// 3. When `poll_effect` returns `None`, `poll_completion` returns the result.
-///
-/// The first request must be [`Request::Recover`]. Getters never change
-/// anything. What the engine knows of the disk changes only once the effect
-/// outcomes it depends on have been handed back: `submit` reserves a slot in
-/// memory before any file is written, `handle_outcome` applies each outcome,
-/// and `poll_effect` moves to the next step, which for recovery means that
-/// once the outcome of its final `syncfs` is in, the next `poll_effect`
-/// rebuilds the registry from everything read and marks the engine
-/// recovered.
+/// It follows the [`crate::Engine`] contract. What differs: the first
+/// request must be [`Request::Recover`] (any other fails with
+/// [`OperationError::NotRecovered`]), and `submit` reserves a slot in memory
+/// before any file is written. Getters never change anything. Recovery
+/// rebuilds the registry in the `poll_effect` that follows the outcome of its
+/// final `syncfs`, and only then marks the engine recovered.
 #[derive(Debug, Clone)]
 pub struct UsernsEngine {
     registry: Registry,
@@ -294,3 +284,5 @@ impl UsernsEngine {
         self.registry.claims().map(|(pod, _)| pod.clone()).collect()
     }
 }
+
+crate::driver::impl_engine!(UsernsEngine, Request, Response, OperationError);
