@@ -116,6 +116,8 @@ mod mountinfo;
 mod node;
 mod ns;
 mod op_error;
+#[cfg(test)]
+mod op_test;
 mod path;
 mod recording;
 mod request_slot;

@@ -21,6 +21,18 @@ pub(crate) enum Step<R, E> {
     Finish(Result<R, E>),
 }
 
+/// What an operation says once it has taken an outcome: either it goes on
+/// (the next poll gives its next step), or the outcome ended it. An
+/// operation that ends returns its result here instead of keeping it for a
+/// later poll, so no operation has a "finished" state to be polled in.
+#[derive(Debug, Clone)]
+pub(crate) enum Handled<R, E> {
+    /// Poll the operation for its next step.
+    Continue,
+    /// The operation is over.
+    Finish(Result<R, E>),
+}
+
 /// The request an engine is running, if any, and the result of the last one
 /// until it is taken.
 #[derive(Debug, Clone)]
@@ -87,16 +99,24 @@ impl<Op, R, E> RequestSlot<Op, R, E> {
         }
     }
 
-    /// Hands `outcome` to the running operation through `handle`. An
-    /// outcome that no effect awaits ends the running request with a
-    /// [`DrivingError`]: whatever it answers, the operation never asked.
-    pub fn handle(&mut self, outcome: Outcome, handle: impl FnOnce(&mut Op, Outcome))
-    where
+    /// Hands `outcome` to the running operation through `handle`; when
+    /// `handle` ends the operation, its result is kept for
+    /// [`RequestSlot::poll_completion`]. An outcome that no effect awaits
+    /// ends the running request with a [`DrivingError`]: whatever it
+    /// answers, the operation never asked.
+    pub fn handle(
+        &mut self,
+        outcome: Outcome,
+        handle: impl FnOnce(&mut Op, Outcome) -> Handled<R, E>,
+    ) where
         E: From<DrivingError>,
     {
         if std::mem::take(&mut self.awaiting_outcome) {
             if let Some(op) = self.active.as_mut() {
-                handle(op, outcome);
+                if let Handled::Finish(result) = handle(op, outcome) {
+                    self.active = None;
+                    self.completion = Some(result);
+                }
             }
             return;
         }
@@ -144,8 +164,9 @@ mod tests {
         })
     }
 
-    fn handle(op: &mut TwoSyncs, outcome: Outcome) {
+    fn handle(op: &mut TwoSyncs, outcome: Outcome) -> Handled<usize, Failed> {
         op.handled.push(outcome.is_ok());
+        Handled::Continue
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::ns::{
     JoinTarget, NamespaceEngine, NsRequest, NsResponse, PidMode, PodIdMaps, RunDirPath, join_spec,
 };
 use crate::path::{PodUid, RootLabels};
-use crate::request_slot::{RequestSlot, Step};
+use crate::request_slot::{Handled, RequestSlot, Step};
 use crate::subpath::SubpathEngine;
 use crate::userns::{
     GetOrCreate, PodUserNamespace, Request, Response, UserNamespace, UsernsEngine,
@@ -323,7 +323,14 @@ impl Flow {
         }
     }
 
-    fn handle(&mut self, parts: &mut Parts<'_>, outcome: Outcome) {
+    /// Hands `outcome` to the part that asked for it. A flow ends only
+    /// when its part's `poll_effect` says the part's request is complete,
+    /// so the next [`Flow::step`] finishes it.
+    fn handle(
+        &mut self,
+        parts: &mut Parts<'_>,
+        outcome: Outcome,
+    ) -> Handled<NodeResponse, NodeError> {
         match self {
             Flow::Userns
             | Flow::CreatePodNamespaces {
@@ -337,6 +344,7 @@ impl Flow {
             } => namespaces(parts).handle_outcome(outcome),
             Flow::Subpath => parts.subpaths.handle_outcome(outcome),
         }
+        Handled::Continue
     }
 }
 

@@ -2,7 +2,7 @@
 //! namespaces are created, pinned, checked, removed and swept.
 
 use super::layout::RunDirPath;
-use super::ops::{CreateOp, Ctx, ListOp, RemoveOp, Step, SweepOp};
+use super::ops::{ActiveOp, CreateOp, Ctx, Handled, ListOp, RemoveOp, Step, SweepOp};
 use super::request::{NsError, NsRequest, NsResponse};
 use crate::effect::{Effect, Outcome};
 use crate::path::{Root, RootLabels, RootPath};
@@ -24,17 +24,7 @@ pub struct NamespaceEngine {
     /// The effect awaiting its outcome is [`Effect::SetUpRunDir`], not one of
     /// the operation's.
     setting_up_run_dir: bool,
-    /// Setting up the run directory failed: the request ends with this.
-    run_dir_error: Option<NsError>,
     request: RequestSlot<ActiveOp, NsResponse, NsError>,
-}
-
-#[derive(Debug, Clone)]
-enum ActiveOp {
-    Create(CreateOp),
-    Remove(RemoveOp),
-    Sweep(SweepOp),
-    List(ListOp),
 }
 
 impl NamespaceEngine {
@@ -50,7 +40,6 @@ impl NamespaceEngine {
             },
             run_dir_ready: false,
             setting_up_run_dir: false,
-            run_dir_error: None,
             request: RequestSlot::default(),
         }
     }
@@ -98,19 +87,11 @@ impl NamespaceEngine {
     /// (or the previous effect's outcome has not been handed back yet).
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.request.poll(|op| {
-            if let Some(error) = self.run_dir_error.take() {
-                return Step::Finish(Err(error));
-            }
             if !self.run_dir_ready {
                 self.setting_up_run_dir = true;
                 return Step::Run(Effect::SetUpRunDir);
             }
-            match op {
-                ActiveOp::Create(op) => op.poll(),
-                ActiveOp::Remove(op) => op.poll(),
-                ActiveOp::Sweep(op) => op.poll(),
-                ActiveOp::List(op) => op.poll(),
-            }
+            op.poll()
         })
     }
 
@@ -118,24 +99,19 @@ impl NamespaceEngine {
     /// [`NamespaceEngine::poll_effect`]. Ignored when none is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
         self.request.handle(outcome, |op, outcome| {
-            if std::mem::take(&mut self.setting_up_run_dir) {
-                match outcome {
-                    Ok(_) => self.run_dir_ready = true,
-                    Err(error) => {
-                        self.run_dir_error = Some(self.ctx.io(
-                            "set up the run directory",
-                            &RootPath::root(Root::Run),
-                            error,
-                        ));
-                    }
-                }
-                return;
+            if !std::mem::take(&mut self.setting_up_run_dir) {
+                return op.handle(&self.ctx, outcome);
             }
-            match op {
-                ActiveOp::Create(op) => op.handle(&self.ctx, outcome),
-                ActiveOp::Remove(op) => op.handle(&self.ctx, outcome),
-                ActiveOp::Sweep(op) => op.handle(&self.ctx, outcome),
-                ActiveOp::List(op) => op.handle(&self.ctx, outcome),
+            match outcome {
+                Ok(_) => {
+                    self.run_dir_ready = true;
+                    Handled::Continue
+                }
+                Err(error) => Handled::Finish(Err(self.ctx.io(
+                    "set up the run directory",
+                    &RootPath::root(Root::Run),
+                    error,
+                ))),
             }
         });
     }

@@ -1,10 +1,7 @@
 //! [`SubpathEngine`]: the state machine that decides every subpath mount and
 //! cleanup.
 
-use super::Step;
-use super::clean::CleanOp;
-use super::make_dir::MakeDirOp;
-use super::prepare::PrepareOp;
+use super::ops::{ActiveOp, CleanOp, MakeDirOp, PrepareOp};
 use super::request::{SubpathError, SubpathRequest, SubpathResponse};
 use crate::effect::{Effect, Outcome};
 use crate::path::RootLabels;
@@ -31,13 +28,6 @@ pub struct SubpathEngine {
     request: RequestSlot<ActiveOp, SubpathResponse, SubpathError>,
 }
 
-#[derive(Debug, Clone)]
-enum ActiveOp {
-    Prepare(PrepareOp),
-    Clean(CleanOp),
-    MakeDir(MakeDirOp),
-}
-
 impl SubpathEngine {
     /// An idle engine.
     pub fn new() -> Self {
@@ -56,11 +46,10 @@ impl SubpathEngine {
         if self.request.is_busy() {
             return Err(SubpathError::Busy);
         }
-        let labels = self.labels.clone();
         self.request.start(match request {
-            SubpathRequest::Prepare(prepare) => ActiveOp::Prepare(PrepareOp::new(prepare, labels)),
-            SubpathRequest::Clean(clean) => ActiveOp::Clean(CleanOp::new(clean, labels)),
-            SubpathRequest::MakeDir(make) => ActiveOp::MakeDir(MakeDirOp::new(make, labels)),
+            SubpathRequest::Prepare(prepare) => ActiveOp::Prepare(PrepareOp::new(prepare)),
+            SubpathRequest::Clean(clean) => ActiveOp::Clean(CleanOp::new(clean)),
+            SubpathRequest::MakeDir(make) => ActiveOp::MakeDir(MakeDirOp::new(make)),
         });
         Ok(())
     }
@@ -68,23 +57,14 @@ impl SubpathEngine {
     /// The next effect to execute, or `None` when the request is complete (or
     /// while the previous effect's outcome has not been handed back).
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.request.poll(|op| -> Step {
-            match op {
-                ActiveOp::Prepare(op) => op.poll(),
-                ActiveOp::Clean(op) => op.poll(),
-                ActiveOp::MakeDir(op) => op.poll(),
-            }
-        })
+        self.request.poll(ActiveOp::poll)
     }
 
     /// The outcome of the effect last returned by
     /// [`SubpathEngine::poll_effect`]. Ignored when none is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
-        self.request.handle(outcome, |op, outcome| match op {
-            ActiveOp::Prepare(op) => op.handle(outcome),
-            ActiveOp::Clean(op) => op.handle(outcome),
-            ActiveOp::MakeDir(op) => op.handle(outcome),
-        });
+        self.request
+            .handle(outcome, |op, outcome| op.handle(&self.labels, outcome));
     }
 
     /// The result of the submitted request, once it is complete.

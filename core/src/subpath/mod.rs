@@ -17,13 +17,11 @@
 //! in as text and is matched against the pod directory's real path
 //! ([`HostDir`]), component by component.
 
-mod clean;
 mod engine;
 mod lexical;
-mod make_dir;
 mod mount_table;
 mod names;
-mod prepare;
+mod ops;
 mod request;
 
 pub use engine::SubpathEngine;
@@ -36,8 +34,3 @@ pub use request::{
     CleanSubpaths, KeptPath, MakeDir, PrepareSubpath, PreparedSubpath, SubpathCleanReport,
     SubpathError, SubpathRequest, SubpathResponse,
 };
-
-use crate::op_error::{io_error, unexpected};
-
-/// What an operation wants next.
-type Step = crate::request_slot::Step<SubpathResponse, SubpathError>;

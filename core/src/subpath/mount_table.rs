@@ -1,9 +1,10 @@
 //! The mounts below a pod directory, from `/proc/self/mountinfo`.
 
+use super::SubpathError;
 use super::lexical::{HostDir, is_within};
-use super::{SubpathError, io_error, unexpected};
 use crate::effect::{Observation, Outcome};
 use crate::mountinfo::{MountInfoError, parse_mountinfo_bytes};
+use crate::op_error::{io_error, unexpected};
 use crate::path::{RelPath, RootLabels, RootPath};
 
 /// Every mount point of the table that lies below one host directory,

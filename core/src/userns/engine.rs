@@ -198,11 +198,9 @@ impl UsernsEngine {
         match request {
             Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
             Request::GetOrCreate(request) => self.start_get_or_create(request),
-            Request::Release { pod } => Ok(ActiveOp::Release(ReleaseOp::new(
-                pod,
-                &self.registry,
-                self.broken,
-            ))),
+            Request::Release { pod } => ReleaseOp::of_claim(pod, &self.registry, self.broken)
+                .map(ActiveOp::Release)
+                .map_err(|nothing| Ok(Response::Released(nothing))),
             Request::Cleanup { keep } => Ok(ActiveOp::Cleanup(CleanupOp::new(keep, self.broken))),
         }
     }

@@ -21,7 +21,7 @@
 //! namespace, the maps of the user namespace) is checked here.
 
 use super::teardown::{TeardownOp, TeardownPolicy};
-use super::{Ctx, Step, unexpected};
+use super::{Ctx, Handled, Step, unexpected};
 use crate::effect::{Effect, Observation, Outcome};
 use crate::ns::facts::PodIdMaps;
 use crate::ns::layout::{POD_NS_DIR_MODE, PinKind, pin_path, pod_ns_dir};
@@ -39,7 +39,6 @@ pub(crate) struct CreateOp {
     made_dir: bool,
     made_files: Vec<RootPath>,
     pinned: bool,
-    failure: Option<NsError>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,8 +51,12 @@ enum Stage {
     CreateDir,
     CreatePinFile(PinKind),
     Pin,
-    Rollback(TeardownOp),
-    Finished(Option<Result<NsResponse, NsError>>),
+    /// Undoing what this request made; `cause` is what the request fails
+    /// with, whatever the rollback's own effects answer.
+    Rollback {
+        op: TeardownOp,
+        cause: NsError,
+    },
 }
 
 impl CreateOp {
@@ -68,7 +71,6 @@ impl CreateOp {
             made_dir: false,
             made_files: Vec::new(),
             pinned: false,
-            failure: None,
         }
     }
 
@@ -85,13 +87,13 @@ impl CreateOp {
                 },
                 Stage::ClearIncomplete(op) => match op.poll() {
                     Ok(effect) => effect,
-                    Err(outcome) => {
-                        self.stage = match outcome.failures.into_iter().next() {
-                            None => Stage::CreateDir,
-                            Some(error) => Stage::Finished(Some(Err(error))),
-                        };
-                        continue;
-                    }
+                    Err(outcome) => match outcome.failures.into_iter().next() {
+                        None => {
+                            self.stage = Stage::CreateDir;
+                            continue;
+                        }
+                        Some(error) => return Step::Finish(Err(error)),
+                    },
                 },
                 Stage::CreateDir => Effect::CreateDir {
                     dir: self.dir.clone(),
@@ -107,28 +109,23 @@ impl CreateOp {
                     net_pin: self.net.clone(),
                     user_pin: self.user.clone(),
                 },
-                Stage::Rollback(op) => match op.poll() {
+                Stage::Rollback { op, cause } => match op.poll() {
                     Ok(effect) => effect,
                     Err(outcome) => {
-                        let error = NsError::CreateFailed {
+                        return Step::Finish(Err(NsError::CreateFailed {
                             pod: self.pod.clone(),
-                            cause: Box::new(self.failure.take().unwrap_or(NsError::Busy)),
+                            cause: Box::new(cause.clone()),
                             left_behind: outcome.failures,
-                        };
-                        self.stage = Stage::Finished(Some(Err(error)));
-                        continue;
+                        }));
                     }
                 },
-                Stage::Finished(result) => {
-                    return Step::Finish(result.take().unwrap_or(Err(NsError::Busy)));
-                }
             };
             return Step::Run(effect);
         }
     }
 
-    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
-        self.stage = match (&mut self.stage, outcome) {
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) -> Handled {
+        let next = match (&mut self.stage, outcome) {
             (Stage::ListPodDir, Ok(Observation::Listing(entries))) => {
                 if entries
                     .iter()
@@ -140,8 +137,12 @@ impl CreateOp {
                 }
             }
             (Stage::ListPodDir, Err(error)) if error.is_not_found() => Stage::CreateDir,
-            (Stage::ListPodDir, Err(error)) => finish(Err(ctx.io("list", &self.dir, error))),
-            (Stage::ListPodDir, Ok(other)) => finish(Err(unexpected("list-dir", &other))),
+            (Stage::ListPodDir, Err(error)) => {
+                return Handled::Finish(Err(ctx.io("list", &self.dir, error)));
+            }
+            (Stage::ListPodDir, Ok(other)) => {
+                return Handled::Finish(Err(unexpected("list-dir", &other)));
+            }
             (Stage::ReadMountInfo, outcome) => match ctx.mounts(outcome) {
                 Ok(mounts) => {
                     let mounts = mounts.of(&self.pod);
@@ -156,28 +157,28 @@ impl CreateOp {
                         ))
                     }
                 }
-                Err(error) => finish(Err(error)),
+                Err(error) => return Handled::Finish(Err(error)),
             },
             (Stage::Inspect, Ok(Observation::PodNamespaces(facts))) => {
                 let problems = facts.problems(&self.maps);
-                if problems.is_empty() {
+                return if problems.is_empty() {
                     self.acknowledge(ctx, facts, false)
                 } else {
-                    finish(Err(NsError::Mismatch {
+                    Handled::Finish(Err(NsError::Mismatch {
                         pod: self.pod.clone(),
                         problems,
                     }))
-                }
+                };
             }
             (Stage::Inspect, Ok(other)) => {
-                finish(Err(unexpected("inspect-pod-namespaces", &other)))
+                return Handled::Finish(Err(unexpected("inspect-pod-namespaces", &other)));
             }
             (Stage::Inspect, Err(error)) => {
-                finish(Err(ctx.io("inspect the pins in", &self.dir, error)))
+                return Handled::Finish(Err(ctx.io("inspect the pins in", &self.dir, error)));
             }
-            (Stage::ClearIncomplete(op), outcome) => {
+            (Stage::ClearIncomplete(op) | Stage::Rollback { op, .. }, outcome) => {
                 op.handle(ctx, outcome);
-                return;
+                return Handled::Continue;
             }
             (Stage::CreateDir, Ok(Observation::DirCreated { created })) => {
                 self.made_dir = created;
@@ -206,7 +207,7 @@ impl CreateOp {
                     Ok(Observation::PodNamespaces(facts)) => {
                         let problems = facts.problems(&self.maps);
                         if problems.is_empty() {
-                            self.acknowledge(ctx, facts, true)
+                            return self.acknowledge(ctx, facts, true);
                         } else {
                             self.roll_back(NsError::Verification { problems })
                         }
@@ -218,16 +219,13 @@ impl CreateOp {
                     }
                 }
             }
-            (Stage::Rollback(op), outcome) => {
-                op.handle(ctx, outcome);
-                return;
-            }
-            (Stage::Finished(_), _) => return,
         };
+        self.stage = next;
+        Handled::Continue
     }
 
-    fn acknowledge(&self, ctx: &Ctx, facts: crate::ns::PinnedNamespaces, created: bool) -> Stage {
-        finish(Ok(NsResponse::Created(PodNamespaces {
+    fn acknowledge(&self, ctx: &Ctx, facts: crate::ns::PinnedNamespaces, created: bool) -> Handled {
+        Handled::Finish(Ok(NsResponse::Created(PodNamespaces {
             pod: self.pod.clone(),
             net_pin: ctx.absolute(&self.net),
             user_pin: ctx.absolute(&self.user),
@@ -238,8 +236,7 @@ impl CreateOp {
     }
 
     /// Undo what this request made, newest first, and fail with `error`.
-    fn roll_back(&mut self, error: NsError) -> Stage {
-        self.failure.get_or_insert(error);
+    fn roll_back(&mut self, cause: NsError) -> Stage {
         let mounts = if self.pinned {
             vec![self.net.clone(), self.user.clone()]
         } else {
@@ -247,15 +244,9 @@ impl CreateOp {
         };
         let files = self.made_files.iter().rev().cloned().collect();
         let dir = self.made_dir.then(|| self.dir.clone());
-        Stage::Rollback(TeardownOp::new(
-            mounts,
-            files,
-            dir,
-            TeardownPolicy::BestEffort,
-        ))
+        Stage::Rollback {
+            op: TeardownOp::new(mounts, files, dir, TeardownPolicy::BestEffort),
+            cause,
+        }
     }
-}
-
-fn finish(result: Result<NsResponse, NsError>) -> Stage {
-    Stage::Finished(Some(result))
 }

@@ -8,24 +8,22 @@
 
 use std::collections::BTreeSet;
 
-use super::{Ctx, Step, pod_dirs, unexpected};
+use super::{Ctx, Handled, Step, pod_dirs, unexpected};
 use crate::effect::{Effect, Observation, Outcome};
 use crate::ns::layout::{PinKind, pin_path};
-use crate::ns::request::{NsError, NsListing, NsResponse, PodPins};
+use crate::ns::request::{NsListing, NsResponse, PodPins};
 use crate::path::{PodUid, Root, RootPath};
 
 #[derive(Debug, Clone)]
 pub(crate) struct ListOp {
     on_disk: BTreeSet<PodUid>,
     stage: Stage,
-    result: Option<Result<NsResponse, NsError>>,
 }
 
 #[derive(Debug, Clone)]
 enum Stage {
     ListRun,
     ReadMountInfo,
-    Finished,
 }
 
 impl ListOp {
@@ -33,26 +31,24 @@ impl ListOp {
         Self {
             on_disk: BTreeSet::new(),
             stage: Stage::ListRun,
-            result: None,
         }
     }
 
     pub fn poll(&mut self) -> Step {
-        match &mut self.stage {
-            Stage::ListRun => Step::Run(Effect::ListDir {
+        Step::Run(match self.stage {
+            Stage::ListRun => Effect::ListDir {
                 dir: RootPath::root(Root::Run),
-            }),
-            Stage::ReadMountInfo => Step::Run(Effect::ReadMountInfo),
-            Stage::Finished => Step::Finish(self.result.take().unwrap_or(Err(NsError::Busy))),
-        }
+            },
+            Stage::ReadMountInfo => Effect::ReadMountInfo,
+        })
     }
 
-    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
-        let result = match (&self.stage, outcome) {
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) -> Handled {
+        Handled::Finish(match (&self.stage, outcome) {
             (Stage::ListRun, Ok(Observation::Listing(entries))) => {
                 self.on_disk = pod_dirs(entries);
                 self.stage = Stage::ReadMountInfo;
-                return;
+                return Handled::Continue;
             }
             (Stage::ListRun, Ok(other)) => Err(unexpected("list-dir", &other)),
             (Stage::ListRun, Err(error)) => Err(ctx.io("list", &RootPath::root(Root::Run), error)),
@@ -77,9 +73,6 @@ impl ListOp {
                     ignored_mounts: mounts.ignored,
                 })
             }),
-            (Stage::Finished, _) => return,
-        };
-        self.stage = Stage::Finished;
-        self.result = Some(result);
+        })
     }
 }

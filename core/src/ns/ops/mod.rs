@@ -26,6 +26,37 @@ use crate::path::{PodUid, RootLabels, RootPath};
 
 /// What an operation wants next.
 pub(crate) type Step = crate::request_slot::Step<NsResponse, NsError>;
+/// What an operation says once it has taken an outcome.
+pub(crate) type Handled = crate::request_slot::Handled<NsResponse, NsError>;
+
+/// An operation in progress.
+#[derive(Debug, Clone)]
+pub(crate) enum ActiveOp {
+    Create(CreateOp),
+    Remove(RemoveOp),
+    Sweep(SweepOp),
+    List(ListOp),
+}
+
+impl ActiveOp {
+    pub fn poll(&mut self) -> Step {
+        match self {
+            ActiveOp::Create(op) => op.poll(),
+            ActiveOp::Remove(op) => op.poll(),
+            ActiveOp::Sweep(op) => op.poll(),
+            ActiveOp::List(op) => op.poll(),
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) -> Handled {
+        match self {
+            ActiveOp::Create(op) => op.handle(ctx, outcome),
+            ActiveOp::Remove(op) => op.handle(ctx, outcome),
+            ActiveOp::Sweep(op) => op.handle(ctx, outcome),
+            ActiveOp::List(op) => op.handle(ctx, outcome),
+        }
+    }
+}
 
 /// What every operation may read: where the run directory is, and how to
 /// name paths in messages.

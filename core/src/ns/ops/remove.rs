@@ -10,9 +10,9 @@
 //! ```
 
 use super::teardown::TeardownOp;
-use super::{Ctx, Step};
+use super::{Ctx, Handled, Step};
 use crate::effect::{Effect, Outcome};
-use crate::ns::request::{NsError, NsRemoval, NsResponse};
+use crate::ns::request::{NsRemoval, NsResponse};
 use crate::path::PodUid;
 
 #[derive(Debug, Clone)]
@@ -25,7 +25,6 @@ pub(crate) struct RemoveOp {
 enum Stage {
     ReadMountInfo,
     Teardown(TeardownOp),
-    Finished(Option<Result<NsResponse, NsError>>),
 }
 
 impl RemoveOp {
@@ -37,43 +36,33 @@ impl RemoveOp {
     }
 
     pub fn poll(&mut self) -> Step {
-        loop {
-            match &mut self.stage {
-                Stage::ReadMountInfo => return Step::Run(Effect::ReadMountInfo),
-                Stage::Teardown(op) => match op.poll() {
-                    Ok(effect) => return Step::Run(effect),
-                    Err(outcome) => {
-                        let result = match outcome.failures.into_iter().next() {
-                            Some(error) => Err(error),
-                            None => Ok(NsResponse::Removed(NsRemoval {
-                                pod: self.pod.clone(),
-                                removed: outcome.removed,
-                                unmounted: outcome.unmounted,
-                            })),
-                        };
-                        self.stage = Stage::Finished(Some(result));
-                    }
-                },
-                Stage::Finished(result) => {
-                    return Step::Finish(result.take().unwrap_or(Err(NsError::Busy)));
-                }
-            }
+        match &mut self.stage {
+            Stage::ReadMountInfo => Step::Run(Effect::ReadMountInfo),
+            Stage::Teardown(op) => match op.poll() {
+                Ok(effect) => Step::Run(effect),
+                Err(outcome) => Step::Finish(match outcome.failures.into_iter().next() {
+                    Some(error) => Err(error),
+                    None => Ok(NsResponse::Removed(NsRemoval {
+                        pod: self.pod.clone(),
+                        removed: outcome.removed,
+                        unmounted: outcome.unmounted,
+                    })),
+                }),
+            },
         }
     }
 
-    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) -> Handled {
         match &mut self.stage {
-            Stage::ReadMountInfo => {
-                self.stage = match ctx.mounts(outcome) {
-                    Ok(mounts) => Stage::Teardown(TeardownOp::whole_pod(
-                        &self.pod,
-                        mounts.of(&self.pod).unmount_order(),
-                    )),
-                    Err(error) => Stage::Finished(Some(Err(error))),
-                };
-            }
+            Stage::ReadMountInfo => match ctx.mounts(outcome) {
+                Ok(mounts) => {
+                    let order = mounts.of(&self.pod).unmount_order();
+                    self.stage = Stage::Teardown(TeardownOp::whole_pod(&self.pod, order));
+                }
+                Err(error) => return Handled::Finish(Err(error)),
+            },
             Stage::Teardown(op) => op.handle(ctx, outcome),
-            Stage::Finished(_) => {}
         }
+        Handled::Continue
     }
 }

@@ -24,12 +24,13 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::teardown::TeardownOp;
-use super::{Ctx, Step, pod_dirs, unexpected};
+use super::{Ctx, Handled, Step, pod_dirs, unexpected};
 use crate::effect::{Effect, Observation, Outcome};
 use crate::ns::facts::PodIdMaps;
 use crate::ns::layout::{PinKind, pin_path, pod_ns_dir};
 use crate::ns::mounts::RunMounts;
 use crate::ns::request::{NsError, NsFailure, NsResponse, SweepReason, SweepReport, SweptPod};
+use crate::op_error::DrivingError;
 use crate::path::{PodUid, Root, RootPath};
 
 #[derive(Debug, Clone)]
@@ -59,7 +60,6 @@ enum Stage {
         reason: SweepReason,
         op: TeardownOp,
     },
-    Finished(Option<Result<NsResponse, NsError>>),
 }
 
 impl SweepOp {
@@ -82,10 +82,17 @@ impl SweepOp {
                     dir: RootPath::root(Root::Run),
                 },
                 Stage::ReadMountInfo => Effect::ReadMountInfo,
-                Stage::Next => {
-                    self.stage = self.next();
-                    continue;
-                }
+                Stage::Next => match self.next() {
+                    Some(stage) => {
+                        self.stage = stage;
+                        continue;
+                    }
+                    None => {
+                        return Step::Finish(Ok(NsResponse::Swept(std::mem::take(
+                            &mut self.report,
+                        ))));
+                    }
+                },
                 Stage::Inspect { pod, .. } => Effect::InspectPodNamespaces {
                     net_pin: pin_path(pod, PinKind::Net),
                     user_pin: pin_path(pod, PinKind::User),
@@ -108,23 +115,22 @@ impl SweepOp {
                         continue;
                     }
                 },
-                Stage::Finished(result) => {
-                    return Step::Finish(result.take().unwrap_or(Err(NsError::Busy)));
-                }
             };
             return Step::Run(effect);
         }
     }
 
-    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) {
-        self.stage = match (&mut self.stage, outcome) {
+    pub fn handle(&mut self, ctx: &Ctx, outcome: Outcome) -> Handled {
+        let next = match (&mut self.stage, outcome) {
             (Stage::ListRun, Ok(Observation::Listing(entries))) => {
                 self.on_disk = pod_dirs(entries);
                 Stage::ReadMountInfo
             }
-            (Stage::ListRun, Ok(other)) => finished(Err(unexpected("list-dir", &other))),
+            (Stage::ListRun, Ok(other)) => {
+                return Handled::Finish(Err(unexpected("list-dir", &other)));
+            }
             (Stage::ListRun, Err(error)) => {
-                finished(Err(ctx.io("list", &RootPath::root(Root::Run), error)))
+                return Handled::Finish(Err(ctx.io("list", &RootPath::root(Root::Run), error)));
             }
             (Stage::ReadMountInfo, outcome) => match ctx.mounts(outcome) {
                 Ok(mounts) => {
@@ -133,7 +139,7 @@ impl SweepOp {
                     self.mounts = mounts;
                     Stage::Next
                 }
-                Err(error) => finished(Err(error)),
+                Err(error) => return Handled::Finish(Err(error)),
             },
             (Stage::Inspect { pod, maps }, Ok(Observation::PodNamespaces(facts))) => {
                 let problems = facts.problems(maps);
@@ -156,29 +162,30 @@ impl SweepOp {
             }
             (Stage::Teardown { op, .. }, outcome) => {
                 op.handle(ctx, outcome);
-                return;
+                return Handled::Continue;
             }
-            (Stage::Next | Stage::Finished(_), _) => return,
+            // `poll` moves on from `Next` before it issues any effect.
+            (Stage::Next, _) => return Handled::Finish(Err(DrivingError.into())),
         };
+        self.stage = next;
+        Handled::Continue
     }
 
     /// The stage for the next pod in the queue: a check for a pod whose
-    /// pins may stay, a teardown otherwise.
-    fn next(&mut self) -> Stage {
-        let Some(pod) = self.queue.pop_front() else {
-            return finished(Ok(NsResponse::Swept(std::mem::take(&mut self.report))));
-        };
+    /// pins may stay, a teardown otherwise; `None` once every pod is done.
+    fn next(&mut self) -> Option<Stage> {
+        let pod = self.queue.pop_front()?;
         if !self.keep.contains(&pod) {
-            return self.teardown(pod, SweepReason::NotKept);
+            return Some(self.teardown(pod, SweepReason::NotKept));
         }
         // Each pod is queued once, so its allocation is not needed again.
         let Some(maps) = self.allocations.remove(&pod) else {
-            return self.teardown(pod, SweepReason::NoAllocation);
+            return Some(self.teardown(pod, SweepReason::NoAllocation));
         };
-        match self.mounts.of(&pod).incomplete(&pod) {
+        Some(match self.mounts.of(&pod).incomplete(&pod) {
             Some(why) => self.teardown(pod, SweepReason::Incomplete(why)),
             None => Stage::Inspect { pod, maps },
-        }
+        })
     }
 
     fn teardown(&self, pod: PodUid, reason: SweepReason) -> Stage {
@@ -190,8 +197,4 @@ impl SweepOp {
         self.report.failures.push(NsFailure { pod, error });
         Stage::Next
     }
-}
-
-fn finished(result: Result<NsResponse, NsError>) -> Stage {
-    Stage::Finished(Some(result))
 }

@@ -20,7 +20,7 @@ use super::super::mapping::{IdMapping, UserNamespace};
 use super::super::pool::SlotIndex;
 use super::super::registry::Registry;
 use super::super::request::{OperationError, PodUserNamespace, Response};
-use super::{Step, io_error};
+use super::{Handled, Step, io_error};
 use crate::effect::{Effect, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
@@ -38,10 +38,12 @@ pub(crate) struct AllocateOp {
     temp: RootPath,
     file: RootPath,
     stage: Stage,
-    failure: Option<OperationError>,
     broken: Option<BrokenVariant>,
 }
 
+/// Where the allocation is. The rollback stages carry the failure that
+/// started the rollback: it is what the request ends with, whatever the
+/// rollback's own effects answer.
 #[derive(Debug, Clone)]
 enum Stage {
     CreatePodDir,
@@ -51,13 +53,12 @@ enum Stage {
     RenameTemp,
     SyncPodDir,
     /// Rollback before the rename: the temp file is all there is.
-    RemoveTemp,
+    RemoveTemp(OperationError),
     /// The rename failed: if the temp file is still there, the rename did not
     /// happen; if it is gone, `userns` may hold our contents.
-    ProbeTemp,
-    RemoveFile,
-    SyncPodDirAfterRemove,
-    Finished(Option<Result<Response, OperationError>>),
+    ProbeTemp(OperationError),
+    RemoveFile(OperationError),
+    SyncPodDirAfterRemove(OperationError),
 }
 
 impl AllocateOp {
@@ -78,13 +79,12 @@ impl AllocateOp {
             slot,
             mapping,
             stage: Stage::CreatePodDir,
-            failure: None,
             broken,
         }
     }
 
     pub fn poll(&mut self) -> Step {
-        let effect = match &mut self.stage {
+        Step::Run(match &self.stage {
             Stage::CreatePodDir => Effect::CreateDir {
                 dir: self.pod_dir.clone(),
                 mode: POD_DIR_MODE,
@@ -104,24 +104,21 @@ impl AllocateOp {
                 from: self.temp.clone(),
                 to: self.file.clone(),
             },
-            Stage::SyncPodDir | Stage::SyncPodDirAfterRemove => Effect::SyncDir {
+            Stage::SyncPodDir | Stage::SyncPodDirAfterRemove(_) => Effect::SyncDir {
                 dir: self.pod_dir.clone(),
             },
-            Stage::RemoveTemp | Stage::ProbeTemp => Effect::RemoveFile {
+            Stage::RemoveTemp(_) | Stage::ProbeTemp(_) => Effect::RemoveFile {
                 file: self.temp.clone(),
             },
-            Stage::RemoveFile => Effect::RemoveFile {
+            Stage::RemoveFile(_) => Effect::RemoveFile {
                 file: self.file.clone(),
             },
-            Stage::Finished(result) => {
-                return Step::Finish(result.take().unwrap_or(Err(OperationError::Busy)));
-            }
-        };
-        Step::Run(effect)
+        })
     }
 
-    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
-        self.stage = match (&self.stage, outcome) {
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) -> Handled {
+        let labels = registry.labels();
+        let next = match (&self.stage, outcome) {
             (Stage::CreatePodDir, Ok(Observation::DirCreated { created: false }))
                 if registry.pod_dir_is_durable(&self.pod) =>
             {
@@ -131,100 +128,79 @@ impl AllocateOp {
             // entry must be durable before anything in it is acknowledged.
             (Stage::CreatePodDir, Ok(_)) => Stage::SyncPodsDir,
             (Stage::CreatePodDir, Err(error)) => {
-                self.fail(io_error(
-                    registry.labels(),
-                    "create the pod directory",
-                    &self.pod_dir,
-                    error,
-                ));
-                self.give_back(registry)
+                let error = io_error(labels, "create the pod directory", &self.pod_dir, error);
+                return self.give_back(registry, error);
             }
             (Stage::SyncPodsDir, Ok(_)) => {
                 registry.mark_pod_dir_durable(&self.pod);
                 Stage::WriteTemp
             }
             (Stage::SyncPodsDir, Err(error)) => {
-                self.fail(io_error(
-                    registry.labels(),
-                    "sync",
-                    &RootPath::root(Root::Pods),
-                    error,
-                ));
-                self.give_back(registry)
+                let error = io_error(labels, "sync", &RootPath::root(Root::Pods), error);
+                return self.give_back(registry, error);
             }
             (Stage::WriteTemp, Ok(_)) if self.broken == Some(BrokenVariant::NoTempFileSync) => {
                 Stage::RenameTemp
             }
             (Stage::WriteTemp, Ok(_)) => Stage::SyncTemp,
             (Stage::WriteTemp, Err(error)) => {
-                self.fail(io_error(registry.labels(), "write", &self.temp, error));
-                Stage::RemoveTemp
+                Stage::RemoveTemp(io_error(labels, "write", &self.temp, error))
             }
             (Stage::SyncTemp, Ok(_)) => Stage::RenameTemp,
             (Stage::SyncTemp, Err(error)) => {
-                self.fail(io_error(registry.labels(), "sync", &self.temp, error));
-                Stage::RemoveTemp
+                Stage::RemoveTemp(io_error(labels, "sync", &self.temp, error))
             }
             (Stage::RenameTemp, Ok(_)) if self.broken == Some(BrokenVariant::AckBeforeDirSync) => {
-                self.acknowledge(registry)
+                return self.acknowledge(registry);
             }
             (Stage::RenameTemp, Ok(_)) => Stage::SyncPodDir,
             (Stage::RenameTemp, Err(error)) => {
-                self.fail(io_error(
-                    registry.labels(),
-                    "rename into place",
-                    &self.temp,
-                    error,
-                ));
-                Stage::ProbeTemp
+                Stage::ProbeTemp(io_error(labels, "rename into place", &self.temp, error))
             }
-            (Stage::SyncPodDir, Ok(_)) => self.acknowledge(registry),
+            (Stage::SyncPodDir, Ok(_)) => return self.acknowledge(registry),
             (Stage::SyncPodDir, Err(error)) => {
-                self.fail(io_error(registry.labels(), "sync", &self.pod_dir, error));
-                Stage::RemoveFile
+                Stage::RemoveFile(io_error(labels, "sync", &self.pod_dir, error))
             }
             // The temp file is never trusted by recovery, so the slot can be
             // given back whether or not its removal worked.
-            (Stage::RemoveTemp, _) => self.give_back(registry),
-            (Stage::ProbeTemp, Ok(Observation::FileRemoved { existed: true })) => {
-                self.give_back(registry)
+            (Stage::RemoveTemp(failure), _) => return self.give_back(registry, failure.clone()),
+            (Stage::ProbeTemp(failure), Ok(Observation::FileRemoved { existed: true })) => {
+                return self.give_back(registry, failure.clone());
             }
-            (Stage::ProbeTemp, Ok(_)) => Stage::RemoveFile,
-            (Stage::ProbeTemp, Err(_)) => self.keep_in_doubt(registry),
-            (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDirAfterRemove,
-            (Stage::RemoveFile, Err(_)) => self.keep_in_doubt(registry),
-            (Stage::SyncPodDirAfterRemove, Ok(_)) => self.give_back(registry),
-            (Stage::SyncPodDirAfterRemove, Err(_)) => self.keep_in_doubt(registry),
-            (Stage::Finished(_), _) => return,
+            (Stage::ProbeTemp(failure), Ok(_)) => Stage::RemoveFile(failure.clone()),
+            (Stage::RemoveFile(failure), Ok(_)) => Stage::SyncPodDirAfterRemove(failure.clone()),
+            (Stage::SyncPodDirAfterRemove(failure), Ok(_)) => {
+                return self.give_back(registry, failure.clone());
+            }
+            (
+                Stage::ProbeTemp(failure)
+                | Stage::RemoveFile(failure)
+                | Stage::SyncPodDirAfterRemove(failure),
+                Err(_),
+            ) => return self.keep_in_doubt(registry, failure.clone()),
         };
+        self.stage = next;
+        Handled::Continue
     }
 
-    fn acknowledge(&mut self, registry: &mut Registry) -> Stage {
+    fn acknowledge(&mut self, registry: &mut Registry) -> Handled {
         registry.record_allocated(self.pod.clone(), self.slot);
-        Stage::Finished(Some(Ok(Response::UserNamespace(PodUserNamespace {
+        Handled::Finish(Ok(Response::UserNamespace(PodUserNamespace {
             pod: self.pod.clone(),
             userns: UserNamespace::pod(self.mapping),
             created: true,
-        }))))
-    }
-
-    fn fail(&mut self, error: OperationError) {
-        self.failure.get_or_insert(error);
-    }
-
-    fn failure(&mut self) -> OperationError {
-        self.failure.take().unwrap_or(OperationError::Busy)
+        })))
     }
 
     /// Nothing of the allocation can survive: free the slot.
-    fn give_back(&mut self, registry: &mut Registry) -> Stage {
+    fn give_back(&mut self, registry: &mut Registry, failure: OperationError) -> Handled {
         registry.unreserve_slot(self.slot);
-        Stage::Finished(Some(Err(self.failure())))
+        Handled::Finish(Err(failure))
     }
 
     /// The file may survive a power loss: keep the slot reserved for the pod.
-    fn keep_in_doubt(&mut self, registry: &mut Registry) -> Stage {
+    fn keep_in_doubt(&mut self, registry: &mut Registry, failure: OperationError) -> Handled {
         registry.record_in_doubt(self.pod.clone(), self.slot);
-        Stage::Finished(Some(Err(self.failure())))
+        Handled::Finish(Err(failure))
     }
 }

@@ -9,7 +9,7 @@ use super::super::broken_variant::BrokenVariant;
 use super::super::registry::Registry;
 use super::super::request::{CleanupFailure, CleanupReport, OperationError, Response};
 use super::release::ReleaseOp;
-use super::{Step, io_error, unexpected};
+use super::{Handled, Step, io_error, unexpected};
 use crate::effect::Effect;
 use crate::effect::{EntryKind, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
@@ -27,7 +27,6 @@ pub(crate) struct CleanupOp {
 enum Stage {
     ListPods,
     Releasing(ReleaseOp),
-    Finished(Option<Result<Response, OperationError>>),
 }
 
 impl CleanupOp {
@@ -41,29 +40,16 @@ impl CleanupOp {
         }
     }
 
-    pub fn poll(&mut self, registry: &mut Registry) -> Step {
-        loop {
-            match &mut self.stage {
-                Stage::ListPods => {
-                    return Step::Run(Effect::ListDir {
-                        dir: RootPath::root(Root::Pods),
-                    });
-                }
-                Stage::Finished(result) => {
-                    return Step::Finish(result.take().unwrap_or(Err(OperationError::Busy)));
-                }
-                Stage::Releasing(release) => match release.poll() {
-                    Step::Run(effect) => return Step::Run(effect),
-                    Step::Finish(result) => {
-                        self.record(result);
-                        self.stage = self.next_release(registry);
-                    }
-                },
-            }
+    pub fn poll(&mut self) -> Step {
+        match &mut self.stage {
+            Stage::ListPods => Step::Run(Effect::ListDir {
+                dir: RootPath::root(Root::Pods),
+            }),
+            Stage::Releasing(release) => release.poll(),
         }
     }
 
-    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) -> Handled {
         match &mut self.stage {
             Stage::ListPods => {
                 let found = match outcome {
@@ -72,19 +58,15 @@ impl CleanupOp {
                         .filter(|entry| entry.kind == EntryKind::Directory)
                         .filter_map(|entry| PodUid::new(entry.name).ok())
                         .collect(),
-                    Ok(other) => {
-                        self.stage = Stage::Finished(Some(Err(unexpected("list-dir", &other))));
-                        return;
-                    }
+                    Ok(other) => return Handled::Finish(Err(unexpected("list-dir", &other))),
                     Err(error) if error.is_not_found() => BTreeSet::new(),
                     Err(error) => {
-                        self.stage = Stage::Finished(Some(Err(io_error(
+                        return Handled::Finish(Err(io_error(
                             registry.labels(),
                             "list",
                             &RootPath::root(Root::Pods),
                             error,
-                        ))));
-                        return;
+                        )));
                     }
                 };
                 // The registry's claims are already sorted and unique.
@@ -94,33 +76,35 @@ impl CleanupOp {
                     .filter(|pod| !found.contains(*pod) || !self.keep.contains(*pod))
                     .cloned()
                     .collect();
-                self.stage = self.next_release(registry);
             }
-            Stage::Releasing(release) => release.handle(registry, outcome),
-            Stage::Finished(_) => {}
+            Stage::Releasing(release) => match release.handle(registry, outcome) {
+                Handled::Continue => return Handled::Continue,
+                Handled::Finish(result) => {
+                    let pod = release.pod().clone();
+                    self.record(pod, result);
+                }
+            },
         }
+        self.next_release(registry)
     }
 
-    fn next_release(&mut self, registry: &Registry) -> Stage {
-        match self.targets.pop_front() {
-            Some(pod) => Stage::Releasing(ReleaseOp::new(pod, registry, self.broken)),
-            None => Stage::Finished(Some(Ok(Response::CleanedUp(std::mem::take(
-                &mut self.report,
-            ))))),
+    /// Starts the next release, or ends the cleanup when none is left.
+    fn next_release(&mut self, registry: &Registry) -> Handled {
+        while let Some(pod) = self.targets.pop_front() {
+            // A target without a claim has nothing to release.
+            if let Ok(release) = ReleaseOp::of_claim(pod, registry, self.broken) {
+                self.stage = Stage::Releasing(release);
+                return Handled::Continue;
+            }
         }
+        Handled::Finish(Ok(Response::CleanedUp(std::mem::take(&mut self.report))))
     }
 
-    fn record(&mut self, result: Result<Response, OperationError>) {
-        let Stage::Releasing(release) = &self.stage else {
-            return;
-        };
+    fn record(&mut self, pod: PodUid, result: Result<Response, OperationError>) {
         match result {
             Ok(Response::Released(done)) if done.released => self.report.released.push(done),
             Ok(_) => {}
-            Err(error) => self.report.failures.push(CleanupFailure {
-                pod: release.pod().clone(),
-                error,
-            }),
+            Err(error) => self.report.failures.push(CleanupFailure { pod, error }),
         }
     }
 }

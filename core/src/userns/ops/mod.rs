@@ -20,6 +20,8 @@ use crate::effect::Outcome;
 
 /// What an operation wants next.
 pub(crate) type Step = crate::request_slot::Step<Response, OperationError>;
+/// What an operation says once it has taken an outcome.
+pub(crate) type Handled = crate::request_slot::Handled<Response, OperationError>;
 
 /// An operation in progress.
 #[derive(Debug, Clone)]
@@ -36,11 +38,11 @@ impl ActiveOp {
             ActiveOp::Recover(op) => op.poll(registry),
             ActiveOp::Allocate(op) => op.poll(),
             ActiveOp::Release(op) => op.poll(),
-            ActiveOp::Cleanup(op) => op.poll(registry),
+            ActiveOp::Cleanup(op) => op.poll(),
         }
     }
 
-    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) -> Handled {
         match self {
             ActiveOp::Recover(op) => op.handle(registry, outcome),
             ActiveOp::Allocate(op) => op.handle(registry, outcome),
@@ -49,3 +51,6 @@ impl ActiveOp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,25 +13,34 @@ use super::super::file_format::{
 };
 use super::super::problem::ProblemKind;
 use super::super::registry::{FoundClaim, Registry};
-use super::super::request::{OperationError, RecoveryReport, Response};
-use super::{Step, io_error, unexpected};
+use super::super::request::{RecoveryReport, Response};
+use super::{Handled, Step, io_error, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+use crate::op_error::DrivingError;
 use crate::path::{PodUid, Root, RootLabels, RootPath};
 
 #[derive(Debug, Clone)]
 pub(crate) struct RecoverOp {
-    listed_root: bool,
+    stage: Stage,
     pod_dirs: BTreeSet<PodUid>,
     pods: VecDeque<PodUid>,
     steps: VecDeque<PodStep>,
-    in_flight: Option<InFlight>,
     found: Vec<(PodUid, FoundClaim)>,
     report: RecoveryReport,
-    /// The final `syncfs` was issued.
-    syncing: bool,
-    finished: Option<Result<Response, OperationError>>,
-    done: bool,
     broken: Option<BrokenVariant>,
+}
+
+/// Where recovery is.
+#[derive(Debug, Clone)]
+enum Stage {
+    /// Listing the pods directory.
+    ListRoot,
+    /// Walking the pods: the next step comes from the queues.
+    Walk,
+    /// One step of the walk awaits its outcome.
+    Awaiting(InFlight),
+    /// The final `syncfs` was issued; the next poll builds the registry.
+    SyncFs,
 }
 
 /// The effect awaiting its outcome.
@@ -53,31 +62,25 @@ enum PodStep {
 impl RecoverOp {
     pub fn new(broken: Option<BrokenVariant>) -> Self {
         Self {
-            listed_root: false,
+            stage: Stage::ListRoot,
             pod_dirs: BTreeSet::new(),
             pods: VecDeque::new(),
             steps: VecDeque::new(),
-            in_flight: None,
             found: Vec::new(),
             report: RecoveryReport::default(),
-            syncing: false,
-            finished: None,
-            done: false,
             broken,
         }
     }
 
     pub fn poll(&mut self, registry: &mut Registry) -> Step {
-        if self.done {
-            return Step::Finish(self.finished.take().unwrap_or(Err(OperationError::Busy)));
-        }
-        if !self.listed_root {
-            return Step::Run(Effect::ListDir {
-                dir: RootPath::root(Root::Pods),
-            });
-        }
-        if self.syncing {
-            return self.finish(registry);
+        match self.stage {
+            Stage::ListRoot => {
+                return Step::Run(Effect::ListDir {
+                    dir: RootPath::root(Root::Pods),
+                });
+            }
+            Stage::SyncFs => return self.finish(registry),
+            Stage::Walk | Stage::Awaiting(_) => {}
         }
         if self.steps.is_empty() {
             if let Some(pod) = self.pods.pop_front() {
@@ -89,10 +92,10 @@ impl RecoverOp {
             // cache, must be durable before anything is built on it: an entry
             // trusted now must not vanish, and one removed by a crashed
             // release must not come back, after a later power loss.
-            self.syncing = true;
             if self.broken == Some(BrokenVariant::NoSyncFsAtRecovery) {
                 return self.finish(registry);
             }
+            self.stage = Stage::SyncFs;
             return Step::Run(Effect::SyncFs { root: Root::Pods });
         };
         // The path moves into the effect; the in-flight record keeps only
@@ -116,89 +119,93 @@ impl RecoverOp {
                 InFlight::RemoveTemp(file),
             ),
         };
-        self.in_flight = Some(in_flight);
+        self.stage = Stage::Awaiting(in_flight);
         Step::Run(effect)
     }
 
-    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) -> Handled {
         let labels = registry.labels();
-        if !self.listed_root {
-            self.listed_root = true;
-            match outcome {
-                Ok(Observation::Listing(entries)) => {
-                    let mut pods = Vec::new();
-                    for entry in entries {
-                        let Ok(pod) = PodUid::new(entry.name) else {
-                            continue;
-                        };
-                        match entry.kind {
-                            EntryKind::Directory => pods.push(pod),
-                            // Whatever it points to could hold a userns file
-                            // with any range; podns never follows it.
-                            EntryKind::Symlink => {
-                                let detail = format!(
-                                    "{} is a symbolic link, not a directory; podns never follows it: replace it with the pod's directory or remove it",
-                                    labels.show(&pod_dir(&pod))
-                                );
-                                self.unreadable(pod, detail);
-                            }
-                            _ => {}
-                        }
-                    }
-                    pods.sort();
-                    self.report.pod_dirs = pods.len();
-                    self.pod_dirs = pods.iter().cloned().collect();
-                    self.pods = pods.into();
+        match std::mem::replace(&mut self.stage, Stage::Walk) {
+            Stage::ListRoot => self.handle_root_listing(labels, outcome),
+            Stage::SyncFs => match outcome {
+                Ok(_) => {
+                    self.stage = Stage::SyncFs;
+                    Handled::Continue
                 }
-                Ok(other) => self.fail(unexpected("list-dir", &other)),
-                // No pods directory yet: nothing was ever allocated.
-                Err(error) if error.is_not_found() => {}
-                Err(error) => {
-                    self.fail(io_error(labels, "list", &RootPath::root(Root::Pods), error))
-                }
-            }
-            return;
-        }
-        if self.syncing {
-            if let Err(error) = outcome {
-                self.fail(io_error(
+                Err(error) => Handled::Finish(Err(io_error(
                     labels,
                     "syncfs",
                     &RootPath::root(Root::Pods),
                     error,
-                ));
-            }
-            return;
-        }
-        let Some(step) = self.in_flight.take() else {
-            return;
-        };
-        match step {
-            InFlight::List(pod) => self.handle_listing(labels, pod, outcome),
-            InFlight::Read(pod) => self.handle_read(labels, pod, outcome),
-            InFlight::RemoveTemp(file) => match outcome {
-                Ok(_) => self.report.temp_files_removed.push(file),
-                Err(error) => self.report.temp_files_left.push((file, error)),
+                ))),
             },
+            Stage::Awaiting(InFlight::List(pod)) => self.handle_listing(labels, pod, outcome),
+            Stage::Awaiting(InFlight::Read(pod)) => self.handle_read(labels, pod, outcome),
+            Stage::Awaiting(InFlight::RemoveTemp(file)) => {
+                match outcome {
+                    Ok(_) => self.report.temp_files_removed.push(file),
+                    Err(error) => self.report.temp_files_left.push((file, error)),
+                }
+                Handled::Continue
+            }
+            // The walk issues an effect only by moving to `Awaiting`.
+            Stage::Walk => Handled::Finish(Err(DrivingError.into())),
         }
     }
 
-    fn handle_listing(&mut self, labels: &RootLabels, pod: PodUid, outcome: Outcome) {
+    fn handle_root_listing(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
+        match outcome {
+            Ok(Observation::Listing(entries)) => {
+                let mut pods = Vec::new();
+                for entry in entries {
+                    let Ok(pod) = PodUid::new(entry.name) else {
+                        continue;
+                    };
+                    match entry.kind {
+                        EntryKind::Directory => pods.push(pod),
+                        // Whatever it points to could hold a userns file
+                        // with any range; podns never follows it.
+                        EntryKind::Symlink => {
+                            let detail = format!(
+                                "{} is a symbolic link, not a directory; podns never follows it: replace it with the pod's directory or remove it",
+                                labels.show(&pod_dir(&pod))
+                            );
+                            self.unreadable(pod, detail);
+                        }
+                        _ => {}
+                    }
+                }
+                pods.sort();
+                self.report.pod_dirs = pods.len();
+                self.pod_dirs = pods.iter().cloned().collect();
+                self.pods = pods.into();
+                Handled::Continue
+            }
+            Ok(other) => Handled::Finish(Err(unexpected("list-dir", &other))),
+            // No pods directory yet: nothing was ever allocated.
+            Err(error) if error.is_not_found() => Handled::Continue,
+            Err(error) => Handled::Finish(Err(io_error(
+                labels,
+                "list",
+                &RootPath::root(Root::Pods),
+                error,
+            ))),
+        }
+    }
+
+    fn handle_listing(&mut self, labels: &RootLabels, pod: PodUid, outcome: Outcome) -> Handled {
         let mut entries: Vec<DirEntry> = match outcome {
             Ok(Observation::Listing(entries)) => entries,
-            Ok(other) => {
-                self.fail(unexpected("list-dir", &other));
-                return;
-            }
+            Ok(other) => return Handled::Finish(Err(unexpected("list-dir", &other))),
             // Removed since the root was listed.
-            Err(error) if error.is_not_found() => return,
+            Err(error) if error.is_not_found() => return Handled::Continue,
             Err(error) => {
                 let detail = format!(
                     "cannot list pod directory {}: {error}",
                     labels.show(&pod_dir(&pod))
                 );
                 self.unreadable(pod, detail);
-                return;
+                return Handled::Continue;
             }
         };
         entries.sort();
@@ -241,9 +248,10 @@ impl RecoverOp {
                 ));
             }
         }
+        Handled::Continue
     }
 
-    fn handle_read(&mut self, labels: &RootLabels, pod: PodUid, outcome: Outcome) {
+    fn handle_read(&mut self, labels: &RootLabels, pod: PodUid, outcome: Outcome) -> Handled {
         // Rendered only for a message: recovery reads one file per pod.
         let path = || labels.show(&userns_path(&pod));
         let claim = match outcome {
@@ -254,18 +262,16 @@ impl RecoverOp {
                     detail: format!("{}: {error}", path()),
                 },
             },
-            Ok(other) => {
-                self.fail(unexpected("read-file", &other));
-                return;
-            }
+            Ok(other) => return Handled::Finish(Err(unexpected("read-file", &other))),
             // Removed since the directory was listed.
-            Err(error) if error.is_not_found() => return,
+            Err(error) if error.is_not_found() => return Handled::Continue,
             Err(error) => FoundClaim::Unknown {
                 kind: ProblemKind::Unreadable,
                 detail: describe_read_error(&path(), &error),
             },
         };
         self.found.push((pod, claim));
+        Handled::Continue
     }
 
     /// Records a claim whose range cannot be known.
@@ -279,11 +285,6 @@ impl RecoverOp {
         ));
     }
 
-    fn fail(&mut self, error: OperationError) {
-        self.finished = Some(Err(error));
-        self.done = true;
-    }
-
     fn finish(&mut self, registry: &mut Registry) -> Step {
         registry.rebuild(
             std::mem::take(&mut self.found),
@@ -293,7 +294,6 @@ impl RecoverOp {
         // Every claim without a problem is a usable allocation.
         self.report.allocations = registry.claim_count() - problems.len();
         self.report.problems = problems;
-        self.done = true;
         Step::Finish(Ok(Response::Recovered(std::mem::take(&mut self.report))))
     }
 }

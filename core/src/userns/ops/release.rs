@@ -11,9 +11,9 @@
 use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::USERNS_FILE_NAME;
 use super::super::registry::{Claim, Registry};
-use super::super::request::{OperationError, Release, Response};
-use super::{Step, io_error};
-use crate::effect::{Effect, Outcome};
+use super::super::request::{Release, Response};
+use super::{Handled, Step, io_error};
+use crate::effect::{Effect, EffectError, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
 #[derive(Debug, Clone)]
@@ -31,99 +31,100 @@ enum Stage {
     SyncPodDir,
     /// The pod directory itself is gone: make that durable instead.
     SyncPodsDir,
-    Finished(Option<Result<Response, OperationError>>),
 }
 
 impl ReleaseOp {
-    pub fn new(pod: PodUid, registry: &Registry, broken: Option<BrokenVariant>) -> Self {
-        let pod_dir = RootPath::pod_dir(Root::Pods, &pod);
-        let stage = if registry.claim(&pod).is_some() {
-            Stage::RemoveFile
-        } else {
-            Stage::Finished(Some(Ok(Response::Released(Release {
-                pod: pod.clone(),
+    /// The release of `pod`'s claim, or `Err` with the answer at once when
+    /// the pod holds none: there is nothing to remove.
+    pub fn of_claim(
+        pod: PodUid,
+        registry: &Registry,
+        broken: Option<BrokenVariant>,
+    ) -> Result<Self, Release> {
+        if registry.claim(&pod).is_none() {
+            return Err(Release {
+                pod,
                 range: None,
                 released: false,
-            }))))
-        };
-        Self {
+            });
+        }
+        let pod_dir = RootPath::pod_dir(Root::Pods, &pod);
+        Ok(Self {
             file: pod_dir.join(USERNS_FILE_NAME),
             pod_dir,
             pod,
-            stage,
+            stage: Stage::RemoveFile,
             broken,
-        }
+        })
     }
 
     pub fn poll(&mut self) -> Step {
-        match &mut self.stage {
-            Stage::RemoveFile => Step::Run(Effect::RemoveFile {
+        Step::Run(match &self.stage {
+            Stage::RemoveFile => Effect::RemoveFile {
                 file: self.file.clone(),
-            }),
-            Stage::SyncPodDir => Step::Run(Effect::SyncDir {
+            },
+            Stage::SyncPodDir => Effect::SyncDir {
                 dir: self.pod_dir.clone(),
-            }),
-            Stage::SyncPodsDir => Step::Run(Effect::SyncDir {
+            },
+            Stage::SyncPodsDir => Effect::SyncDir {
                 dir: RootPath::root(Root::Pods),
-            }),
-            Stage::Finished(result) => {
-                Step::Finish(result.take().unwrap_or(Err(OperationError::Busy)))
-            }
-        }
+            },
+        })
     }
 
-    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) {
+    pub fn handle(&mut self, registry: &mut Registry, outcome: Outcome) -> Handled {
         self.stage = match (&self.stage, outcome) {
             (Stage::RemoveFile, Ok(_))
                 if self.broken == Some(BrokenVariant::ReleaseFreesBeforeDirSync) =>
             {
-                self.acknowledge(registry)
+                return self.acknowledge(registry);
             }
             (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDir,
             (Stage::RemoveFile, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // Nothing changed on disk: the claim stays as it was.
-            (Stage::RemoveFile, Err(error)) => Stage::Finished(Some(Err(io_error(
-                registry.labels(),
-                "remove",
-                &self.file,
-                error,
-            )))),
-            (Stage::SyncPodDir, Ok(_)) | (Stage::SyncPodsDir, Ok(_)) => self.acknowledge(registry),
+            (Stage::RemoveFile, Err(error)) => {
+                return Handled::Finish(Err(io_error(
+                    registry.labels(),
+                    "remove",
+                    &self.file,
+                    error,
+                )));
+            }
+            (Stage::SyncPodDir | Stage::SyncPodsDir, Ok(_)) => return self.acknowledge(registry),
             (Stage::SyncPodDir, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // The file is gone from the page cache but may come back after a
             // power loss: keep the range reserved.
             (Stage::SyncPodDir, Err(error)) => {
-                registry.mark_in_doubt(&self.pod);
-                Stage::Finished(Some(Err(io_error(
-                    registry.labels(),
-                    "sync",
-                    &self.pod_dir,
-                    error,
-                ))))
+                let dir = self.pod_dir.clone();
+                return self.keep_in_doubt(registry, &dir, error);
             }
             (Stage::SyncPodsDir, Err(error)) => {
-                registry.mark_in_doubt(&self.pod);
-                Stage::Finished(Some(Err(io_error(
-                    registry.labels(),
-                    "sync",
-                    &RootPath::root(Root::Pods),
-                    error,
-                ))))
+                return self.keep_in_doubt(registry, &RootPath::root(Root::Pods), error);
             }
-            (Stage::Finished(_), _) => return,
         };
+        Handled::Continue
     }
 
-    fn acknowledge(&mut self, registry: &mut Registry) -> Stage {
+    fn acknowledge(&mut self, registry: &mut Registry) -> Handled {
         let range = match registry.remove(&self.pod) {
             Some(Claim::Known(known)) => Some(known.range),
             _ => None,
         };
-        Stage::Finished(Some(Ok(Response::Released(Release {
+        Handled::Finish(Ok(Response::Released(Release {
             pod: self.pod.clone(),
             range,
             released: true,
-        }))))
+        })))
+    }
+
+    fn keep_in_doubt(
+        &mut self,
+        registry: &mut Registry,
+        dir: &RootPath,
+        error: EffectError,
+    ) -> Handled {
+        registry.mark_in_doubt(&self.pod);
+        Handled::Finish(Err(io_error(registry.labels(), "sync", dir, error)))
     }
 }
 

@@ -9,8 +9,8 @@
 //! The base is held as [`Root::Volume`]: like a volume, its contents may have
 //! been written by a container.
 
-use super::request::{MakeDir, SubpathError, SubpathResponse};
-use super::{Step, io_error, unexpected};
+use super::super::request::{MakeDir, SubpathError, SubpathResponse};
+use super::{Handled, Step, io_error, unexpected};
 use crate::effect::{Effect, Errno, Observation, Outcome};
 use crate::path::{Root, RootLabels, RootPath};
 
@@ -18,59 +18,42 @@ use crate::path::{Root, RootLabels, RootPath};
 pub(crate) struct MakeDirOp {
     dir: RootPath,
     mode: u32,
-    labels: RootLabels,
-    stage: Stage,
-}
-
-#[derive(Debug, Clone)]
-enum Stage {
-    Make,
-    Finished(Option<Result<SubpathResponse, SubpathError>>),
 }
 
 impl MakeDirOp {
-    pub fn new(request: MakeDir, labels: RootLabels) -> Self {
+    pub fn new(request: MakeDir) -> Self {
         Self {
             dir: RootPath {
                 root: Root::Volume,
                 path: request.dir,
             },
             mode: request.mode,
-            labels,
-            stage: Stage::Make,
         }
     }
 
+    /// Its one effect: the outcome ends it.
     pub fn poll(&mut self) -> Step {
-        match &mut self.stage {
-            Stage::Make => Step::Run(Effect::MakeDirBeneath {
-                dir: self.dir.clone(),
-                mode: self.mode,
-            }),
-            Stage::Finished(result) => Step::Finish(
-                result
-                    .take()
-                    .expect("a finished operation is polled once: the slot takes its result"),
-            ),
-        }
+        Step::Run(Effect::MakeDirBeneath {
+            dir: self.dir.clone(),
+            mode: self.mode,
+        })
     }
 
-    pub fn handle(&mut self, outcome: Outcome) {
-        let result = match outcome {
+    pub fn handle(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
+        Handled::Finish(match outcome {
             Ok(Observation::DirCreated { created }) => Ok(SubpathResponse::MadeDir { created }),
             Ok(other) => Err(unexpected("make-dir-beneath", &other)),
             Err(error) => Err(match error.errno {
                 Errno::EXDEV | Errno::ELOOP | Errno::EEXIST => SubpathError::Unsafe {
-                    shown: self.labels.show(&self.dir),
+                    shown: labels.show(&self.dir),
                     path: self.dir.clone(),
                     errno: error.errno,
                     why: "leads out of the base directory (an absolute or dangling symlink, \
                           '..' above the base, or a magic link)",
                 },
-                _ => io_error(&self.labels, "create the directory", &self.dir, error),
+                _ => io_error(labels, "create the directory", &self.dir, error),
             }),
-        };
-        self.stage = Stage::Finished(Some(result));
+        })
     }
 }
 
@@ -78,44 +61,39 @@ impl MakeDirOp {
 mod tests {
     use super::*;
     use crate::effect::EffectError;
+    use crate::op_test::run;
     use crate::path::RelPath;
 
-    fn op() -> MakeDirOp {
-        MakeDirOp::new(
-            MakeDir {
-                dir: RelPath::parse("a/b").unwrap(),
-                mode: 0o2750,
-            },
-            RootLabels::new().with(Root::Volume, "/base"),
+    fn make(outcome: Outcome) -> crate::op_test::Run<SubpathResponse, SubpathError> {
+        let op = MakeDirOp::new(MakeDir {
+            dir: RelPath::parse("a/b").unwrap(),
+            mode: 0o2750,
+        });
+        let mut labels = RootLabels::new().with(Root::Volume, "/base");
+        run(
+            op,
+            &mut labels,
+            |op, _| op.poll(),
+            |op, labels, outcome| op.handle(labels, outcome),
+            [outcome],
         )
-    }
-
-    fn finish(op: &mut MakeDirOp) -> Result<SubpathResponse, SubpathError> {
-        match op.poll() {
-            Step::Finish(result) => result,
-            Step::Run(effect) => panic!("still running: {effect}"),
-        }
     }
 
     #[test]
     fn one_effect_with_the_exact_mode() {
-        let mut op = op();
-        let Step::Run(effect) = op.poll() else {
-            panic!("no effect");
-        };
+        let run = make(Ok(Observation::DirCreated { created: true }));
         assert_eq!(
-            effect,
-            Effect::MakeDirBeneath {
+            run.effects,
+            [Effect::MakeDirBeneath {
                 dir: RootPath {
                     root: Root::Volume,
                     path: RelPath::parse("a/b").unwrap()
                 },
                 mode: 0o2750,
-            }
+            }]
         );
-        op.handle(Ok(Observation::DirCreated { created: true }));
         assert_eq!(
-            finish(&mut op),
+            run.finished(),
             Ok(SubpathResponse::MadeDir { created: true })
         );
     }
@@ -128,10 +106,9 @@ mod tests {
             (Errno::ENOTDIR, "io"),
             (Errno::EIO, "io"),
         ] {
-            let mut op = op();
-            op.poll();
-            op.handle(Err(EffectError::new(errno, "mkdirat")));
-            let error = finish(&mut op).unwrap_err();
+            let error = make(Err(EffectError::new(errno, "mkdirat")))
+                .finished()
+                .unwrap_err();
             assert_eq!(crate::ErrorDetails::kind(&error), kind, "{errno}");
             assert_eq!(crate::ErrorDetails::errno(&error), Some(errno));
             assert_eq!(crate::ErrorDetails::path(&error), Some("/base/a/b"));

@@ -17,10 +17,12 @@
 //! refuses to mount anything else: the mount point's kind was chosen for that
 //! file, and a swap between the two steps must not go unnoticed.
 
-use super::lexical::HostDir;
-use super::mount_table::MountsBelow;
-use super::request::{PrepareSubpath, PreparedSubpath, SubpathError, SubpathResponse};
-use super::{Step, io_error, unexpected};
+use std::collections::VecDeque;
+
+use super::super::lexical::HostDir;
+use super::super::mount_table::MountsBelow;
+use super::super::request::{PrepareSubpath, PreparedSubpath, SubpathError, SubpathResponse};
+use super::{Handled, Step, fail, io_error, unexpected};
 use crate::effect::{
     Effect, EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, Outcome,
 };
@@ -40,10 +42,9 @@ pub(crate) struct PrepareOp {
     target: RootPath,
     container_dir: RootPath,
     pod_dir: HostDir,
-    labels: RootLabels,
     stage: Stage,
     /// The source as the first step found it. Every stage after that step is
-    /// reached only when it succeeded, so the placeholder is never used.
+    /// reached only when it succeeded, so the initial value is never used.
     found: InodeInfo,
     unmounts: u32,
     /// An old mount point of the wrong kind was removed once already.
@@ -63,12 +64,11 @@ enum Stage {
     Bind,
     /// Undo a failed bind: the effects still to run (the first is next),
     /// then fail with the error.
-    Rollback(Vec<Effect>, SubpathError),
-    Finished(Option<Result<SubpathResponse, SubpathError>>),
+    Rollback(VecDeque<Effect>, SubpathError),
 }
 
 impl PrepareOp {
-    pub fn new(request: PrepareSubpath, labels: RootLabels) -> Self {
+    pub fn new(request: PrepareSubpath) -> Self {
         let target = request.target.path();
         Self {
             source: RootPath {
@@ -78,7 +78,6 @@ impl PrepareOp {
             container_dir: request.target.container_dir(),
             target,
             pod_dir: request.pod_dir,
-            labels,
             stage: Stage::StatSource,
             found: InodeInfo {
                 id: FileId { dev: 0, ino: 0 },
@@ -91,7 +90,7 @@ impl PrepareOp {
     }
 
     pub fn poll(&mut self) -> Step {
-        let effect = match &mut self.stage {
+        Step::Run(match &self.stage {
             Stage::StatSource => Effect::StatBeneath {
                 path: self.source.clone(),
             },
@@ -122,138 +121,130 @@ impl PrepareOp {
                 target: self.target.clone(),
                 expect: self.found.id,
             },
-            Stage::Rollback(effects, _) => match effects.first() {
+            Stage::Rollback(effects, error) => match effects.front() {
                 Some(effect) => effect.clone(),
-                None => return self.finish_rollback(),
+                None => return Step::Finish(Err(error.clone())),
             },
-            Stage::Finished(result) => {
-                return Step::Finish(result.take().unwrap_or(Err(SubpathError::Busy)));
-            }
-        };
-        Step::Run(effect)
+        })
     }
 
-    pub fn handle(&mut self, outcome: Outcome) {
-        let stage = std::mem::replace(&mut self.stage, Stage::Finished(None));
-        self.stage = match stage {
-            Stage::StatSource => self.after_stat_source(outcome),
-            Stage::ReadMounts => self.after_read_mounts(outcome),
-            Stage::StatMounted => self.after_stat_mounted(outcome),
+    pub fn handle(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
+        match &mut self.stage {
+            Stage::StatSource => self.after_stat_source(labels, outcome),
+            Stage::ReadMounts => self.after_read_mounts(labels, outcome),
+            Stage::StatMounted => self.after_stat_mounted(labels, outcome),
             Stage::UnmountOther => match outcome {
                 Err(error) if error.errno != Errno::EINVAL => {
-                    self.fail(io_error(&self.labels, "unmount", &self.target, error))
+                    fail(io_error(labels, "unmount", &self.target, error))
                 }
                 // Unmounted, or EINVAL: nothing is mounted there any more.
                 // Either way, look again.
                 Ok(_) | Err(_) => {
                     self.unmounts += 1;
-                    Stage::ReadMounts
+                    self.go(Stage::ReadMounts)
                 }
             },
             Stage::MakeParents => match outcome {
-                Ok(Observation::DirCreated { .. }) => Stage::CreateTarget,
-                Ok(other) => self.fail(unexpected("make-dir-beneath", &other)),
-                Err(error) => self.fail(io_error(
-                    &self.labels,
+                Ok(Observation::DirCreated { .. }) => self.go(Stage::CreateTarget),
+                Ok(other) => fail(unexpected("make-dir-beneath", &other)),
+                Err(error) => fail(io_error(
+                    labels,
                     "create the directory",
                     &self.container_dir,
                     error,
                 )),
             },
-            Stage::CreateTarget => self.after_create_target(outcome),
+            Stage::CreateTarget => self.after_create_target(labels, outcome),
             Stage::RemoveWrongKind(effect) => match outcome {
                 Ok(_) => {
                     self.replaced_kind = true;
-                    Stage::CreateTarget
+                    self.go(Stage::CreateTarget)
                 }
-                Err(error) => self.fail(io_error(
-                    &self.labels,
+                Err(error) => fail(io_error(
+                    labels,
                     "remove the old mount point",
                     &effect.subject(),
                     error,
                 )),
             },
             Stage::Bind => match outcome {
-                Ok(Observation::Done) => Stage::Finished(Some(Ok(self.prepared(false)))),
-                Ok(other) => self.rollback(unexpected("bind-mount", &other)),
+                Ok(Observation::Done) => Handled::Finish(Ok(self.prepared(false))),
+                Ok(other) => self.roll_back(unexpected("bind-mount", &other)),
                 Err(error) => {
-                    let failure = match self.unsafe_source(&error) {
+                    let failure = match self.unsafe_source(labels, &error) {
                         Some(failure) => failure,
-                        None => io_error(&self.labels, "bind-mount onto", &self.target, error),
+                        None => io_error(labels, "bind-mount onto", &self.target, error),
                     };
-                    self.rollback(failure)
+                    self.roll_back(failure)
                 }
             },
-            Stage::Rollback(mut effects, error) => {
-                if !effects.is_empty() {
-                    effects.remove(0);
-                }
+            Stage::Rollback(effects, _) => {
+                // The effect that ran was the first.
+                effects.pop_front();
                 match outcome {
                     // Already gone: go on with its parent, as kubelet does.
-                    Err(failed) if failed.is_not_found() => Stage::Rollback(effects, error),
-                    Ok(_) => Stage::Rollback(effects, error),
+                    Err(failed) if failed.is_not_found() => {}
+                    Ok(_) => {}
                     // Not empty, busy, or anything else: what is above it
                     // cannot be empty either; stop here.
-                    Err(_) => Stage::Rollback(Vec::new(), error),
+                    Err(_) => effects.clear(),
                 }
+                Handled::Continue
             }
-            Stage::Finished(result) => Stage::Finished(result),
-        };
+        }
     }
 
-    fn after_stat_source(&mut self, outcome: Outcome) -> Stage {
+    fn go(&mut self, stage: Stage) -> Handled {
+        self.stage = stage;
+        Handled::Continue
+    }
+
+    fn after_stat_source(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
         match outcome {
             Ok(Observation::Inode(found)) => {
                 self.found = found;
-                Stage::ReadMounts
+                self.go(Stage::ReadMounts)
             }
-            Ok(other) => self.fail(unexpected("stat-beneath", &other)),
-            Err(error) if error.is_not_found() => self.fail(SubpathError::Missing {
-                shown: self.labels.show(&self.source),
+            Ok(other) => fail(unexpected("stat-beneath", &other)),
+            Err(error) if error.is_not_found() => fail(SubpathError::Missing {
+                shown: labels.show(&self.source),
                 path: self.source.clone(),
                 source: error,
             }),
-            Err(error) => {
-                let failure = match self.unsafe_source(&error) {
-                    Some(failure) => failure,
-                    None => io_error(&self.labels, "resolve", &self.source, error),
-                };
-                self.fail(failure)
-            }
+            Err(error) => fail(match self.unsafe_source(labels, &error) {
+                Some(failure) => failure,
+                None => io_error(labels, "resolve", &self.source, error),
+            }),
         }
     }
 
-    fn after_read_mounts(&mut self, outcome: Outcome) -> Stage {
-        let read = MountsBelow::from_outcome(outcome, &self.pod_dir, &self.labels, &self.target);
-        let mounts = match read {
+    fn after_read_mounts(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
+        let mounts = match MountsBelow::from_outcome(outcome, &self.pod_dir, labels, &self.target) {
             Ok(mounts) => mounts,
-            Err(error) => return self.fail(error),
+            Err(error) => return fail(error),
         };
         if mounts.count_at(&self.target.path) == 0 {
-            return Stage::MakeParents;
+            return self.go(Stage::MakeParents);
         }
         if self.unmounts >= MAX_UNMOUNTS {
-            return self.fail(SubpathError::StackedMounts {
-                shown: self.labels.show(&self.target),
+            return fail(SubpathError::StackedMounts {
+                shown: labels.show(&self.target),
                 path: self.target.clone(),
                 count: self.unmounts,
             });
         }
-        Stage::StatMounted
+        self.go(Stage::StatMounted)
     }
 
-    fn after_stat_mounted(&mut self, outcome: Outcome) -> Stage {
+    fn after_stat_mounted(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
         match outcome {
-            Ok(Observation::Inode(mounted)) => {
-                if mounted.id == self.found.id {
-                    Stage::Finished(Some(Ok(self.prepared(true))))
-                } else {
-                    Stage::UnmountOther
-                }
+            Ok(Observation::Inode(mounted)) if mounted.id == self.found.id => {
+                Handled::Finish(Ok(self.prepared(true)))
             }
-            Ok(other) => self.fail(unexpected("stat-no-follow", &other)),
-            Err(error) => self.fail(io_error(
-                &self.labels,
+            Ok(Observation::Inode(_)) => self.go(Stage::UnmountOther),
+            Ok(other) => fail(unexpected("stat-no-follow", &other)),
+            Err(error) => fail(io_error(
+                labels,
                 "examine the mount point",
                 &self.target,
                 error,
@@ -261,10 +252,10 @@ impl PrepareOp {
         }
     }
 
-    fn after_create_target(&mut self, outcome: Outcome) -> Stage {
+    fn after_create_target(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
         let error = match outcome {
-            Ok(Observation::DirCreated { .. } | Observation::Done) => return Stage::Bind,
-            Ok(other) => return self.fail(unexpected("create the mount point", &other)),
+            Ok(Observation::DirCreated { .. } | Observation::Done) => return self.go(Stage::Bind),
+            Ok(other) => return fail(unexpected("create the mount point", &other)),
             Err(error) => error,
         };
         let wrong_kind = match (self.found.kind, error.errno) {
@@ -283,9 +274,9 @@ impl PrepareOp {
             _ => None,
         };
         match wrong_kind {
-            Some(remove) if !self.replaced_kind => Stage::RemoveWrongKind(remove),
-            _ => self.fail(io_error(
-                &self.labels,
+            Some(remove) if !self.replaced_kind => self.go(Stage::RemoveWrongKind(remove)),
+            _ => fail(io_error(
+                labels,
                 "create the mount point",
                 &self.target,
                 error,
@@ -294,7 +285,7 @@ impl PrepareOp {
     }
 
     /// The error for a source that leads out of the volume, if it does.
-    fn unsafe_source(&self, error: &EffectError) -> Option<SubpathError> {
+    fn unsafe_source(&self, labels: &RootLabels, error: &EffectError) -> Option<SubpathError> {
         let why = match error.errno {
             Errno::EXDEV => "leads out of the volume (an absolute symlink, or '..' above its root)",
             Errno::ELOOP => {
@@ -304,7 +295,7 @@ impl PrepareOp {
             _ => return None,
         };
         Some(SubpathError::Unsafe {
-            shown: self.labels.show(&self.source),
+            shown: labels.show(&self.source),
             path: self.source.clone(),
             errno: error.errno,
             why,
@@ -321,35 +312,23 @@ impl PrepareOp {
         })
     }
 
-    fn fail(&self, error: SubpathError) -> Stage {
-        Stage::Finished(Some(Err(error)))
-    }
-
     /// Removes what a failed bind leaves: the mount point, then each parent
     /// up to (not including) the pod directory while it is empty.
-    fn rollback(&self, error: SubpathError) -> Stage {
-        let mut effects = vec![match self.found.kind {
+    fn roll_back(&mut self, error: SubpathError) -> Handled {
+        let mut effects = VecDeque::from([match self.found.kind {
             EntryKind::Directory => Effect::RemoveDir {
                 dir: self.target.clone(),
             },
             _ => Effect::RemoveFile {
                 file: self.target.clone(),
             },
-        }];
+        }]);
         // The pod directory itself is a root, so the walk stops below it.
         let mut dir = Some(self.container_dir.clone());
         while let Some(current) = dir.filter(|current| !current.path.is_root()) {
             dir = current.parent();
-            effects.push(Effect::RemoveDir { dir: current });
+            effects.push_back(Effect::RemoveDir { dir: current });
         }
-        Stage::Rollback(effects, error)
-    }
-
-    fn finish_rollback(&mut self) -> Step {
-        let Stage::Rollback(_, error) = std::mem::replace(&mut self.stage, Stage::Finished(None))
-        else {
-            return Step::Finish(Err(SubpathError::Busy));
-        };
-        Step::Finish(Err(error))
+        self.go(Stage::Rollback(effects, error))
     }
 }

@@ -22,12 +22,13 @@
 
 use std::collections::VecDeque;
 
-use super::lexical::{HostDir, is_within};
-use super::mount_table::MountsBelow;
-use super::names::{VOLUME_SUBPATHS_DIR, volume_subpaths_dir};
-use super::request::{CleanSubpaths, KeptPath, SubpathCleanReport, SubpathError, SubpathResponse};
-use super::{Step, unexpected};
+use super::super::lexical::{HostDir, is_within};
+use super::super::mount_table::MountsBelow;
+use super::super::names::{VOLUME_SUBPATHS_DIR, volume_subpaths_dir};
+use super::super::request::{CleanSubpaths, KeptPath, SubpathCleanReport, SubpathResponse};
+use super::{Handled, Step, fail, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+use crate::op_error::DrivingError;
 use crate::path::{Root, RootLabels, RootPath};
 
 #[derive(Debug, Clone)]
@@ -49,34 +50,27 @@ enum Task {
 pub(crate) struct CleanOp {
     volume_dir: RootPath,
     pod_dir: HostDir,
-    labels: RootLabels,
     tasks: VecDeque<Task>,
     report: SubpathCleanReport,
     /// Paths that could not be removed or unmounted: they and their parents
     /// are left alone.
     blocked: Vec<RootPath>,
-    failed: Option<SubpathError>,
 }
 
 impl CleanOp {
-    pub fn new(request: CleanSubpaths, labels: RootLabels) -> Self {
+    pub fn new(request: CleanSubpaths) -> Self {
         let CleanSubpaths { volume, pod_dir } = request;
         Self {
             volume_dir: volume_subpaths_dir(&volume),
             pod_dir,
-            labels,
             tasks: VecDeque::from([Task::ReadMounts]),
             report: SubpathCleanReport::default(),
             blocked: Vec::new(),
-            failed: None,
         }
     }
 
     pub fn poll(&mut self) -> Step {
         loop {
-            if let Some(error) = self.failed.take() {
-                return Step::Finish(Err(error));
-            }
             let Some(task) = self.tasks.front() else {
                 return Step::Finish(Ok(SubpathResponse::Cleaned(std::mem::take(
                     &mut self.report,
@@ -112,56 +106,54 @@ impl CleanOp {
         }
     }
 
-    pub fn handle(&mut self, outcome: Outcome) {
+    pub fn handle(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
+        // `poll` issues an effect only for the task at the front.
         let Some(task) = self.tasks.pop_front() else {
-            return;
+            return fail(DrivingError.into());
         };
         match task {
-            Task::ReadMounts => self.after_read_mounts(outcome),
+            Task::ReadMounts => return self.after_read_mounts(labels, outcome),
             Task::Unmount(target) => match outcome {
                 Ok(_) => self.report.unmounted.push(target),
                 // Already unmounted (the table was a snapshot), or gone.
                 Err(error) if error.is_not_mounted() => {}
-                Err(error) => self.keep(target, error),
+                Err(error) => self.keep(labels, target, error),
             },
             Task::ListVolumeDir => match outcome {
                 Ok(Observation::Listing(entries)) => self.plan_volume_dir(entries),
                 // Nothing was ever mounted for this volume.
                 Err(error) if error.is_not_found() => {}
-                Ok(other) => self.failed = Some(unexpected("list-dir", &other)),
-                Err(error) => self.keep(self.volume_dir.clone(), error),
+                Ok(other) => return fail(unexpected("list-dir", &other)),
+                Err(error) => self.keep(labels, self.volume_dir.clone(), error),
             },
             Task::ListContainerDir(dir) => match outcome {
                 Ok(Observation::Listing(entries)) => self.plan_container_dir(&dir, entries),
                 Err(error) if error.is_not_found() => {}
-                Ok(other) => self.failed = Some(unexpected("list-dir", &other)),
-                Err(error) => self.keep(dir, error),
+                Ok(other) => return fail(unexpected("list-dir", &other)),
+                Err(error) => self.keep(labels, dir, error),
             },
             Task::Remove { path, .. } => match outcome {
                 Ok(Observation::FileRemoved { existed: false }) => {}
                 Ok(_) => self.report.removed.push(path),
                 Err(error) if error.is_not_found() => {}
-                Err(error) => self.keep(path, error),
+                Err(error) => self.keep(labels, path, error),
             },
             Task::RemoveSubpathsDir => match outcome {
                 Ok(_) => self.report.removed.push(subpaths_dir()),
                 // Other volumes' mount points are still there, or it is gone.
                 Err(error) if matches!(error.errno, Errno::ENOTEMPTY | Errno::EEXIST) => {}
                 Err(error) if error.is_not_found() => {}
-                Err(error) => self.keep(subpaths_dir(), error),
+                Err(error) => self.keep(labels, subpaths_dir(), error),
             },
         }
+        Handled::Continue
     }
 
-    fn after_read_mounts(&mut self, outcome: Outcome) {
-        let read =
-            MountsBelow::from_outcome(outcome, &self.pod_dir, &self.labels, &self.volume_dir);
+    fn after_read_mounts(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
+        let read = MountsBelow::from_outcome(outcome, &self.pod_dir, labels, &self.volume_dir);
         let mounts = match read {
             Ok(mounts) => mounts,
-            Err(error) => {
-                self.failed = Some(error);
-                return;
-            }
+            Err(error) => return fail(error),
         };
         for point in mounts.strictly_below(&self.volume_dir.path) {
             self.tasks.push_back(Task::Unmount(RootPath {
@@ -175,6 +167,7 @@ impl CleanOp {
             kind: EntryKind::Directory,
         });
         self.tasks.push_back(Task::RemoveSubpathsDir);
+        Handled::Continue
     }
 
     /// Queues, before the removal of the volume directory, each container
@@ -215,9 +208,9 @@ impl CleanOp {
         }
     }
 
-    fn keep(&mut self, path: RootPath, error: EffectError) {
+    fn keep(&mut self, labels: &RootLabels, path: RootPath, error: EffectError) {
         self.report.kept.push(KeptPath {
-            shown: self.labels.show(&path),
+            shown: labels.show(&path),
             path: path.clone(),
             error,
         });

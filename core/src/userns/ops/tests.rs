@@ -1,0 +1,461 @@
+//! Each userns operation alone: the exact effects it issues for a script of
+//! outcomes, its result, and what it leaves in the registry.
+
+use std::collections::BTreeSet;
+
+use super::super::file_format::{USERNS_FILE_NAME, render_userns_file};
+use super::super::mapping::{IdMapping, UserNamespace};
+use super::super::pool::PoolConfig;
+use super::super::registry::{Claim, Registry};
+use super::super::request::{OperationError, PodUserNamespace, Release, Response};
+use super::{AllocateOp, CleanupOp, RecoverOp, ReleaseOp};
+use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+use crate::op_test::{Run, run};
+use crate::path::{PodUid, Root, RootPath};
+
+const TEMP: &str = ".userns.podns-tmp.0";
+
+fn pod(name: &str) -> PodUid {
+    PodUid::new(name).unwrap()
+}
+
+/// A pool of 64 Ki IDs per pod from host ID 65536.
+fn registry() -> Registry {
+    Registry::new(PoolConfig::kubelet_default(65536, 110).validate().unwrap())
+}
+
+fn pod_dir(pod: &PodUid) -> RootPath {
+    RootPath::pod_dir(Root::Pods, pod)
+}
+
+fn pods_dir() -> RootPath {
+    RootPath::root(Root::Pods)
+}
+
+fn done() -> Outcome {
+    Ok(Observation::Done)
+}
+
+fn failed(errno: Errno) -> Outcome {
+    Err(EffectError::new(errno, "test"))
+}
+
+fn entry(name: &str, kind: EntryKind) -> DirEntry {
+    DirEntry {
+        name: name.to_owned(),
+        kind,
+    }
+}
+
+/// Allocates slot 0 to `pod` with `outcomes`.
+fn allocate(
+    registry: &mut Registry,
+    pod: &PodUid,
+    outcomes: Vec<Outcome>,
+) -> (Run<Response, OperationError>, IdMapping) {
+    let slot = registry.reserve_slot(0).unwrap();
+    let mapping = IdMapping::root_to(registry.pool().slot_range(slot)).unwrap();
+    let op = AllocateOp::new(pod.clone(), slot, mapping, TEMP, None);
+    let run = run(
+        op,
+        registry,
+        |op, _| op.poll(),
+        AllocateOp::handle,
+        outcomes,
+    );
+    (run, mapping)
+}
+
+fn allocation_effects(pod: &PodUid, mapping: IdMapping) -> Vec<Effect> {
+    let dir = pod_dir(pod);
+    vec![
+        Effect::CreateDir {
+            dir: dir.clone(),
+            mode: 0o750,
+        },
+        Effect::SyncDir { dir: pods_dir() },
+        Effect::WriteNewFile {
+            file: dir.join(TEMP),
+            mode: 0o600,
+            contents: render_userns_file(mapping),
+        },
+        Effect::SyncFile {
+            file: dir.join(TEMP),
+        },
+        Effect::Rename {
+            from: dir.join(TEMP),
+            to: dir.join(USERNS_FILE_NAME),
+        },
+        Effect::SyncDir { dir },
+    ]
+}
+
+fn is_in_doubt(registry: &Registry, pod: &PodUid) -> bool {
+    matches!(registry.claim(pod), Some(Claim::Known(known)) if known.in_doubt)
+}
+
+#[test]
+fn allocate_writes_through_a_temp_file_and_syncs_before_acknowledging() {
+    let mut registry = registry();
+    let free = registry.free();
+    let p = pod("a");
+    let created = Ok(Observation::DirCreated { created: true });
+    let (run, mapping) = allocate(
+        &mut registry,
+        &p,
+        vec![created, done(), done(), done(), done(), done()],
+    );
+    assert_eq!(run.effects, allocation_effects(&p, mapping));
+    assert_eq!(
+        run.finished(),
+        Ok(Response::UserNamespace(PodUserNamespace {
+            pod: p.clone(),
+            userns: UserNamespace::pod(mapping),
+            created: true,
+        }))
+    );
+    assert!(matches!(registry.claim(&p), Some(Claim::Known(known)) if !known.in_doubt));
+    assert_eq!(registry.free(), free - 1);
+}
+
+#[test]
+fn allocate_into_a_directory_known_durable_does_not_sync_the_pods_directory() {
+    let mut registry = registry();
+    let p = pod("a");
+    registry.mark_pod_dir_durable(&p);
+    let existing = Ok(Observation::DirCreated { created: false });
+    let (run, mapping) = allocate(
+        &mut registry,
+        &p,
+        vec![existing, done(), done(), done(), done()],
+    );
+    let mut expected = allocation_effects(&p, mapping);
+    expected.remove(1);
+    assert_eq!(run.effects, expected);
+    assert!(run.finished().is_ok());
+}
+
+#[test]
+fn a_failed_temp_sync_removes_the_temp_file_and_frees_the_slot() {
+    let mut registry = registry();
+    let free = registry.free();
+    let p = pod("a");
+    let created = Ok(Observation::DirCreated { created: true });
+    let outcomes = vec![
+        created,
+        done(),
+        done(),
+        failed(Errno::EIO),
+        failed(Errno::EIO),
+    ];
+    let (run, mapping) = allocate(&mut registry, &p, outcomes);
+    let mut expected = allocation_effects(&p, mapping)[..4].to_vec();
+    expected.push(Effect::RemoveFile {
+        file: pod_dir(&p).join(TEMP),
+    });
+    assert_eq!(run.effects, expected);
+    let error = run.finished().unwrap_err();
+    assert_eq!(crate::ErrorDetails::errno(&error), Some(Errno::EIO));
+    assert_eq!(
+        error.to_string(),
+        format!("cannot sync <pods>/a/{TEMP}: test: EIO (Input/output error)")
+    );
+    assert!(registry.claim(&p).is_none());
+    assert_eq!(registry.free(), free);
+}
+
+#[test]
+fn a_failed_directory_sync_after_the_rename_removes_userns_durably_before_freeing() {
+    let mut registry = registry();
+    let free = registry.free();
+    let p = pod("a");
+    let created = Ok(Observation::DirCreated { created: true });
+    let mut outcomes = vec![created, done(), done(), done(), done(), failed(Errno::EIO)];
+    outcomes.extend([done(), done()]);
+    let (run, mapping) = allocate(&mut registry, &p, outcomes);
+    let mut expected = allocation_effects(&p, mapping);
+    expected.push(Effect::RemoveFile {
+        file: pod_dir(&p).join(USERNS_FILE_NAME),
+    });
+    expected.push(Effect::SyncDir { dir: pod_dir(&p) });
+    assert_eq!(run.effects, expected);
+    assert!(run.finished().is_err());
+    assert_eq!(registry.free(), free);
+}
+
+#[test]
+fn a_rollback_that_cannot_be_made_durable_keeps_the_slot_in_doubt() {
+    let mut registry = registry();
+    let free = registry.free();
+    let p = pod("a");
+    let created = Ok(Observation::DirCreated { created: true });
+    let mut outcomes = vec![created, done(), done(), done(), done(), failed(Errno::EIO)];
+    outcomes.extend([done(), failed(Errno::EIO)]);
+    let (run, _) = allocate(&mut registry, &p, outcomes);
+    let error = run.finished().unwrap_err();
+    // The request fails with the error that started the rollback.
+    assert!(
+        error.to_string().starts_with("cannot sync <pods>/a:"),
+        "{error}"
+    );
+    assert!(is_in_doubt(&registry, &p));
+    assert_eq!(registry.free(), free - 1);
+}
+
+#[test]
+fn a_failed_rename_whose_temp_file_is_still_there_frees_the_slot() {
+    let mut registry = registry();
+    let p = pod("a");
+    let created = Ok(Observation::DirCreated { created: true });
+    let still_there = Ok(Observation::FileRemoved { existed: true });
+    let outcomes = vec![
+        created,
+        done(),
+        done(),
+        done(),
+        failed(Errno::EIO),
+        still_there,
+    ];
+    let (run, mapping) = allocate(&mut registry, &p, outcomes);
+    let mut expected = allocation_effects(&p, mapping)[..5].to_vec();
+    expected.push(Effect::RemoveFile {
+        file: pod_dir(&p).join(TEMP),
+    });
+    assert_eq!(run.effects, expected);
+    assert!(run.finished().is_err());
+    assert!(registry.claim(&p).is_none());
+}
+
+/// A registry where `pod` holds slot 0.
+fn allocated(pod: &PodUid) -> Registry {
+    let mut registry = registry();
+    let slot = registry.reserve_slot(0).unwrap();
+    registry.record_allocated(pod.clone(), slot);
+    registry
+}
+
+fn release(
+    registry: &mut Registry,
+    pod: &PodUid,
+    outcomes: Vec<Outcome>,
+) -> Run<Response, OperationError> {
+    let op = ReleaseOp::of_claim(pod.clone(), registry, None).unwrap();
+    run(op, registry, |op, _| op.poll(), ReleaseOp::handle, outcomes)
+}
+
+#[test]
+fn release_removes_the_file_and_syncs_before_freeing_the_slot() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let range = registry.pool().slot_range(0);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![Ok(Observation::FileRemoved { existed: true }), done()],
+    );
+    assert_eq!(
+        run.effects,
+        [
+            Effect::RemoveFile {
+                file: pod_dir(&p).join(USERNS_FILE_NAME),
+            },
+            Effect::SyncDir { dir: pod_dir(&p) },
+        ]
+    );
+    assert_eq!(
+        run.finished(),
+        Ok(Response::Released(Release {
+            pod: p.clone(),
+            range: Some(range),
+            released: true,
+        }))
+    );
+    assert!(registry.claim(&p).is_none());
+}
+
+#[test]
+fn release_of_a_pod_whose_directory_is_gone_syncs_the_pods_directory() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(&mut registry, &p, vec![failed(Errno::ENOENT), done()]);
+    assert_eq!(run.effects[1], Effect::SyncDir { dir: pods_dir() });
+    assert!(run.finished().is_ok());
+}
+
+#[test]
+fn a_release_whose_sync_fails_keeps_the_range_in_doubt() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(&mut registry, &p, vec![done(), failed(Errno::EIO)]);
+    assert_eq!(run.effects.len(), 2);
+    assert!(run.finished().is_err());
+    assert!(is_in_doubt(&registry, &p));
+}
+
+#[test]
+fn release_of_a_pod_without_a_claim_answers_at_once() {
+    let registry = registry();
+    let answer = ReleaseOp::of_claim(pod("a"), &registry, None).err();
+    assert_eq!(
+        answer,
+        Some(Release {
+            pod: pod("a"),
+            range: None,
+            released: false,
+        })
+    );
+}
+
+#[test]
+fn cleanup_releases_pods_not_kept_and_pods_whose_directory_is_gone_in_order() {
+    let mut registry = registry();
+    for (slot, name) in ["kept", "stale", "vanished"].into_iter().enumerate() {
+        let slot = registry.reserve_slot(slot as u32).unwrap();
+        registry.record_allocated(pod(name), slot);
+    }
+    let keep: BTreeSet<PodUid> = [pod("kept"), pod("vanished")].into();
+    let listing = Ok(Observation::Listing(vec![
+        entry("kept", EntryKind::Directory),
+        entry("stale", EntryKind::Directory),
+        entry("not-a-pod-dir", EntryKind::File),
+    ]));
+    let outcomes = vec![
+        listing,
+        done(),
+        done(),
+        failed(Errno::ENOENT),
+        failed(Errno::EIO),
+    ];
+    let op = CleanupOp::new(keep, None);
+    let run = run(
+        op,
+        &mut registry,
+        |op, _| op.poll(),
+        CleanupOp::handle,
+        outcomes,
+    );
+    let userns = |name| pod_dir(&pod(name)).join(USERNS_FILE_NAME);
+    assert_eq!(
+        run.effects,
+        [
+            Effect::ListDir { dir: pods_dir() },
+            Effect::RemoveFile {
+                file: userns("stale")
+            },
+            Effect::SyncDir {
+                dir: pod_dir(&pod("stale")),
+            },
+            Effect::RemoveFile {
+                file: userns("vanished"),
+            },
+            Effect::SyncDir { dir: pods_dir() },
+        ]
+    );
+    let Ok(Response::CleanedUp(report)) = run.finished() else {
+        panic!("cleanup failed");
+    };
+    let released: Vec<_> = report.released.iter().map(|r| r.pod.clone()).collect();
+    assert_eq!(released, [pod("stale")]);
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].pod, pod("vanished"));
+    assert!(registry.claim(&pod("kept")).is_some());
+    assert!(is_in_doubt(&registry, &pod("vanished")));
+}
+
+fn recover(registry: &mut Registry, outcomes: Vec<Outcome>) -> Run<Response, OperationError> {
+    run(
+        RecoverOp::new(None),
+        registry,
+        RecoverOp::poll,
+        RecoverOp::handle,
+        outcomes,
+    )
+}
+
+#[test]
+fn recovery_reads_each_userns_file_removes_temp_files_and_syncs_before_building() {
+    let mut registry = registry();
+    let p = pod("a");
+    let range = registry.pool().slot_range(3);
+    let contents = render_userns_file(IdMapping::root_to(range).unwrap());
+    let outcomes = vec![
+        Ok(Observation::Listing(vec![entry("a", EntryKind::Directory)])),
+        Ok(Observation::Listing(vec![
+            entry(USERNS_FILE_NAME, EntryKind::File),
+            entry(TEMP, EntryKind::File),
+        ])),
+        Ok(Observation::FileRemoved { existed: true }),
+        Ok(Observation::Contents(contents)),
+        done(),
+    ];
+    let run = recover(&mut registry, outcomes);
+    assert_eq!(
+        run.effects,
+        [
+            Effect::ListDir { dir: pods_dir() },
+            Effect::ListDir { dir: pod_dir(&p) },
+            Effect::RemoveFile {
+                file: pod_dir(&p).join(TEMP),
+            },
+            Effect::ReadFile {
+                file: pod_dir(&p).join(USERNS_FILE_NAME),
+                max_len: super::super::file_format::MAX_USERNS_FILE_LEN,
+            },
+            Effect::SyncFs { root: Root::Pods },
+        ]
+    );
+    let Ok(Response::Recovered(report)) = run.finished() else {
+        panic!("recovery failed");
+    };
+    assert_eq!((report.pod_dirs, report.allocations), (1, 1));
+    assert_eq!(report.temp_files_removed, [pod_dir(&p).join(TEMP)]);
+    assert!(matches!(registry.claim(&p), Some(Claim::Known(known)) if known.range == range));
+}
+
+#[test]
+fn recovery_builds_nothing_when_its_final_sync_fails() {
+    let mut registry = registry();
+    let outcomes = vec![
+        Ok(Observation::Listing(vec![entry("a", EntryKind::Directory)])),
+        Ok(Observation::Listing(Vec::new())),
+        failed(Errno::EIO),
+    ];
+    let run = recover(&mut registry, outcomes);
+    assert_eq!(run.effects.len(), 3);
+    let error = run.finished().unwrap_err();
+    assert!(
+        error.to_string().starts_with("cannot syncfs <pods>"),
+        "{error}"
+    );
+    assert_eq!(registry.claim_count(), 0);
+}
+
+#[test]
+fn recovery_of_a_missing_pods_directory_finds_nothing() {
+    let mut registry = registry();
+    let run = recover(&mut registry, vec![failed(Errno::ENOENT), done()]);
+    assert_eq!(
+        run.effects,
+        [
+            Effect::ListDir { dir: pods_dir() },
+            Effect::SyncFs { root: Root::Pods },
+        ]
+    );
+    assert!(matches!(run.finished(), Ok(Response::Recovered(report)) if report.pod_dirs == 0));
+}
+
+#[test]
+fn recovery_never_follows_a_pod_directory_symlink() {
+    let mut registry = registry();
+    let outcomes = vec![
+        Ok(Observation::Listing(vec![entry("a", EntryKind::Symlink)])),
+        done(),
+    ];
+    let run = recover(&mut registry, outcomes);
+    assert_eq!(run.effects.len(), 2, "no listing through the symlink");
+    let Ok(Response::Recovered(report)) = run.finished() else {
+        panic!("recovery failed");
+    };
+    assert_eq!(report.problems.len(), 1);
+    assert!(registry.unknown_claims().contains(&pod("a")));
+}
