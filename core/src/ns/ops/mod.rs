@@ -102,3 +102,6 @@ pub(crate) fn pod_dirs(entries: Vec<DirEntry>) -> BTreeSet<PodUid> {
         .filter_map(|entry| PodUid::new(entry.name).ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

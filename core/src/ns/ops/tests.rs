@@ -1,0 +1,505 @@
+//! Each namespace operation alone: the exact effects it issues for a script
+//! of outcomes, and its result.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{CreateOp, Ctx, ListOp, RemoveOp, SweepOp};
+use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
+use crate::error_details::ErrorDetails;
+use crate::idmap::IdMap;
+use crate::ns::facts::{NamespaceId, NamespaceKind, PinnedNamespaces, PodIdMaps};
+use crate::ns::layout::{POD_NS_DIR_MODE, PinKind, RunDirPath, pin_path, pod_ns_dir};
+use crate::ns::request::{NsError, NsResponse, SweepReason};
+use crate::op_test::{Run, run};
+use crate::path::{PodUid, Root, RootLabels, RootPath};
+use crate::userns::{HostIdRange, IdMapping, UserNamespace};
+
+fn pod(name: &str) -> PodUid {
+    PodUid::new(name).unwrap()
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        run: RunDirPath::new("/run/podns").unwrap(),
+        labels: RootLabels::new().with(Root::Run, "/run/podns"),
+    }
+}
+
+/// The maps of a pod with host IDs 131072-196607.
+fn maps() -> PodIdMaps {
+    let mapping = IdMapping::root_to(HostIdRange::new(131072, 65536)).unwrap();
+    PodIdMaps::from_userns(&UserNamespace::pod(mapping)).unwrap()
+}
+
+/// What the kernel shows for a correct pair with `uid_map`.
+fn facts(uid_map: &str) -> Outcome {
+    let user = NamespaceId {
+        kind: NamespaceKind::User,
+        ino: 10,
+    };
+    Ok(Observation::PodNamespaces(PinnedNamespaces {
+        net: NamespaceId {
+            kind: NamespaceKind::Net,
+            ino: 11,
+        },
+        user,
+        net_owner: user,
+        maps_from: user,
+        uid_map: IdMap::parse(uid_map).unwrap(),
+        gid_map: maps().gid_map,
+    }))
+}
+
+/// A mount table with a complete pin pair for each of `pods`.
+fn mountinfo(pods: &[&str]) -> Outcome {
+    let mut table = String::from("22 1 0:20 / /run rw - tmpfs tmpfs rw\n");
+    for (n, pod) in pods.iter().enumerate() {
+        let id = 40 + 2 * n;
+        table += &format!(
+            "{id} 22 0:4 net:[{}] /run/podns/{pod}/net rw - nsfs nsfs rw\n",
+            4026532281 + id
+        );
+        table += &format!(
+            "{} 22 0:4 user:[{}] /run/podns/{pod}/user rw - nsfs nsfs rw\n",
+            id + 1,
+            4026532281 + id + 1
+        );
+    }
+    Ok(Observation::Contents(table.into_bytes()))
+}
+
+fn done() -> Outcome {
+    Ok(Observation::Done)
+}
+
+fn removed() -> Outcome {
+    Ok(Observation::FileRemoved { existed: true })
+}
+
+fn failed(errno: Errno) -> Outcome {
+    Err(EffectError::new(errno, "test"))
+}
+
+fn listing(names: &[(&str, EntryKind)]) -> Outcome {
+    Ok(Observation::Listing(
+        names
+            .iter()
+            .map(|(name, kind)| DirEntry {
+                name: (*name).to_owned(),
+                kind: *kind,
+            })
+            .collect(),
+    ))
+}
+
+fn pin(pod: &PodUid, kind: PinKind) -> RootPath {
+    pin_path(pod, kind)
+}
+
+fn create(outcomes: Vec<Outcome>) -> Run<NsResponse, NsError> {
+    let mut ctx = ctx();
+    run(
+        CreateOp::new(pod("a"), maps()),
+        &mut ctx,
+        |op, _| op.poll(),
+        |op, ctx, outcome| op.handle(ctx, outcome),
+        outcomes,
+    )
+}
+
+/// The effects of a create from nothing, up to the pinning.
+fn fresh_create_effects(pod: &PodUid) -> Vec<Effect> {
+    vec![
+        Effect::ListDir {
+            dir: pod_ns_dir(pod),
+        },
+        Effect::CreateDir {
+            dir: pod_ns_dir(pod),
+            mode: POD_NS_DIR_MODE,
+        },
+        Effect::CreatePinFile {
+            file: pin(pod, PinKind::Net),
+        },
+        Effect::CreatePinFile {
+            file: pin(pod, PinKind::User),
+        },
+        Effect::CreatePodNamespaces {
+            pod: pod.clone(),
+            uid_map: maps().uid_map,
+            gid_map: maps().gid_map,
+            net_pin: pin(pod, PinKind::Net),
+            user_pin: pin(pod, PinKind::User),
+        },
+    ]
+}
+
+/// What `fresh_create_effects` needs answered to reach the pinning.
+fn fresh_create_outcomes() -> Vec<Outcome> {
+    vec![
+        failed(Errno::ENOENT),
+        Ok(Observation::DirCreated { created: true }),
+        done(),
+        done(),
+    ]
+}
+
+#[test]
+fn a_create_from_nothing_pins_both_namespaces_and_checks_them() {
+    let a = pod("a");
+    let mut outcomes = fresh_create_outcomes();
+    outcomes.push(facts("0 131072 65536"));
+    let run = create(outcomes);
+    assert_eq!(run.effects, fresh_create_effects(&a));
+    let Ok(NsResponse::Created(created)) = run.finished() else {
+        panic!("the create failed");
+    };
+    assert!(created.created);
+    assert_eq!(created.net_pin, "/run/podns/a/net");
+    assert_eq!(created.user_pin, "/run/podns/a/user");
+}
+
+#[test]
+fn a_complete_pair_is_checked_and_returned_as_is() {
+    let a = pod("a");
+    let outcomes = vec![
+        listing(&[("net", EntryKind::File), ("user", EntryKind::File)]),
+        mountinfo(&["a"]),
+        facts("0 131072 65536"),
+    ];
+    let run = create(outcomes);
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ListDir {
+                dir: pod_ns_dir(&a),
+            },
+            Effect::ReadMountInfo,
+            Effect::InspectPodNamespaces {
+                net_pin: pin(&a, PinKind::Net),
+                user_pin: pin(&a, PinKind::User),
+            },
+        ]
+    );
+    let Ok(NsResponse::Created(created)) = run.finished() else {
+        panic!("the create failed");
+    };
+    assert!(!created.created);
+}
+
+#[test]
+fn a_complete_pair_with_other_maps_is_refused_and_left_alone() {
+    let outcomes = vec![
+        listing(&[("net", EntryKind::File), ("user", EntryKind::File)]),
+        mountinfo(&["a"]),
+        facts("0 196608 65536"),
+    ];
+    let run = create(outcomes);
+    assert_eq!(
+        run.effects.len(),
+        3,
+        "nothing is removed: {:?}",
+        run.effects
+    );
+    let Err(NsError::Mismatch { problems, .. }) = run.finished() else {
+        panic!("the pair was accepted");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+}
+
+#[test]
+fn pin_files_of_a_killed_create_are_removed_before_creating_again() {
+    let a = pod("a");
+    let mut outcomes = vec![
+        listing(&[("net", EntryKind::File)]),
+        mountinfo(&[]),
+        removed(),
+        Ok(Observation::FileRemoved { existed: false }),
+    ];
+    outcomes.extend(fresh_create_outcomes().into_iter().skip(1));
+    outcomes.push(facts("0 131072 65536"));
+    let run = create(outcomes);
+    let mut expected = vec![
+        Effect::ListDir {
+            dir: pod_ns_dir(&a),
+        },
+        Effect::ReadMountInfo,
+        Effect::RemoveFile {
+            file: pin(&a, PinKind::Net),
+        },
+        Effect::RemoveFile {
+            file: pin(&a, PinKind::User),
+        },
+    ];
+    expected.extend(fresh_create_effects(&a).into_iter().skip(1));
+    assert_eq!(run.effects, expected);
+    assert!(run.finished().is_ok());
+}
+
+/// The rollback of a create that got as far as pinning.
+fn rollback_effects(pod: &PodUid) -> Vec<Effect> {
+    vec![
+        Effect::DetachMount {
+            target: pin(pod, PinKind::Net),
+        },
+        Effect::DetachMount {
+            target: pin(pod, PinKind::User),
+        },
+        Effect::RemoveFile {
+            file: pin(pod, PinKind::User),
+        },
+        Effect::RemoveFile {
+            file: pin(pod, PinKind::Net),
+        },
+        Effect::RemoveDir {
+            dir: pod_ns_dir(pod),
+        },
+    ]
+}
+
+#[test]
+fn a_failed_pinning_removes_everything_the_create_made() {
+    let a = pod("a");
+    let mut outcomes = fresh_create_outcomes();
+    outcomes.extend([
+        failed(Errno::EPERM),
+        done(),
+        done(),
+        removed(),
+        removed(),
+        done(),
+    ]);
+    let run = create(outcomes);
+    let mut expected = fresh_create_effects(&a);
+    expected.extend(rollback_effects(&a));
+    assert_eq!(run.effects, expected);
+    let Err(NsError::CreateFailed {
+        cause, left_behind, ..
+    }) = run.finished()
+    else {
+        panic!("the create did not fail");
+    };
+    assert_eq!(cause.errno(), Some(Errno::EPERM));
+    assert!(left_behind.is_empty(), "{left_behind:?}");
+}
+
+#[test]
+fn pins_the_kernel_got_wrong_are_rolled_back_and_what_stays_is_named() {
+    let a = pod("a");
+    let mut outcomes = fresh_create_outcomes();
+    outcomes.push(facts("0 196608 65536"));
+    // The rollback tries every step even when one fails.
+    outcomes.extend([done(), failed(Errno::EBUSY), removed(), removed(), done()]);
+    let run = create(outcomes);
+    let mut expected = fresh_create_effects(&a);
+    expected.extend(rollback_effects(&a));
+    assert_eq!(run.effects, expected);
+    let Err(NsError::CreateFailed {
+        cause, left_behind, ..
+    }) = run.finished()
+    else {
+        panic!("the create did not fail");
+    };
+    assert!(matches!(*cause, NsError::Verification { .. }), "{cause}");
+    assert_eq!(left_behind.len(), 1);
+    assert!(
+        left_behind[0]
+            .to_string()
+            .starts_with("cannot detach the mount on /run/podns/a/user"),
+        "{}",
+        left_behind[0]
+    );
+}
+
+#[test]
+fn a_remove_detaches_newest_first_then_unlinks() {
+    let a = pod("a");
+    let mut ctx = ctx();
+    let outcomes = vec![
+        mountinfo(&["a"]),
+        done(),
+        done(),
+        removed(),
+        removed(),
+        done(),
+    ];
+    let run = run(
+        RemoveOp::new(a.clone()),
+        &mut ctx,
+        |op, _| op.poll(),
+        |op, ctx, outcome| op.handle(ctx, outcome),
+        outcomes,
+    );
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ReadMountInfo,
+            Effect::DetachMount {
+                target: pin(&a, PinKind::User),
+            },
+            Effect::DetachMount {
+                target: pin(&a, PinKind::Net),
+            },
+            Effect::RemoveFile {
+                file: pin(&a, PinKind::Net),
+            },
+            Effect::RemoveFile {
+                file: pin(&a, PinKind::User),
+            },
+            Effect::RemoveDir {
+                dir: pod_ns_dir(&a),
+            },
+        ]
+    );
+    let Ok(NsResponse::Removed(removal)) = run.finished() else {
+        panic!("the remove failed");
+    };
+    assert_eq!(removal.unmounted, 2);
+    assert!(removal.removed);
+}
+
+#[test]
+fn a_remove_of_a_pod_without_a_directory_stops_at_the_first_pin() {
+    let a = pod("a");
+    let mut ctx = ctx();
+    let outcomes = vec![mountinfo(&[]), failed(Errno::ENOENT)];
+    let run = run(
+        RemoveOp::new(a.clone()),
+        &mut ctx,
+        |op, _| op.poll(),
+        |op, ctx, outcome| op.handle(ctx, outcome),
+        outcomes,
+    );
+    assert_eq!(run.effects.len(), 2);
+    let Ok(NsResponse::Removed(removal)) = run.finished() else {
+        panic!("the remove failed");
+    };
+    assert!(!removal.removed);
+}
+
+#[test]
+fn a_sweep_keeps_a_checked_pair_and_takes_down_a_pod_not_kept() {
+    let (a, b) = (pod("a"), pod("b"));
+    let mut ctx = ctx();
+    let keep = BTreeSet::from([a.clone()]);
+    let allocations = BTreeMap::from([(a.clone(), maps())]);
+    let outcomes = vec![
+        listing(&[
+            ("a", EntryKind::Directory),
+            ("b", EntryKind::Directory),
+            ("lock", EntryKind::File),
+        ]),
+        mountinfo(&["a", "b"]),
+        facts("0 131072 65536"),
+        done(),
+        done(),
+        removed(),
+        removed(),
+        done(),
+    ];
+    let run = run(
+        SweepOp::new(keep, allocations),
+        &mut ctx,
+        |op, _| op.poll(),
+        |op, ctx, outcome| op.handle(ctx, outcome),
+        outcomes,
+    );
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ListDir {
+                dir: RootPath::root(Root::Run),
+            },
+            Effect::ReadMountInfo,
+            Effect::InspectPodNamespaces {
+                net_pin: pin(&a, PinKind::Net),
+                user_pin: pin(&a, PinKind::User),
+            },
+            Effect::DetachMount {
+                target: pin(&b, PinKind::User),
+            },
+            Effect::DetachMount {
+                target: pin(&b, PinKind::Net),
+            },
+            Effect::RemoveFile {
+                file: pin(&b, PinKind::Net),
+            },
+            Effect::RemoveFile {
+                file: pin(&b, PinKind::User),
+            },
+            Effect::RemoveDir {
+                dir: pod_ns_dir(&b),
+            },
+        ]
+    );
+    let Ok(NsResponse::Swept(report)) = run.finished() else {
+        panic!("the sweep failed");
+    };
+    assert_eq!(report.kept, vec![a]);
+    assert_eq!(report.swept.len(), 1);
+    assert_eq!(report.swept[0].pod, b);
+    assert_eq!(report.swept[0].reason, SweepReason::NotKept);
+    assert!(report.failures.is_empty());
+}
+
+#[test]
+fn a_sweep_reports_a_pod_it_cannot_take_down_and_goes_on() {
+    let (a, b) = (pod("a"), pod("b"));
+    let mut ctx = ctx();
+    let outcomes = vec![
+        listing(&[("a", EntryKind::Directory), ("b", EntryKind::Directory)]),
+        mountinfo(&["a", "b"]),
+        failed(Errno::EPERM),
+        done(),
+        done(),
+        removed(),
+        removed(),
+        done(),
+    ];
+    let run = run(
+        SweepOp::new(BTreeSet::new(), BTreeMap::new()),
+        &mut ctx,
+        |op, _| op.poll(),
+        |op, ctx, outcome| op.handle(ctx, outcome),
+        outcomes,
+    );
+    assert_eq!(run.effects.len(), 8);
+    let Ok(NsResponse::Swept(report)) = run.finished() else {
+        panic!("the sweep failed");
+    };
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].pod, a);
+    assert_eq!(report.swept.len(), 1);
+    assert_eq!(report.swept[0].pod, b);
+}
+
+#[test]
+fn a_listing_names_only_pod_directories_and_changes_nothing() {
+    let mut ctx = ctx();
+    let outcomes = vec![
+        listing(&[("a", EntryKind::Directory), ("lock", EntryKind::File)]),
+        mountinfo(&["a"]),
+    ];
+    let run = run(
+        ListOp::new(),
+        &mut ctx,
+        |op, _| op.poll(),
+        |op, ctx, outcome| op.handle(ctx, outcome),
+        outcomes,
+    );
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ListDir {
+                dir: RootPath::root(Root::Run),
+            },
+            Effect::ReadMountInfo,
+        ]
+    );
+    let Ok(NsResponse::Listed(listing)) = run.finished() else {
+        panic!("the listing failed");
+    };
+    assert_eq!(listing.pods.len(), 1);
+    assert_eq!(listing.pods[0].pod, pod("a"));
+    assert_eq!(listing.pods[0].incomplete, None);
+    assert!(listing.ignored_mounts.is_empty());
+}
