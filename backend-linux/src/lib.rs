@@ -90,8 +90,8 @@ pub use podns_core::{
     Allocation, AllocationPolicy, Backend, CleanupFailure, CleanupReport, Effect, EffectError,
     Errno, ErrorDetails, Host, HostDir, HostError, IdMapping, JoinSpec, NamespaceListing,
     NamespaceMode, NodeError, NsError, NsFailure, NsListing, NsRemoval, Observation, OciIdMappings,
-    OperationError, PidMode, PodNamespaces, PodPins, PodSandbox, PodUid, PodUserNamespace,
-    PoolConfig, PreparedSubpath, Problem, ProblemKind, RecoveryReport, RelPath, Release, Root,
-    RootLabels, RootPath, SubpathCleanReport, SubpathError, SubpathName, SubpathNameField,
-    SubpathTarget, SweepReason, SweepReport, SweptPod, UserNamespace, parse_subpath,
+    PidMode, PodNamespaces, PodPins, PodSandbox, PodUid, PodUserNamespace, PoolConfig,
+    PreparedSubpath, Problem, ProblemKind, RecoveryReport, RelPath, Release, Root, RootLabels,
+    RootPath, SubpathCleanReport, SubpathError, SubpathName, SubpathNameField, SubpathTarget,
+    SweepReason, SweepReport, SweptPod, UserNamespace, UsernsError, parse_subpath,
 };

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use podns_core::{Backend, Effect, EffectError, Errno, Observation};
+use podns_core::{Backend, Effect, EffectError, Errno, Executed, Observation};
 
 use crate::faults::{Fault, FaultTrigger};
 use crate::fs::MockFs;
@@ -22,7 +22,7 @@ pub enum CrashKind {
 pub struct MockBackend {
     fs: MockFs,
     executed: u64,
-    log: Vec<Effect>,
+    log: Vec<Executed>,
     faults: Vec<Fault>,
     /// Kernel state: survives a process kill, not a power loss.
     pub(crate) mounts: MockMounts,
@@ -54,13 +54,14 @@ impl MockBackend {
         &mut self.fs
     }
 
-    /// Every effect executed so far (failed ones included), in order.
-    pub fn log(&self) -> &[Effect] {
+    /// Every effect executed so far (failed ones included), in order, each
+    /// with the outcome it got.
+    pub fn log(&self) -> &[Executed] {
         &self.log
     }
 
     /// Empties the log.
-    pub fn take_log(&mut self) -> Vec<Effect> {
+    pub fn take_log(&mut self) -> Vec<Executed> {
         std::mem::take(&mut self.log)
     }
 
@@ -187,9 +188,17 @@ impl MockBackend {
     /// Executes `effect` at once: [`Backend::execute`] without a future,
     /// for callers that hold the backend behind a lock.
     pub fn execute_now(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+        let outcome = self.execute_unlogged(effect);
+        self.log.push(Executed {
+            effect: effect.clone(),
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+
+    fn execute_unlogged(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
         let index = self.executed;
         self.executed += 1;
-        self.log.push(effect.clone());
         if let Some(fault) = self.faults.iter().find(|fault| fault.fires(index, effect)) {
             let errno = fault.errno;
             // A write that runs out of space or hits a bad block can leave a

@@ -9,7 +9,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use podns_bench::fixtures::{DEFAULT_SLOTS, default_engine, occupied_slots, pod_name};
 use podns_bench::kubelet_style::BitByBitAllocator;
 use podns_bench::sync_drive::{healthy_disk, run};
-use podns_core::{GetOrCreate, PodUid, Request, SeededRng, SlotMap};
+use podns_core::{GetOrCreate, PodUid, SeededRng, SlotMap, UsernsRequest};
 
 /// Occupancies in basis points (1/100 %).
 const OCCUPANCIES: [u32; 4] = [0, 5000, 9900, 9999];
@@ -49,12 +49,12 @@ fn allocator(c: &mut Criterion) {
         });
 
         let mut engine = default_engine();
-        run(&mut engine, Request::Recover, &mut healthy_disk).expect("recovery");
+        run(&mut engine, UsernsRequest::Recover, &mut healthy_disk).expect("recovery");
         for index in 0..taken.len() as u32 {
             let pod = PodUid::new(pod_name(index)).expect("valid");
             run(
                 &mut engine,
-                Request::GetOrCreate(GetOrCreate::pod_mode(pod)),
+                UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod)),
                 &mut healthy_disk,
             )
             .expect("allocation");
@@ -66,13 +66,13 @@ fn allocator(c: &mut Criterion) {
                 // the benchmark instead.
                 let allocated = run(
                     &mut engine,
-                    Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
+                    UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
                     &mut healthy_disk,
                 )
                 .expect("allocation");
                 let released = run(
                     &mut engine,
-                    Request::Release { pod: pod.clone() },
+                    UsernsRequest::Release { pod: pod.clone() },
                     &mut healthy_disk,
                 )
                 .expect("release");

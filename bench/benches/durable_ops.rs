@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use podns_backend_linux::LinuxBackend;
 use podns_bench::fixtures::default_engine;
-use podns_core::{GetOrCreate, PodUid, Request, UsernsEngine, drive};
+use podns_core::{GetOrCreate, PodUid, UsernsEngine, UsernsRequest, drive};
 
 fn setup(parent: &Path) -> (tempfile::TempDir, UsernsEngine, LinuxBackend, PodUid) {
     let dir = tempfile::tempdir_in(parent).expect("a temp dir");
@@ -15,7 +15,7 @@ fn setup(parent: &Path) -> (tempfile::TempDir, UsernsEngine, LinuxBackend, PodUi
     std::fs::create_dir(dir.path().join(pod.as_str())).expect("pod dir");
     let mut backend = LinuxBackend::open(dir.path()).expect("open");
     let mut engine = default_engine();
-    pollster::block_on(drive(&mut engine, &mut backend, Request::Recover)).expect("recovery");
+    pollster::block_on(drive(&mut engine, &mut backend, UsernsRequest::Recover)).expect("recovery");
     (dir, engine, backend, pod)
 }
 
@@ -27,7 +27,7 @@ fn durable(c: &mut Criterion, name: &str, parent: &Path) {
         pollster::block_on(drive(
             engine,
             backend,
-            Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
+            UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
         ))
         .expect("allocation");
     };
@@ -35,7 +35,7 @@ fn durable(c: &mut Criterion, name: &str, parent: &Path) {
         pollster::block_on(drive(
             engine,
             backend,
-            Request::Release { pod: pod.clone() },
+            UsernsRequest::Release { pod: pod.clone() },
         ))
         .expect("release");
     };

@@ -23,8 +23,8 @@ use criterion::Criterion;
 use podns_backend_linux::LinuxBackend;
 use podns_bench::mount_namespace::rerun_in_private_mount_namespace;
 use podns_core::{
-    AllocationPolicy, GetOrCreate, NamespaceEngine, NsRequest, PodIdMaps, PodUid, PoolConfig,
-    Request, Response, RunDirPath, UsernsEngine, drive,
+    AllocationPolicy, GetOrCreate, NsEngine, NsRequest, PodIdMaps, PodUid, PoolConfig, RunDirPath,
+    UsernsEngine, UsernsRequest, UsernsResponse, drive,
 };
 
 /// The `ip netns` name the benchmark uses.
@@ -69,18 +69,18 @@ fn library(c: &mut Criterion, dir: &Path) {
         1,
         AllocationPolicy::LowestFree,
     );
-    pollster::block_on(drive(&mut userns, &mut backend, Request::Recover)).expect("recover");
+    pollster::block_on(drive(&mut userns, &mut backend, UsernsRequest::Recover)).expect("recover");
     let pod = PodUid::new("bench-pod").expect("valid");
-    let Ok(Response::UserNamespace(allocation)) = pollster::block_on(drive(
+    let Ok(UsernsResponse::UserNamespace(allocation)) = pollster::block_on(drive(
         &mut userns,
         &mut backend,
-        Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
+        UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
     )) else {
         panic!("allocation failed");
     };
     let maps = PodIdMaps::from_userns(&allocation.userns).expect("POD mode");
     let mut ns =
-        NamespaceEngine::new(RunDirPath::new(run_dir.to_str().expect("UTF-8")).expect("absolute"));
+        NsEngine::new(RunDirPath::new(run_dir.to_str().expect("UTF-8")).expect("absolute"));
     let mut group = c.benchmark_group("namespaces");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));

@@ -9,7 +9,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use podns_backend_linux::LinuxBackend;
 use podns_bench::fixtures::{default_engine, populate_pods_dir};
 use podns_bench::recovery_sizes::SIZES;
-use podns_core::{Request, drive};
+use podns_core::{UsernsRequest, drive};
 
 fn end_to_end(c: &mut Criterion, group_name: &str, parent: &Path) {
     let mut group = c.benchmark_group(group_name);
@@ -22,7 +22,7 @@ fn end_to_end(c: &mut Criterion, group_name: &str, parent: &Path) {
             b.iter(|| {
                 let mut backend = LinuxBackend::open(dir.path()).expect("open");
                 let mut engine = default_engine();
-                pollster::block_on(drive(&mut engine, &mut backend, Request::Recover))
+                pollster::block_on(drive(&mut engine, &mut backend, UsernsRequest::Recover))
                     .expect("recovery");
                 black_box(engine.free())
             });

@@ -7,7 +7,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use podns_bench::fixtures::default_engine;
 use podns_bench::recovery_sizes::SIZES;
 use podns_bench::sync_drive::{RecoveredDisk, run};
-use podns_core::Request;
+use podns_core::UsernsRequest;
 
 fn planning(c: &mut Criterion) {
     let mut group = c.benchmark_group("recovery_planning");
@@ -23,7 +23,7 @@ fn planning(c: &mut Criterion) {
                 || disk.observations(),
                 |mut observations| {
                     let mut engine = default_engine();
-                    run(&mut engine, Request::Recover, &mut |effect| {
+                    run(&mut engine, UsernsRequest::Recover, &mut |effect| {
                         observations.answer(effect)
                     })
                     .expect("recovery");

@@ -2,8 +2,8 @@
 //! so a benchmark measures the core's decisions and nothing else.
 
 use podns_core::{
-    DirEntry, Effect, EffectError, EntryKind, Errno, IdMapping, Observation, OperationError,
-    Outcome, RelPath, Request, Response, UsernsEngine, render_userns_file,
+    DirEntry, Effect, EffectError, EntryKind, Errno, IdMapping, Observation, Outcome, RelPath,
+    UsernsEngine, UsernsError, UsernsRequest, UsernsResponse, render_userns_file,
 };
 
 use crate::fixtures::pod_name;
@@ -11,9 +11,9 @@ use crate::fixtures::pod_name;
 /// Runs `request` to completion, answering each effect with `answer`.
 pub fn run(
     engine: &mut UsernsEngine,
-    request: Request,
+    request: UsernsRequest,
     answer: &mut impl FnMut(&Effect) -> Outcome,
-) -> Result<Response, OperationError> {
+) -> Result<UsernsResponse, UsernsError> {
     engine.submit(request)?;
     while let Some(effect) = engine.poll_effect() {
         let outcome = answer(&effect);

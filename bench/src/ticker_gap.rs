@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use podns_backend_linux::{LinuxBackend, Node, NodeConfig, PodUid, UsernsOptions};
-use podns_core::{GetOrCreate, Request, drive};
+use podns_core::{GetOrCreate, UsernsRequest, drive};
 use serde::{Deserialize, Serialize};
 
 use crate::fixtures::default_engine;
@@ -86,11 +86,11 @@ pub fn measure(parent: &Path, allocations: u32) -> TickerGaps {
     let mut backend = LinuxBackend::open(before_dir.path()).expect("open");
     let mut engine = default_engine();
     let (before, before_total) = beside_a_ticker(async {
-        drive(&mut engine, &mut backend, Request::Recover)
+        drive(&mut engine, &mut backend, UsernsRequest::Recover)
             .await
             .expect("recovery");
         for index in 0..allocations {
-            let request = Request::GetOrCreate(GetOrCreate::pod_mode(pod(index)));
+            let request = UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod(index)));
             drive(&mut engine, &mut backend, request)
                 .await
                 .expect("allocation");

@@ -6,7 +6,7 @@ use crate::effect::{Effect, Outcome};
 
 /// A sans-IO state machine: it is given requests and the outcomes of the
 /// effects it asked for, and gives effects and results. [`crate::UsernsEngine`],
-/// [`crate::NamespaceEngine`], [`crate::SubpathEngine`] and
+/// [`crate::NsEngine`], [`crate::SubpathEngine`] and
 /// [`crate::NodeEngine`] implement it; each one's docs say only what differs
 /// (which request comes first, which roots its backend must hold).
 ///

@@ -21,7 +21,7 @@
 //! | engine | decides |
 //! |---|---|
 //! | [`UsernsEngine`] | per-pod host ID ranges and their `userns` files |
-//! | [`NamespaceEngine`] | pinned pod namespaces under the run directory |
+//! | [`NsEngine`] | pinned pod namespaces under the run directory |
 //! | [`SubpathEngine`] | subpath bind mounts under a pod directory |
 //! | [`NodeEngine`] | the three as one, and the flows across them |
 //!
@@ -39,15 +39,15 @@
 //! outcome back before polling again, then take the result from
 //! `poll_completion`. At most one effect awaits its outcome at any time.
 //! Each engine's docs say only what differs: [`UsernsEngine`] must recover
-//! first ([`Request::Recover`], since each process start is a restart);
-//! [`NamespaceEngine`] sets up its run directory in its first request.
+//! first ([`UsernsRequest::Recover`], since each process start is a restart);
+//! [`NsEngine`] sets up its run directory in its first request.
 //! [`drive`] is the loop, for any engine:
 //!
 //! ```no_run
 //! use async_trait::async_trait;
 //! use podns_core::{
 //!     AllocationPolicy, Backend, Effect, EffectError, GetOrCreate, Observation, PodUid,
-//!     PoolConfig, Request, Response, UsernsEngine,
+//!     PoolConfig, UsernsRequest, UsernsResponse, UsernsEngine,
 //! };
 //!
 //! struct MyBackend;
@@ -68,8 +68,8 @@
 //! let mut backend = MyBackend;
 //!
 //! // Recover first: read every pod's userns file.
-//! let Response::Recovered(report) =
-//!     podns_core::drive(&mut engine, &mut backend, Request::Recover).await?
+//! let UsernsResponse::Recovered(report) =
+//!     podns_core::drive(&mut engine, &mut backend, UsernsRequest::Recover).await?
 //! else {
 //!     unreachable!()
 //! };
@@ -79,7 +79,7 @@
 //!
 //! // Then one request at a time; here the loop written out by hand:
 //! let pod = PodUid::new("6f1c1b9e-6a0e-4c1a-9d1e-0d6e8f1f2a3b")?;
-//! engine.submit(Request::GetOrCreate(GetOrCreate::pod_mode(pod)))?;
+//! engine.submit(UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod)))?;
 //! while let Some(effect) = engine.poll_effect() {
 //!     let outcome = backend.execute(&effect).await;
 //!     engine.handle_outcome(outcome);

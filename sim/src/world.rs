@@ -3,9 +3,9 @@
 use podns_backend_mock::{CrashKind, MockBackend, Node, Pending, Survival};
 use podns_core::Recording;
 use podns_core::{
-    AllocationPolicy, BrokenVariant, NodeEngine, NodeError, NodeRequest, NodeResponse,
-    OperationError, RelPath, Request, Response, Root, RootPath, RunDirPath, SeededRng,
-    SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, UsernsEngine, drive_bounded,
+    AllocationPolicy, BrokenVariant, NodeEngine, NodeError, NodeRequest, NodeResponse, RelPath,
+    Root, RootPath, RunDirPath, SeededRng, SubpathEngine, SubpathError, SubpathRequest,
+    SubpathResponse, UsernsEngine, UsernsError, UsernsRequest, UsernsResponse, drive_bounded,
 };
 
 /// Where the simulated node pins namespaces (the run root of the mock).
@@ -144,16 +144,16 @@ impl World {
     /// `None` means the budget ran out first.
     pub fn drive(
         &mut self,
-        request: Request,
+        request: UsernsRequest,
         budget: usize,
-    ) -> Option<Result<Response, OperationError>> {
+    ) -> Option<Result<UsernsResponse, UsernsError>> {
         Some(
             match self.drive_node(NodeRequest::Userns(request), budget)? {
                 Ok(NodeResponse::Userns(response)) => Ok(response),
                 Err(NodeError::Userns(error)) => Err(error),
                 // The node answers a range request only with the range engine's
                 // answer; anything else is a bug for the invariants to report.
-                other => Err(OperationError::UnexpectedObservation {
+                other => Err(UsernsError::UnexpectedObservation {
                     effect: "node",
                     got: format!("{other:?}"),
                 }),
@@ -164,7 +164,7 @@ impl World {
     /// Recovers, with no limit on effects. The error renders what the
     /// recovery gave instead of success, for a violation to quote.
     pub fn recover(&mut self) -> Result<(), String> {
-        match self.drive(Request::Recover, usize::MAX) {
+        match self.drive(UsernsRequest::Recover, usize::MAX) {
             Some(Ok(_)) => Ok(()),
             other => Err(format!("{other:?}")),
         }

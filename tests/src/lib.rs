@@ -2,22 +2,69 @@
 //! core engine and the mock backend, driven to completion step by step, and a
 //! one-line rendering of effects for readable snapshots.
 
+mod ns_node;
+
+pub use ns_node::{NsNode, RUN, created};
+
 use std::collections::BTreeSet;
 
 use podns_backend_mock::{CrashKind, MockBackend, Node};
 use podns_core::{
-    AllocationPolicy, Effect, GetOrCreate, OperationError, PodUid, PoolConfig, Request, Response,
-    Root, RootPath, UsernsEngine,
+    AllocationPolicy, Effect, Executed, GetOrCreate, Observation, Outcome, PodUid, PoolConfig,
+    Root, RootPath, UsernsEngine, UsernsError, UsernsRequest, UsernsResponse,
 };
 
-/// Renders one effect on one line: `name <root>/path extra`.
-pub fn describe(effect: &Effect) -> String {
-    effect.to_string()
+/// One executed effect on one line, `effect => outcome`: the format of
+/// every effect snapshot, whichever engine issued the effect.
+pub fn trace_line(effect: &Effect, outcome: &Outcome) -> String {
+    format!("{effect} => {}", render_outcome(outcome))
 }
 
-/// Renders a list of effects.
-pub fn describe_all(effects: &[Effect]) -> Vec<String> {
-    effects.iter().map(describe).collect()
+/// Renders a log of executed effects, one [`trace_line`] each.
+pub fn trace(log: &[Executed]) -> Vec<String> {
+    log.iter()
+        .map(|executed| trace_line(&executed.effect, &executed.outcome))
+        .collect()
+}
+
+/// An outcome, short: a mount table as its mount points (the root left
+/// out), a listing as its names and kinds, pinned namespaces as their IDs
+/// and maps, an error as its errno.
+fn render_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Ok(Observation::Inode(inode)) => {
+            format!("{:?} {} mode={:o}", inode.kind, inode.id, inode.mode)
+        }
+        Ok(Observation::Contents(bytes)) => match podns_core::parse_mountinfo_bytes(bytes) {
+            Ok(table) => {
+                let points: Vec<&str> = table
+                    .iter()
+                    .map(|entry| entry.mount_point.as_str())
+                    .filter(|point| *point != "/")
+                    .collect();
+                format!("mount points: {points:?}")
+            }
+            Err(_) => format!("{} bytes", bytes.len()),
+        },
+        Ok(Observation::Listing(entries)) => {
+            let names: Vec<String> = entries
+                .iter()
+                .map(|entry| format!("{}:{:?}", entry.name, entry.kind))
+                .collect();
+            format!("[{}]", names.join(", "))
+        }
+        Ok(Observation::PodNamespaces(pinned)) => format!(
+            "net={} user={} net_owner={} maps_from={} uid_map=[{}] gid_map=[{}]",
+            pinned.net,
+            pinned.user,
+            pinned.net_owner,
+            pinned.maps_from,
+            pinned.uid_map.one_line(),
+            pinned.gid_map.one_line()
+        ),
+        Ok(other) => format!("{other:?}"),
+        Err(error) => error.errno.to_string(),
+    }
 }
 
 /// A pod UID from a literal.
@@ -64,7 +111,10 @@ impl TestNode {
 
     /// Runs one request to completion; returns the result and the effects it
     /// executed.
-    pub fn run(&mut self, request: Request) -> (Result<Response, OperationError>, Vec<Effect>) {
+    pub fn run(
+        &mut self,
+        request: UsernsRequest,
+    ) -> (Result<UsernsResponse, UsernsError>, Vec<Executed>) {
         self.backend.take_log();
         let result = pollster::block_on(podns_core::drive(
             &mut self.engine,
@@ -75,26 +125,29 @@ impl TestNode {
     }
 
     /// Recovers; panics if recovery fails.
-    pub fn recover(&mut self) -> Vec<Effect> {
-        let (result, effects) = self.run(Request::Recover);
+    pub fn recover(&mut self) -> Vec<Executed> {
+        let (result, effects) = self.run(UsernsRequest::Recover);
         result.expect("recovery succeeds");
         effects
     }
 
     /// Get-or-create in POD mode.
-    pub fn alloc(&mut self, uid: &str) -> (Result<Response, OperationError>, Vec<Effect>) {
-        self.run(Request::GetOrCreate(GetOrCreate::pod_mode(pod(uid))))
+    pub fn alloc(&mut self, uid: &str) -> (Result<UsernsResponse, UsernsError>, Vec<Executed>) {
+        self.run(UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod(uid))))
     }
 
     /// Release.
-    pub fn release(&mut self, uid: &str) -> (Result<Response, OperationError>, Vec<Effect>) {
-        self.run(Request::Release { pod: pod(uid) })
+    pub fn release(&mut self, uid: &str) -> (Result<UsernsResponse, UsernsError>, Vec<Executed>) {
+        self.run(UsernsRequest::Release { pod: pod(uid) })
     }
 
     /// Cleanup keeping `keep`.
-    pub fn cleanup(&mut self, keep: &[&str]) -> (Result<Response, OperationError>, Vec<Effect>) {
+    pub fn cleanup(
+        &mut self,
+        keep: &[&str],
+    ) -> (Result<UsernsResponse, UsernsError>, Vec<Executed>) {
         let keep: BTreeSet<PodUid> = keep.iter().map(|uid| pod(uid)).collect();
-        self.run(Request::Cleanup { keep })
+        self.run(UsernsRequest::Cleanup { keep })
     }
 
     /// Ends the process the given way and starts a fresh engine over the same

@@ -3,7 +3,7 @@
 //! an acknowledged release stays released.
 
 use podns_backend_mock::CrashKind;
-use podns_core::{GetOrCreate, Request, Response, drive_bounded};
+use podns_core::{GetOrCreate, UsernsRequest, UsernsResponse, drive_bounded};
 use podns_tests::{TestNode, pod};
 
 fn ranges(node: &TestNode) -> Vec<(String, u64)> {
@@ -41,7 +41,7 @@ fn crash_during_allocation() {
             let outcome = pollster::block_on(drive_bounded(
                 &mut node.engine,
                 &mut node.backend,
-                Request::GetOrCreate(GetOrCreate::pod_mode(pod("new"))),
+                UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod("new"))),
                 budget,
             ));
             assert!(outcome.is_none(), "the allocation must still be running");
@@ -70,7 +70,7 @@ fn crash_during_allocation() {
                     .all(|path| !path.contains(".userns.podns-tmp"))
             );
             // The pod can always be allocated afterwards, without overlap.
-            let Ok(Response::UserNamespace(_)) = node.alloc("new").0 else {
+            let Ok(UsernsResponse::UserNamespace(_)) = node.alloc("new").0 else {
                 panic!("allocation after {crash:?} at {budget} failed");
             };
             assert_no_overlap(&node);
@@ -90,7 +90,7 @@ fn crash_during_release() {
             let outcome = pollster::block_on(drive_bounded(
                 &mut node.engine,
                 &mut node.backend,
-                Request::Release { pod: pod("a") },
+                UsernsRequest::Release { pod: pod("a") },
                 budget,
             ));
             assert!(outcome.is_none());

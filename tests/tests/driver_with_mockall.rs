@@ -7,10 +7,10 @@ use mockall::Sequence;
 use mockall::predicate::eq;
 use podns_core::{
     AllocationPolicy, Effect, EffectError, Errno, GetOrCreate, MockBackend, Observation,
-    OperationError, PoolConfig, ProblemKind, RelPath, Request, Response, Root, RootPath,
-    UsernsEngine, drive,
+    PoolConfig, ProblemKind, RelPath, Root, RootPath, UsernsEngine, UsernsError, UsernsRequest,
+    UsernsResponse, drive,
 };
-use podns_tests::{describe, pod};
+use podns_tests::{pod, trace_line};
 
 fn path(text: &str) -> RootPath {
     RootPath {
@@ -35,12 +35,12 @@ fn recovered_engine() -> UsernsEngine {
         .with(eq(Effect::SyncFs { root: Root::Pods }))
         .times(1)
         .returning(|_| Ok(Observation::Done));
-    pollster::block_on(drive(&mut engine, &mut backend, Request::Recover)).unwrap();
+    pollster::block_on(drive(&mut engine, &mut backend, UsernsRequest::Recover)).unwrap();
     engine
 }
 
-fn alloc_request() -> Request {
-    Request::GetOrCreate(GetOrCreate::pod_mode(pod("p")))
+fn alloc_request() -> UsernsRequest {
+    UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod("p")))
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn alloc_runs_the_durable_sequence_in_order() {
             .return_once(move |_| Ok(observation));
     }
     let response = pollster::block_on(drive(&mut engine, &mut backend, alloc_request())).unwrap();
-    assert!(matches!(response, Response::UserNamespace(_)));
+    assert!(matches!(response, UsernsResponse::UserNamespace(_)));
     assert_eq!(engine.allocations().len(), 1);
 }
 
@@ -107,18 +107,24 @@ fn alloc_runs_the_durable_sequence_in_order() {
 fn alloc_failing_at(
     failing: usize,
     answers: fn(&Effect) -> Observation,
-) -> (Vec<String>, Result<Response, OperationError>, UsernsEngine) {
+) -> (
+    Vec<String>,
+    Result<UsernsResponse, UsernsError>,
+    UsernsEngine,
+) {
     let mut engine = recovered_engine();
     let mut backend = MockBackend::new();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     backend.expect_execute().returning(move |effect| {
         let mut log = log.lock().unwrap();
-        log.push(describe(effect));
-        if log.len() - 1 == failing {
-            return Err(EffectError::new(Errno::EIO, "injected"));
-        }
-        Ok(answers(effect))
+        let outcome = if log.len() == failing {
+            Err(EffectError::new(Errno::EIO, "injected"))
+        } else {
+            Ok(answers(effect))
+        };
+        log.push(trace_line(effect, &outcome));
+        outcome
     });
     let result = pollster::block_on(drive(&mut engine, &mut backend, alloc_request()));
     let seen = seen.lock().unwrap().clone();
@@ -139,7 +145,7 @@ fn rollback_when_each_allocation_step_fails() {
     for failing in 0..6 {
         let (seen, result, engine) = alloc_failing_at(failing, truthful);
         let error = result.unwrap_err();
-        assert!(matches!(error, OperationError::Io { .. }), "{error}");
+        assert!(matches!(error, UsernsError::Io { .. }), "{error}");
         // Nothing half-done is acknowledged, and the slot is free again.
         assert!(engine.allocations().is_empty());
         assert_eq!(engine.free(), engine.capacity(), "step {failing}");
@@ -192,7 +198,7 @@ fn an_undoable_failure_keeps_the_slot_reserved_in_doubt() {
     let mut backend = MockBackend::new();
     backend.expect_execute().never();
     let again = pollster::block_on(drive(&mut engine, &mut backend, alloc_request()));
-    assert!(matches!(again, Err(OperationError::PodProblem { .. })));
+    assert!(matches!(again, Err(UsernsError::PodProblem { .. })));
     // ...and a later successful release gives it back.
     let mut backend = MockBackend::new();
     backend
@@ -202,7 +208,7 @@ fn an_undoable_failure_keeps_the_slot_reserved_in_doubt() {
     pollster::block_on(drive(
         &mut engine,
         &mut backend,
-        Request::Release { pod: pod("p") },
+        UsernsRequest::Release { pod: pod("p") },
     ))
     .unwrap();
     assert_eq!(engine.free(), engine.capacity());
@@ -237,9 +243,9 @@ fn a_release_whose_sync_fails_keeps_the_slot() {
     let result = pollster::block_on(drive(
         &mut engine,
         &mut backend,
-        Request::Release { pod: pod("p") },
+        UsernsRequest::Release { pod: pod("p") },
     ));
-    assert!(matches!(result, Err(OperationError::Io { .. })));
+    assert!(matches!(result, Err(UsernsError::Io { .. })));
     assert_eq!(
         engine.free(),
         engine.capacity() - 1,

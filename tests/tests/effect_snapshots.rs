@@ -1,15 +1,15 @@
 //! The exact effect lists of each operation, reviewed as snapshots.
 
-use podns_core::Response;
-use podns_tests::{TestNode, describe_all, userns_json};
+use podns_core::UsernsResponse;
+use podns_tests::{TestNode, trace, userns_json};
 
 #[test]
 fn alloc_into_a_new_pod_dir() {
     let mut node = TestNode::new();
     node.recover();
     let (result, effects) = node.alloc("pod-a");
-    assert!(matches!(result, Ok(Response::UserNamespace(_))));
-    insta::assert_yaml_snapshot!(describe_all(&effects));
+    assert!(matches!(result, Ok(UsernsResponse::UserNamespace(_))));
+    insta::assert_yaml_snapshot!(trace(&effects));
 }
 
 #[test]
@@ -19,7 +19,7 @@ fn alloc_into_an_existing_pod_dir() {
     node.recover();
     let (result, effects) = node.alloc("pod-a");
     assert!(result.is_ok());
-    insta::assert_yaml_snapshot!(describe_all(&effects));
+    insta::assert_yaml_snapshot!(trace(&effects));
 }
 
 #[test]
@@ -31,9 +31,9 @@ fn alloc_again_runs_no_effect() {
     assert_eq!(
         first,
         second.map(|response| match response {
-            Response::UserNamespace(mut userns) => {
+            UsernsResponse::UserNamespace(mut userns) => {
                 userns.created = true;
-                Response::UserNamespace(userns)
+                UsernsResponse::UserNamespace(userns)
             }
             other => other,
         })
@@ -48,7 +48,7 @@ fn release() {
     node.alloc("pod-a").0.unwrap();
     let (result, effects) = node.release("pod-a");
     assert!(result.is_ok());
-    insta::assert_yaml_snapshot!(describe_all(&effects));
+    insta::assert_yaml_snapshot!(trace(&effects));
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn recovery_of_a_clean_node() {
     node.plant_file("pod-b/userns", userns_json(131072, 65536).as_bytes());
     node.plant_file("pod-c/other-file", b"");
     node.plant_file(".podns.lock", b"");
-    insta::assert_yaml_snapshot!(describe_all(&node.recover()));
+    insta::assert_yaml_snapshot!(trace(&node.recover()));
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn recovery_removes_stale_temp_files() {
     node.plant_file("pod-a/userns", userns_json(65536, 65536).as_bytes());
     node.plant_file("pod-a/.userns.podns-tmp.0", b"{\"uidMa");
     let effects = node.recover();
-    insta::assert_yaml_snapshot!(describe_all(&effects));
+    insta::assert_yaml_snapshot!(trace(&effects));
     assert_eq!(node.paths(), ["pod-a", "pod-a/userns"]);
 }
 
@@ -79,13 +79,13 @@ fn cleanup() {
         node.alloc(uid).0.unwrap();
     }
     let (result, effects) = node.cleanup(&["pod-b"]);
-    let Ok(Response::CleanedUp(report)) = result else {
+    let Ok(UsernsResponse::CleanedUp(report)) = result else {
         panic!("cleanup failed: {result:?}");
     };
     let released: Vec<&str> = report.released.iter().map(|r| r.pod.as_str()).collect();
     assert_eq!(released, ["pod-a", "pod-c"]);
     assert!(report.failures.is_empty());
-    insta::assert_yaml_snapshot!(describe_all(&effects));
+    insta::assert_yaml_snapshot!(trace(&effects));
 }
 
 /// Recovery's effects and verdict for each kind of bad file, next to a good
@@ -166,11 +166,7 @@ fn recovery_of_each_problem_kind() {
             .map(|problem| format!("{} {}", problem.pod, problem.kind.as_str()))
             .collect();
         report.push(format!("{kind}: problems {problems:?}"));
-        report.extend(
-            describe_all(&effects)
-                .into_iter()
-                .map(|line| format!("  {line}")),
-        );
+        report.extend(trace(&effects).into_iter().map(|line| format!("  {line}")));
     }
     insta::assert_yaml_snapshot!(report);
 }

@@ -4,14 +4,14 @@
 use std::collections::BTreeSet;
 
 use podns_core::{
-    AllocationPolicy, GetOrCreate, HostIdRange, NamespaceMode, OperationError, PoolConfig, Request,
-    Response,
+    AllocationPolicy, GetOrCreate, HostIdRange, NamespaceMode, PoolConfig, UsernsError,
+    UsernsRequest, UsernsResponse,
 };
 use podns_tests::{TestNode, pod, userns_json};
 
-fn host_id(response: Response) -> u64 {
+fn host_id(response: UsernsResponse) -> u64 {
     match response {
-        Response::UserNamespace(userns) => u64::from(userns.userns.uid_mappings[0].host_id),
+        UsernsResponse::UserNamespace(userns) => u64::from(userns.userns.uid_mappings[0].host_id),
         other => panic!("not a user namespace: {other:?}"),
     }
 }
@@ -30,7 +30,7 @@ fn get_or_create_modes() {
     let mut node = TestNode::new();
     node.recover();
     let ask = |host_users, supports| {
-        Request::GetOrCreate(GetOrCreate {
+        UsernsRequest::GetOrCreate(GetOrCreate {
             pod: pod("p"),
             host_users,
             runtime_handler: "runc".into(),
@@ -39,7 +39,7 @@ fn get_or_create_modes() {
     };
     for host_users in [None, Some(true)] {
         let (result, effects) = node.run(ask(host_users, false));
-        let Ok(Response::UserNamespace(userns)) = result else {
+        let Ok(UsernsResponse::UserNamespace(userns)) = result else {
             panic!("NODE mode expected");
         };
         assert_eq!(userns.userns.mode, NamespaceMode::Node);
@@ -48,14 +48,14 @@ fn get_or_create_modes() {
     }
     let (result, effects) = node.run(ask(Some(false), false));
     match result {
-        Err(error @ OperationError::HandlerWithoutUserns { .. }) => {
+        Err(error @ UsernsError::HandlerWithoutUserns { .. }) => {
             assert!(error.to_string().contains("\"runc\""), "{error}");
         }
         other => panic!("expected a handler error, got {other:?}"),
     }
     assert!(effects.is_empty());
     let (result, _) = node.run(ask(Some(false), true));
-    let Ok(Response::UserNamespace(userns)) = result else {
+    let Ok(UsernsResponse::UserNamespace(userns)) = result else {
         panic!("POD mode expected");
     };
     assert_eq!(userns.userns.mode, NamespaceMode::Pod);
@@ -78,7 +78,7 @@ fn allocate_every_slot_then_run_out() {
     assert_eq!(node.engine.free(), 0);
     assert!(matches!(
         node.alloc("one-more").0,
-        Err(OperationError::PoolExhausted { capacity: 20 })
+        Err(UsernsError::PoolExhausted { capacity: 20 })
     ));
     // Releasing one makes exactly that range available again.
     let released = host_id(node.alloc("pod-7").0.unwrap());
@@ -104,7 +104,7 @@ fn the_terminal_slot_of_a_pool_reaching_2_pow_32_is_never_handed_out() {
     }
     assert!(matches!(
         node.alloc("c").0,
-        Err(OperationError::PoolExhausted { capacity: 2 })
+        Err(UsernsError::PoolExhausted { capacity: 2 })
     ));
 }
 
@@ -171,7 +171,7 @@ fn cleanup_releases_orphans_on_disk_and_in_memory() {
         node.alloc(uid).0.unwrap();
     }
     let (result, _) = node.cleanup(&["known", "running"]);
-    let Ok(Response::CleanedUp(report)) = result else {
+    let Ok(UsernsResponse::CleanedUp(report)) = result else {
         panic!("cleanup failed");
     };
     assert_eq!(report.released.len(), 1);
@@ -199,7 +199,7 @@ fn cleanup_releases_orphans_on_disk_and_in_memory() {
         .remove_dir(&dir.parent().unwrap())
         .unwrap();
     let (result, _) = node.cleanup(&["known", "running"]);
-    let Ok(Response::CleanedUp(report)) = result else {
+    let Ok(UsernsResponse::CleanedUp(report)) = result else {
         panic!("cleanup failed");
     };
     assert_eq!(report.released[0].pod.as_str(), "known");
@@ -211,7 +211,7 @@ fn releasing_an_unknown_pod_does_nothing() {
     let mut node = TestNode::new();
     node.recover();
     let (result, effects) = node.release("never-seen");
-    let Ok(Response::Released(release)) = result else {
+    let Ok(UsernsResponse::Released(release)) = result else {
         panic!("release failed");
     };
     assert!(!release.released);
@@ -221,10 +221,7 @@ fn releasing_an_unknown_pod_does_nothing() {
 #[test]
 fn requests_before_recovery_are_refused() {
     let mut node = TestNode::new();
-    assert!(matches!(
-        node.alloc("a").0,
-        Err(OperationError::NotRecovered)
-    ));
+    assert!(matches!(node.alloc("a").0, Err(UsernsError::NotRecovered)));
 }
 
 #[test]

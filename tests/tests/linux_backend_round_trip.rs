@@ -4,7 +4,7 @@
 
 use podns_backend_linux::LinuxBackend;
 use podns_core::{
-    AllocationPolicy, GetOrCreate, PoolConfig, Request, Response, UsernsEngine, drive,
+    AllocationPolicy, GetOrCreate, PoolConfig, UsernsEngine, UsernsRequest, UsernsResponse, drive,
 };
 use podns_tests::{pod, userns_json};
 
@@ -16,12 +16,16 @@ fn engine(seed: u64) -> UsernsEngine {
     )
 }
 
-fn run(engine: &mut UsernsEngine, backend: &mut LinuxBackend, request: Request) -> Response {
+fn run(
+    engine: &mut UsernsEngine,
+    backend: &mut LinuxBackend,
+    request: UsernsRequest,
+) -> UsernsResponse {
     pollster::block_on(drive(engine, backend, request)).expect("request succeeds")
 }
 
-fn alloc(uid: &str) -> Request {
-    Request::GetOrCreate(GetOrCreate::pod_mode(pod(uid)))
+fn alloc(uid: &str) -> UsernsRequest {
+    UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod(uid)))
 }
 
 #[test]
@@ -30,11 +34,12 @@ fn allocations_survive_a_restart_with_two_fsyncs_each() {
     std::fs::create_dir(dir.path().join("existing")).unwrap();
     let mut backend = LinuxBackend::open(dir.path()).unwrap();
     let mut first = engine(9);
-    run(&mut first, &mut backend, Request::Recover);
+    run(&mut first, &mut backend, UsernsRequest::Recover);
     assert_eq!(backend.syncfs_count(), 1);
 
     let before = backend.fsync_count();
-    let Response::UserNamespace(existing) = run(&mut first, &mut backend, alloc("existing")) else {
+    let UsernsResponse::UserNamespace(existing) = run(&mut first, &mut backend, alloc("existing"))
+    else {
         panic!("not an allocation");
     };
     assert_eq!(backend.fsync_count() - before, 2, "file and pod dir");
@@ -51,7 +56,7 @@ fn allocations_survive_a_restart_with_two_fsyncs_each() {
     run(
         &mut first,
         &mut backend,
-        Request::Release {
+        UsernsRequest::Release {
             pod: pod("new-dir"),
         },
     );
@@ -60,11 +65,12 @@ fn allocations_survive_a_restart_with_two_fsyncs_each() {
     // A new process: a fresh engine and backend over the same directory.
     let mut backend = LinuxBackend::open(dir.path()).unwrap();
     let mut second = engine(10);
-    run(&mut second, &mut backend, Request::Recover);
+    run(&mut second, &mut backend, UsernsRequest::Recover);
     let allocations = second.allocations();
     assert_eq!(allocations.len(), 1);
     assert_eq!(allocations[0].mapping, existing.userns.uid_mappings[0]);
-    let Response::UserNamespace(again) = run(&mut second, &mut backend, alloc("existing")) else {
+    let UsernsResponse::UserNamespace(again) = run(&mut second, &mut backend, alloc("existing"))
+    else {
         panic!("not an allocation");
     };
     assert_eq!(again.userns, existing.userns);
@@ -79,8 +85,9 @@ fn a_kubelet_file_is_read_back_and_never_rewritten() {
     let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
     let mut backend = LinuxBackend::open(dir.path()).unwrap();
     let mut engine = engine(1);
-    run(&mut engine, &mut backend, Request::Recover);
-    let Response::UserNamespace(userns) = run(&mut engine, &mut backend, alloc("kpod")) else {
+    run(&mut engine, &mut backend, UsernsRequest::Recover);
+    let UsernsResponse::UserNamespace(userns) = run(&mut engine, &mut backend, alloc("kpod"))
+    else {
         panic!("not an allocation");
     };
     assert_eq!(userns.userns.uid_mappings[0].host_id, 196608);
@@ -98,7 +105,8 @@ fn recovery_removes_stale_temp_files_on_disk() {
     std::fs::write(dir.path().join("p/.userns.podns-tmp.3"), b"{\"uid").unwrap();
     let mut backend = LinuxBackend::open(dir.path()).unwrap();
     let mut engine = engine(1);
-    let Response::Recovered(report) = run(&mut engine, &mut backend, Request::Recover) else {
+    let UsernsResponse::Recovered(report) = run(&mut engine, &mut backend, UsernsRequest::Recover)
+    else {
         panic!("not a recovery");
     };
     assert_eq!(report.temp_files_removed.len(), 1);

@@ -2,8 +2,8 @@
 //! only an unknown range stops new allocations.
 
 use podns_backend_mock::Node;
-use podns_core::{OperationError, PoolConfig, ProblemKind, Response};
-use podns_tests::{TestNode, describe_all, userns_json};
+use podns_core::{PoolConfig, ProblemKind, UsernsError, UsernsResponse};
+use podns_tests::{TestNode, trace, userns_json};
 
 fn recover_and_report(node: &mut TestNode) -> Vec<(String, ProblemKind)> {
     node.recover();
@@ -43,13 +43,13 @@ fn corrupt_file_freezes_new_allocations_but_not_the_rest() {
 
     // Reads keep working.
     let (existing, effects) = node.alloc("good");
-    assert!(matches!(existing, Ok(Response::UserNamespace(_))));
+    assert!(matches!(existing, Ok(UsernsResponse::UserNamespace(_))));
     assert!(effects.is_empty());
     // New allocations are refused with the pods to fix.
     let (refused, effects) = node.alloc("new");
     assert!(effects.is_empty());
     match refused {
-        Err(OperationError::AllocationsFrozen { pods }) => assert_eq!(pods[0].as_str(), "bad"),
+        Err(UsernsError::AllocationsFrozen { pods }) => assert_eq!(pods[0].as_str(), "bad"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Releasing the bad pod unfreezes the node.
@@ -96,7 +96,7 @@ fn a_huge_file_is_never_read() {
         },
     );
     let effects = node.recover();
-    insta::assert_yaml_snapshot!(describe_all(&effects));
+    insta::assert_yaml_snapshot!(trace(&effects));
     assert_eq!(node.engine.problems()[0].kind, ProblemKind::Unreadable);
 }
 
@@ -139,7 +139,7 @@ fn foreign_ranges_keep_their_mapping_and_block_their_slots() {
     // Slots 0 and 1 (misaligned) and 3, 4 (wrong length) are blocked: the
     // lowest-free policy skips them.
     assert_eq!(node.engine.free(), 110 - 4);
-    let (Ok(Response::UserNamespace(new)), _) = node.alloc("new") else {
+    let (Ok(UsernsResponse::UserNamespace(new)), _) = node.alloc("new") else {
         panic!("allocation failed");
     };
     assert_eq!(new.userns.uid_mappings[0].host_id, 65536 * 3);
@@ -162,15 +162,15 @@ fn overlapping_claims_are_a_conflict_for_both_pods_only() {
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
     assert!(matches!(
         node.alloc("one").0,
-        Err(OperationError::PodProblem { .. })
+        Err(UsernsError::PodProblem { .. })
     ));
     assert!(matches!(
         node.alloc("two").0,
-        Err(OperationError::PodProblem { .. })
+        Err(UsernsError::PodProblem { .. })
     ));
     assert!(node.alloc("fine").0.is_ok());
     // Everything else keeps allocating, never into the contested slot.
-    let (Ok(Response::UserNamespace(new)), _) = node.alloc("new") else {
+    let (Ok(UsernsResponse::UserNamespace(new)), _) = node.alloc("new") else {
         panic!("allocation failed");
     };
     assert_eq!(new.userns.uid_mappings[0].host_id, 196608);
@@ -179,7 +179,7 @@ fn overlapping_claims_are_a_conflict_for_both_pods_only() {
     node.release("two").0.unwrap();
     assert!(node.engine.problems().is_empty());
     assert!(node.alloc("one").0.is_ok());
-    let (Ok(Response::UserNamespace(next)), _) = node.alloc("next") else {
+    let (Ok(UsernsResponse::UserNamespace(next)), _) = node.alloc("next") else {
         panic!("allocation failed");
     };
     assert_ne!(next.userns.uid_mappings[0].host_id, 131072);
@@ -201,7 +201,7 @@ fn unsafe_ranges_are_never_handed_out() {
     insta::assert_yaml_snapshot!(problem_snapshot(&node));
     assert!(matches!(
         node.alloc("root").0,
-        Err(OperationError::PodProblem { .. })
+        Err(UsernsError::PodProblem { .. })
     ));
     assert!(node.alloc("new").0.is_ok());
 }

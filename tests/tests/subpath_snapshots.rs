@@ -3,16 +3,17 @@
 
 use podns_backend_mock::{MockBackend, Node};
 use podns_core::{
-    CleanSubpaths, Effect, Errno, HostDir, Observation, Outcome, PrepareSubpath, Recording,
-    RelPath, Root, RootPath, SubpathEngine, SubpathError, SubpathName, SubpathNameField,
-    SubpathRequest, SubpathResponse, SubpathTarget, drive, parse_subpath,
+    CleanSubpaths, Effect, Errno, HostDir, Observation, PrepareSubpath, RelPath, Root, RootPath,
+    SubpathEngine, SubpathError, SubpathName, SubpathNameField, SubpathRequest, SubpathResponse,
+    SubpathTarget, drive, parse_subpath,
 };
+use podns_tests::trace;
 
 const POD_DIR: &str = "/var/lib/kubelet/pods/pod-1";
 const VOLUME_DIR: &str = "/var/lib/kubelet/pods/pod-1/volumes/kubernetes.io~empty-dir/data";
 
 struct Node1 {
-    backend: Recording<MockBackend>,
+    backend: MockBackend,
 }
 
 fn path(root: Root, text: &str) -> RootPath {
@@ -49,9 +50,7 @@ impl Node1 {
         let mut mock = MockBackend::new();
         mock.mounts_mut().set_root_dir(Root::PodDir, POD_DIR);
         mock.mounts_mut().set_root_dir(Root::Volume, VOLUME_DIR);
-        let mut node = Self {
-            backend: Recording::new(mock),
-        };
+        let mut node = Self { backend: mock };
         node.plant(Root::Volume, "data/file", file("inside"));
         node.plant(Root::Volume, "config", file("key=value"));
         node.plant(Root::Volume, "inside", symlink("data"));
@@ -65,7 +64,7 @@ impl Node1 {
     }
 
     fn mock(&mut self) -> &mut MockBackend {
-        self.backend.inner_mut()
+        &mut self.backend
     }
 
     fn run(
@@ -75,13 +74,7 @@ impl Node1 {
         self.backend.take_log();
         let mut engine = SubpathEngine::new();
         let result = pollster::block_on(drive(&mut engine, &mut self.backend, request));
-        let trace = self
-            .backend
-            .take_log()
-            .iter()
-            .map(|executed| format!("{} => {}", executed.effect, outcome(&executed.outcome)))
-            .collect();
-        (result, trace)
+        (result, trace(&self.backend.take_log()))
     }
 
     fn prepare(
@@ -121,32 +114,6 @@ impl Node1 {
             .into_iter()
             .map(|(path, _)| path)
             .collect()
-    }
-}
-
-fn outcome(outcome: &Outcome) -> String {
-    match outcome {
-        Ok(Observation::Inode(inode)) => {
-            format!("{:?} {} mode={:o}", inode.kind, inode.id, inode.mode)
-        }
-        Ok(Observation::Contents(table)) => {
-            let table = String::from_utf8_lossy(table);
-            let below: Vec<&str> = table
-                .lines()
-                .filter_map(|line| line.split(' ').nth(4))
-                .filter(|point| point.starts_with(POD_DIR))
-                .collect();
-            format!("mounts below the pod dir: {below:?}")
-        }
-        Ok(Observation::Listing(entries)) => {
-            let names: Vec<String> = entries
-                .iter()
-                .map(|entry| format!("{}:{:?}", entry.name, entry.kind))
-                .collect();
-            format!("[{}]", names.join(", "))
-        }
-        Ok(other) => format!("{other:?}"),
-        Err(error) => format!("{}", error.errno),
     }
 }
 

@@ -1,8 +1,6 @@
 //! Why a [`super::Node`] call failed.
 
-use podns_core::{
-    Errno, ErrorDetails, HostError, NodeError, NsError, OperationError, SubpathError,
-};
+use podns_core::{Errno, ErrorDetails, HostError, NodeError, NsError, SubpathError, UsernsError};
 
 use crate::config::ConfigError;
 
@@ -31,8 +29,8 @@ pub enum Error {
     Stopped,
 }
 
-impl From<OperationError> for Error {
-    fn from(error: OperationError) -> Self {
+impl From<UsernsError> for Error {
+    fn from(error: UsernsError) -> Self {
         Error::Node(NodeError::Userns(error))
     }
 }

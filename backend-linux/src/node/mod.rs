@@ -12,8 +12,9 @@ use podns_core::{
     Allocation, AllocationPolicy, CleanSubpaths, CleanupReport, GetOrCreate, Host, JoinSpec,
     MakeDir, NamespaceListing, NodeError, NodeRequest, NodeResponse, NsRemoval, PidMode,
     PodSandbox, PodUid, PodUserNamespace, Pool, PrepareSubpath, PreparedSubpath, Problem,
-    RecoveryReport, RelPath, Release, Request, Response, Root, RootLabels, RunDirPath,
-    SubpathCleanReport, SubpathName, SubpathRequest, SubpathResponse, SubpathTarget, SweepReport,
+    RecoveryReport, RelPath, Release, Root, RootLabels, RunDirPath, SubpathCleanReport,
+    SubpathName, SubpathRequest, SubpathResponse, SubpathTarget, SweepReport, UsernsRequest,
+    UsernsResponse,
 };
 
 pub use error::Error;
@@ -255,14 +256,14 @@ impl<H: Host + 'static> Node<H> {
         pod: &PodUid,
         options: UsernsOptions,
     ) -> Result<PodUserNamespace, Error> {
-        let request = Request::GetOrCreate(GetOrCreate {
+        let request = UsernsRequest::GetOrCreate(GetOrCreate {
             pod: pod.clone(),
             host_users: options.host_users,
             runtime_handler: options.runtime_handler,
             handler_supports_userns: options.handler_supports_userns,
         });
         match self.request(NodeRequest::Userns(request)).await? {
-            NodeResponse::Userns(Response::UserNamespace(userns)) => Ok(userns),
+            NodeResponse::Userns(UsernsResponse::UserNamespace(userns)) => Ok(userns),
             other => Err(mismatched("get-or-create", &other)),
         }
     }
@@ -271,9 +272,9 @@ impl<H: Host + 'static> Node<H> {
     /// durable before the range can go to another pod. A pod without a
     /// range is a no-op.
     pub async fn release(&self, pod: &PodUid) -> Result<Release, Error> {
-        let request = Request::Release { pod: pod.clone() };
+        let request = UsernsRequest::Release { pod: pod.clone() };
         match self.request(NodeRequest::Userns(request)).await? {
-            NodeResponse::Userns(Response::Released(release)) => Ok(release),
+            NodeResponse::Userns(UsernsResponse::Released(release)) => Ok(release),
             other => Err(mismatched("release", &other)),
         }
     }
@@ -289,10 +290,10 @@ impl<H: Host + 'static> Node<H> {
     ) -> Result<CleanupReport, Error> {
         let keep = pods.union(running_pods).cloned().collect();
         match self
-            .request(NodeRequest::Userns(Request::Cleanup { keep }))
+            .request(NodeRequest::Userns(UsernsRequest::Cleanup { keep }))
             .await?
         {
-            NodeResponse::Userns(Response::CleanedUp(report)) => Ok(report),
+            NodeResponse::Userns(UsernsResponse::CleanedUp(report)) => Ok(report),
             other => Err(mismatched("cleanup", &other)),
         }
     }

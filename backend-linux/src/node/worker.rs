@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use podns_core::{
     Backend, Effect, EffectError, Engine, ErrorDetails, Host, HostDir, NodeEngine, NodeError,
-    NodeRequest, NodeResponse, Observation, Outcome, RecoveryReport, RelPath, Request, Response,
-    Root, RootLabels, RunDirPath, SubpathRequest, UsernsEngine, drive,
+    NodeRequest, NodeResponse, Observation, Outcome, RecoveryReport, RelPath, Root, RootLabels,
+    RunDirPath, SubpathRequest, UsernsEngine, UsernsRequest, UsernsResponse, drive,
 };
 
 use super::{Error, NodeSettings};
@@ -190,8 +190,8 @@ impl<H: Host> Worker<H> {
     }
 
     fn recover(&mut self) -> Result<(), Error> {
-        match self.drive(NodeRequest::Userns(Request::Recover))? {
-            NodeResponse::Userns(Response::Recovered(report)) => {
+        match self.drive(NodeRequest::Userns(UsernsRequest::Recover))? {
+            NodeResponse::Userns(UsernsResponse::Recovered(report)) => {
                 *self
                     .shared
                     .report

@@ -60,7 +60,7 @@ impl LinuxBackend {
     /// it, makes it a shared mount and opens it.
     ///
     /// Pass the canonical path (symlinks resolved), the one given to
-    /// [`podns_core::NamespaceEngine::new`]: the core finds pins in the mount
+    /// [`podns_core::NsEngine::new`]: the core finds pins in the mount
     /// table by that path. The backend takes no lock: whoever drives it
     /// holds the run directory's [`crate::DirLock`] (a [`crate::Node`] does,
     /// per request) while namespace effects run.

@@ -12,7 +12,7 @@ use std::process::Command;
 use podns_backend_linux::LinuxBackend;
 use podns_bench::fixtures::{default_engine, populate_pods_dir};
 use podns_bench::recovery_sizes::SIZES;
-use podns_core::{GetOrCreate, PodUid, Request, UsernsEngine, drive};
+use podns_core::{GetOrCreate, PodUid, UsernsEngine, UsernsRequest, drive};
 
 /// kubelet's allocator as measured on this kind of machine (ns per pair).
 const KUBELET_REFERENCE_NS: [(u32, f64); 4] =
@@ -201,13 +201,13 @@ fn fsyncs_per_operation() -> (u64, u64) {
         pollster::block_on(drive(engine, backend, request)).expect("request");
         backend.fsync_count() - before
     };
-    run(&mut engine, &mut backend, Request::Recover);
+    run(&mut engine, &mut backend, UsernsRequest::Recover);
     let alloc = run(
         &mut engine,
         &mut backend,
-        Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
+        UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod.clone())),
     );
-    let release = run(&mut engine, &mut backend, Request::Release { pod });
+    let release = run(&mut engine, &mut backend, UsernsRequest::Release { pod });
     (alloc, release)
 }
 

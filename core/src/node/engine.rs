@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use super::request::{NamespaceListing, NodeError, NodeRequest, NodeResponse, PodSandbox};
 use crate::effect::{Effect, Outcome};
 use crate::ns::{
-    JoinTarget, NamespaceEngine, NsRequest, NsResponse, PidMode, PodIdMaps, RunDirPath, join_spec,
+    JoinTarget, NsEngine, NsRequest, NsResponse, PidMode, PodIdMaps, RunDirPath, join_spec,
 };
 use crate::path::{PodUid, RootLabels};
 use crate::request_slot::{Handled, RequestSlot, Step};
 use crate::subpath::SubpathEngine;
 use crate::userns::{
-    GetOrCreate, PodUserNamespace, Request, Response, UserNamespace, UsernsEngine,
+    GetOrCreate, PodUserNamespace, UserNamespace, UsernsEngine, UsernsRequest, UsernsResponse,
 };
 
 /// Every decision of one node: the user-namespace engine (which holds the
@@ -25,11 +25,11 @@ use crate::userns::{
 /// [`NodeRequest::CreatePodNamespaces`] allocates the pod's range before it
 /// creates namespaces with that range's maps, and the sweep, the listing
 /// and the join spec take the allocations from the user-namespace engine.
-/// The first request must be a [`Request::Recover`].
+/// The first request must be a [`UsernsRequest::Recover`].
 #[derive(Debug, Clone)]
 pub struct NodeEngine {
     userns: UsernsEngine,
-    namespaces: Option<NamespaceEngine>,
+    namespaces: Option<NsEngine>,
     subpaths: SubpathEngine,
     request: RequestSlot<Flow, NodeResponse, NodeError>,
 }
@@ -66,7 +66,7 @@ enum CreateStage {
 /// The engines a flow drives.
 struct Parts<'a> {
     userns: &'a mut UsernsEngine,
-    namespaces: Option<&'a mut NamespaceEngine>,
+    namespaces: Option<&'a mut NsEngine>,
     subpaths: &'a mut SubpathEngine,
 }
 
@@ -75,7 +75,7 @@ impl NodeEngine {
     pub fn new(userns: UsernsEngine, run_dir: Option<RunDirPath>) -> Self {
         Self {
             userns,
-            namespaces: run_dir.map(NamespaceEngine::new),
+            namespaces: run_dir.map(NsEngine::new),
             subpaths: SubpathEngine::new(),
             request: RequestSlot::default(),
         }
@@ -101,13 +101,13 @@ impl NodeEngine {
     }
 
     /// The namespace engine, when the node has a run directory.
-    pub fn namespaces(&self) -> Option<&NamespaceEngine> {
+    pub fn namespaces(&self) -> Option<&NsEngine> {
         self.namespaces.as_ref()
     }
 
     /// The namespace engine, to drive it directly between node requests
     /// with maps of the caller's (tests of the namespace engine).
-    pub fn namespaces_mut(&mut self) -> Option<&mut NamespaceEngine> {
+    pub fn namespaces_mut(&mut self) -> Option<&mut NsEngine> {
         self.namespaces.as_mut()
     }
 
@@ -173,7 +173,7 @@ impl NodeEngine {
                 if self.namespaces.is_none() {
                     return Err(NodeError::NoRunDir);
                 }
-                let request = Request::GetOrCreate(GetOrCreate::pod_mode(pod.clone()));
+                let request = UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod.clone()));
                 self.userns.submit(request)?;
                 Flow::CreatePodNamespaces {
                     pod,
@@ -264,7 +264,7 @@ impl Flow {
                     CreateStage::Allocating => match poll(parts.userns) {
                         Ok(effect) => return Step::Run(effect),
                         Err(Err(error)) => return Step::Finish(Err(NodeError::Userns(error))),
-                        Err(Ok(Response::UserNamespace(userns))) => {
+                        Err(Ok(UsernsResponse::UserNamespace(userns))) => {
                             let maps = match PodIdMaps::from_userns(&userns.userns) {
                                 Ok(maps) => maps,
                                 Err(error) => {
@@ -412,7 +412,7 @@ fn mismatched(request: &str, response: &impl std::fmt::Debug) -> NodeError {
 }
 
 /// The namespace engine of a flow that was only started when it exists.
-fn namespaces<'p>(parts: &'p mut Parts<'_>) -> &'p mut NamespaceEngine {
+fn namespaces<'p>(parts: &'p mut Parts<'_>) -> &'p mut NsEngine {
     parts
         .namespaces
         .as_deref_mut()

@@ -7,15 +7,15 @@ use crate::error_details::{ErrorDetails, serialize_as_error_details};
 use crate::ns::{JoinSpec, NsError, NsListing, NsRemoval, PidMode, PodNamespaces, SweepReport};
 use crate::path::PodUid;
 use crate::subpath::{SubpathError, SubpathRequest, SubpathResponse};
-use crate::userns::{OperationError, PodUserNamespace, Request, Response};
+use crate::userns::{PodUserNamespace, UsernsError, UsernsRequest, UsernsResponse};
 
 /// One request to [`super::NodeEngine`]: a request of one engine, or a flow
 /// across two of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeRequest {
-    /// A request of the user-namespace engine ([`Request::Recover`] first).
-    Userns(Request),
+    /// A request of the user-namespace engine ([`UsernsRequest::Recover`] first).
+    Userns(UsernsRequest),
     /// Get or create the pod's user-namespace range (POD mode), then get or
     /// create its user and network namespaces with that range's maps.
     CreatePodNamespaces {
@@ -56,10 +56,10 @@ impl NodeRequest {
     /// `"create-pod-namespaces"`, ...
     pub fn name(&self) -> &'static str {
         match self {
-            NodeRequest::Userns(Request::Recover) => "recover",
-            NodeRequest::Userns(Request::GetOrCreate(_)) => "get-or-create",
-            NodeRequest::Userns(Request::Release { .. }) => "release",
-            NodeRequest::Userns(Request::Cleanup { .. }) => "cleanup",
+            NodeRequest::Userns(UsernsRequest::Recover) => "recover",
+            NodeRequest::Userns(UsernsRequest::GetOrCreate(_)) => "get-or-create",
+            NodeRequest::Userns(UsernsRequest::Release { .. }) => "release",
+            NodeRequest::Userns(UsernsRequest::Cleanup { .. }) => "cleanup",
             NodeRequest::CreatePodNamespaces { .. } => "create-pod-namespaces",
             NodeRequest::RemovePodNamespaces { .. } => "remove-pod-namespaces",
             NodeRequest::SweepNamespaces { .. } => "sweep-namespaces",
@@ -74,8 +74,8 @@ impl NodeRequest {
     /// The pod the request is about, when it is about one.
     pub fn pod(&self) -> Option<&PodUid> {
         match self {
-            NodeRequest::Userns(Request::GetOrCreate(request)) => Some(&request.pod),
-            NodeRequest::Userns(Request::Release { pod })
+            NodeRequest::Userns(UsernsRequest::GetOrCreate(request)) => Some(&request.pod),
+            NodeRequest::Userns(UsernsRequest::Release { pod })
             | NodeRequest::CreatePodNamespaces { pod }
             | NodeRequest::RemovePodNamespaces { pod }
             | NodeRequest::JoinSpec { pod, .. } => Some(pod),
@@ -107,7 +107,7 @@ impl NodeRequest {
 #[non_exhaustive]
 pub enum NodeResponse {
     /// The user-namespace engine's response.
-    Userns(Response),
+    Userns(UsernsResponse),
     /// [`NodeRequest::CreatePodNamespaces`] finished.
     PodNamespaces(Box<PodSandbox>),
     /// [`NodeRequest::RemovePodNamespaces`] finished.
@@ -153,7 +153,7 @@ pub enum NodeError {
     Busy,
     /// The user-namespace engine failed.
     #[error(transparent)]
-    Userns(#[from] OperationError),
+    Userns(#[from] UsernsError),
     /// The namespace engine failed.
     #[error(transparent)]
     Namespaces(#[from] NsError),

@@ -1,4 +1,4 @@
-//! [`NamespaceEngine`]: the state machine that decides how a pod's
+//! [`NsEngine`]: the state machine that decides how a pod's
 //! namespaces are created, pinned, checked, removed and swept.
 
 use super::layout::RunDirPath;
@@ -18,7 +18,7 @@ use crate::request_slot::RequestSlot;
 /// directories, the mount table), so a fresh engine after a crash decides
 /// from what the crash left.
 #[derive(Debug, Clone)]
-pub struct NamespaceEngine {
+pub struct NsEngine {
     ctx: Ctx,
     run_dir_ready: bool,
     /// The effect awaiting its outcome is [`Effect::SetUpRunDir`], not one of
@@ -27,7 +27,7 @@ pub struct NamespaceEngine {
     request: RequestSlot<ActiveOp, NsResponse, NsError>,
 }
 
-impl NamespaceEngine {
+impl NsEngine {
     /// An engine for the run directory whose absolute, canonical path is
     /// `run_dir` (the backend holds it as [`Root::Run`]); the core matches
     /// the mount table against this path.
@@ -66,8 +66,8 @@ impl NamespaceEngine {
     }
 
     /// Starts `request`. The result comes from
-    /// [`NamespaceEngine::poll_completion`] once
-    /// [`NamespaceEngine::poll_effect`] returns `None`.
+    /// [`NsEngine::poll_completion`] once
+    /// [`NsEngine::poll_effect`] returns `None`.
     pub fn submit(&mut self, request: NsRequest) -> Result<(), NsError> {
         if self.request.is_busy() {
             return Err(NsError::Busy);
@@ -96,7 +96,7 @@ impl NamespaceEngine {
     }
 
     /// The outcome of the effect last returned by
-    /// [`NamespaceEngine::poll_effect`]. Ignored when none is outstanding.
+    /// [`NsEngine::poll_effect`]. Ignored when none is outstanding.
     pub fn handle_outcome(&mut self, outcome: Outcome) {
         self.request.handle(outcome, |op, outcome| {
             if !std::mem::take(&mut self.setting_up_run_dir) {
@@ -122,4 +122,4 @@ impl NamespaceEngine {
     }
 }
 
-crate::driver::impl_engine!(NamespaceEngine, NsRequest, NsResponse, NsError);
+crate::driver::impl_engine!(NsEngine, NsRequest, NsResponse, NsError);

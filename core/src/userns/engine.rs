@@ -9,7 +9,7 @@ use super::ops::{ActiveOp, AllocateOp, CleanupOp, RecoverOp, ReleaseOp, Step};
 use super::pool::{Pool, SlotIndex};
 use super::problem::Problem;
 use super::registry::{Claim, Registry};
-use super::request::{GetOrCreate, OperationError, PodUserNamespace, Request, Response};
+use super::request::{GetOrCreate, PodUserNamespace, UsernsError, UsernsRequest, UsernsResponse};
 use super::seeded_rng::SeededRng;
 use super::{HostIdRange, UserNamespace, file_format::TEMP_FILE_PREFIX};
 use crate::effect::{Effect, Outcome};
@@ -43,7 +43,7 @@ pub struct Allocation {
 ///
 /// # Methods, by group
 /// - Construction: [`UsernsEngine::new`].
-/// - Commands: [`UsernsEngine::submit`] starts a [`Request`].
+/// - Commands: [`UsernsEngine::submit`] starts a [`UsernsRequest`].
 /// - Driving: [`UsernsEngine::poll_effect`] returns the next effect to execute;
 ///   [`UsernsEngine::handle_outcome`] takes its result.
 /// - Completion: [`UsernsEngine::poll_completion`] returns the request's result.
@@ -51,8 +51,8 @@ pub struct Allocation {
 ///   [`UsernsEngine::capacity`], [`UsernsEngine::free`].
 ///
 /// It follows the [`crate::Engine`] contract. What differs: the first
-/// request must be [`Request::Recover`] (any other fails with
-/// [`OperationError::NotRecovered`]), and `submit` reserves a slot in memory
+/// request must be [`UsernsRequest::Recover`] (any other fails with
+/// [`UsernsError::NotRecovered`]), and `submit` reserves a slot in memory
 /// before any file is written. Getters never change anything. Recovery
 /// rebuilds the registry in the `poll_effect` that follows the outcome of its
 /// final `syncfs`, and only then marks the engine recovered.
@@ -63,7 +63,7 @@ pub struct UsernsEngine {
     policy: AllocationPolicy,
     recovered: bool,
     next_temp: u64,
-    request: RequestSlot<ActiveOp, Response, OperationError>,
+    request: RequestSlot<ActiveOp, UsernsResponse, UsernsError>,
     broken: Option<BrokenVariant>,
 }
 
@@ -91,12 +91,12 @@ impl UsernsEngine {
     /// Starts `request`. The result comes from [`UsernsEngine::poll_completion`]
     /// once [`UsernsEngine::poll_effect`] returns `None`; it may be ready at
     /// once, with no effect at all.
-    pub fn submit(&mut self, request: Request) -> Result<(), OperationError> {
+    pub fn submit(&mut self, request: UsernsRequest) -> Result<(), UsernsError> {
         if self.request.is_busy() {
-            return Err(OperationError::Busy);
+            return Err(UsernsError::Busy);
         }
-        if !self.recovered && !matches!(request, Request::Recover) {
-            return Err(OperationError::NotRecovered);
+        if !self.recovered && !matches!(request, UsernsRequest::Recover) {
+            return Err(UsernsError::NotRecovered);
         }
         match self.start(request) {
             Ok(op) => self.request.start(op),
@@ -126,7 +126,7 @@ impl UsernsEngine {
     }
 
     /// The result of the submitted request, once it is complete.
-    pub fn poll_completion(&mut self) -> Option<Result<Response, OperationError>> {
+    pub fn poll_completion(&mut self) -> Option<Result<UsernsResponse, UsernsError>> {
         self.request.poll_completion()
     }
 
@@ -136,7 +136,7 @@ impl UsernsEngine {
         self.registry.set_labels(labels);
     }
 
-    /// True once a [`Request::Recover`] has completed.
+    /// True once a [`UsernsRequest::Recover`] has completed.
     pub fn is_recovered(&self) -> bool {
         self.recovered
     }
@@ -194,21 +194,26 @@ impl UsernsEngine {
         self.registry.slot_map_heap_bytes()
     }
 
-    fn start(&mut self, request: Request) -> Result<ActiveOp, Result<Response, OperationError>> {
+    fn start(
+        &mut self,
+        request: UsernsRequest,
+    ) -> Result<ActiveOp, Result<UsernsResponse, UsernsError>> {
         match request {
-            Request::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
-            Request::GetOrCreate(request) => self.start_get_or_create(request),
-            Request::Release { pod } => ReleaseOp::of_claim(pod, &self.registry, self.broken)
+            UsernsRequest::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
+            UsernsRequest::GetOrCreate(request) => self.start_get_or_create(request),
+            UsernsRequest::Release { pod } => ReleaseOp::of_claim(pod, &self.registry, self.broken)
                 .map(ActiveOp::Release)
-                .map_err(|nothing| Ok(Response::Released(nothing))),
-            Request::Cleanup { keep } => Ok(ActiveOp::Cleanup(CleanupOp::new(keep, self.broken))),
+                .map_err(|nothing| Ok(UsernsResponse::Released(nothing))),
+            UsernsRequest::Cleanup { keep } => {
+                Ok(ActiveOp::Cleanup(CleanupOp::new(keep, self.broken)))
+            }
         }
     }
 
     fn start_get_or_create(
         &mut self,
         request: GetOrCreate,
-    ) -> Result<ActiveOp, Result<Response, OperationError>> {
+    ) -> Result<ActiveOp, Result<UsernsResponse, UsernsError>> {
         let GetOrCreate {
             pod,
             host_users,
@@ -216,44 +221,44 @@ impl UsernsEngine {
             handler_supports_userns,
         } = request;
         if host_users != Some(false) {
-            return Err(Ok(Response::UserNamespace(PodUserNamespace {
+            return Err(Ok(UsernsResponse::UserNamespace(PodUserNamespace {
                 pod,
                 userns: UserNamespace::node(),
                 created: false,
             })));
         }
         if !handler_supports_userns {
-            return Err(Err(OperationError::HandlerWithoutUserns {
+            return Err(Err(UsernsError::HandlerWithoutUserns {
                 pod,
                 handler: runtime_handler,
             }));
         }
         if let Some(existing) = self.registry.usable_mapping(&pod) {
             return Err(match existing {
-                Ok(userns) => Ok(Response::UserNamespace(PodUserNamespace {
+                Ok(userns) => Ok(UsernsResponse::UserNamespace(PodUserNamespace {
                     pod,
                     userns,
                     created: false,
                 })),
-                Err(problem) => Err(OperationError::PodProblem { problem }),
+                Err(problem) => Err(UsernsError::PodProblem { problem }),
             });
         }
         let frozen_by = self.registry.unknown_claims();
         if !frozen_by.is_empty() {
-            return Err(Err(OperationError::AllocationsFrozen {
+            return Err(Err(UsernsError::AllocationsFrozen {
                 pods: frozen_by.iter().cloned().collect(),
             }));
         }
         let start = self.start_slot();
         let Some(slot) = self.registry.reserve_slot(start) else {
-            return Err(Err(OperationError::PoolExhausted {
+            return Err(Err(UsernsError::PoolExhausted {
                 capacity: self.registry.capacity(),
             }));
         };
         let range = self.registry.pool().slot_range(slot);
         let Some(mapping) = IdMapping::root_to(range) else {
             self.registry.unreserve_slot(slot);
-            return Err(Err(OperationError::PoolExhausted {
+            return Err(Err(UsernsError::PoolExhausted {
                 capacity: self.registry.capacity(),
             }));
         };
@@ -283,4 +288,4 @@ impl UsernsEngine {
     }
 }
 
-crate::driver::impl_engine!(UsernsEngine, Request, Response, OperationError);
+crate::driver::impl_engine!(UsernsEngine, UsernsRequest, UsernsResponse, UsernsError);

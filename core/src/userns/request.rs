@@ -14,7 +14,7 @@ use crate::path::{PodUid, RootPath};
 /// An operation on per-pod user-namespace ID ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Request {
+pub enum UsernsRequest {
     /// Read every pod's `userns` file and rebuild the in-memory state; remove
     /// stale temp files. Must complete once before any other request.
     Recover,
@@ -63,14 +63,14 @@ impl GetOrCreate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub enum Response {
-    /// [`Request::Recover`] finished.
+pub enum UsernsResponse {
+    /// [`UsernsRequest::Recover`] finished.
     Recovered(RecoveryReport),
-    /// [`Request::GetOrCreate`] finished.
+    /// [`UsernsRequest::GetOrCreate`] finished.
     UserNamespace(PodUserNamespace),
-    /// [`Request::Release`] finished.
+    /// [`UsernsRequest::Release`] finished.
     Released(Release),
-    /// [`Request::Cleanup`] finished.
+    /// [`UsernsRequest::Cleanup`] finished.
     CleanedUp(CleanupReport),
 }
 
@@ -134,16 +134,16 @@ pub struct CleanupFailure {
     /// The pod.
     pub pod: PodUid,
     /// Why (its errno and path through [`crate::ErrorDetails`]).
-    pub error: OperationError,
+    pub error: UsernsError,
 }
 
 /// Why a request failed. Nothing half-done is ever acknowledged: after any
 /// of these errors every range that was durable before is still recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum OperationError {
-    /// A request other than [`Request::Recover`] came first.
-    #[error("the pods directory has not been read yet: run Request::Recover first")]
+pub enum UsernsError {
+    /// A request other than [`UsernsRequest::Recover`] came first.
+    #[error("the pods directory has not been read yet: run UsernsRequest::Recover first")]
     NotRecovered,
     /// A request was submitted while another was running.
     #[error("another request is running; drive it to completion first")]
@@ -206,35 +206,35 @@ pub enum OperationError {
     },
 }
 
-impl ErrorDetails for OperationError {
+impl ErrorDetails for UsernsError {
     fn kind(&self) -> &'static str {
         match self {
-            OperationError::NotRecovered => "not-recovered",
-            OperationError::Busy => "busy",
-            OperationError::HandlerWithoutUserns { .. } => "handler-without-userns",
-            OperationError::PoolExhausted { .. } => "pool-exhausted",
-            OperationError::AllocationsFrozen { .. } => "allocations-frozen",
-            OperationError::PodProblem { .. } => "pod-problem",
-            OperationError::Io { .. } => "io",
-            OperationError::UnexpectedObservation { .. } => "backend-bug",
-            OperationError::Driving(_) => "driving-error",
+            UsernsError::NotRecovered => "not-recovered",
+            UsernsError::Busy => "busy",
+            UsernsError::HandlerWithoutUserns { .. } => "handler-without-userns",
+            UsernsError::PoolExhausted { .. } => "pool-exhausted",
+            UsernsError::AllocationsFrozen { .. } => "allocations-frozen",
+            UsernsError::PodProblem { .. } => "pod-problem",
+            UsernsError::Io { .. } => "io",
+            UsernsError::UnexpectedObservation { .. } => "backend-bug",
+            UsernsError::Driving(_) => "driving-error",
         }
     }
 
     fn errno(&self) -> Option<Errno> {
         match self {
-            OperationError::Io { source, .. } => Some(source.errno),
+            UsernsError::Io { source, .. } => Some(source.errno),
             _ => None,
         }
     }
 
     fn path(&self) -> Option<&str> {
         match self {
-            OperationError::Io { shown, .. } => Some(shown),
+            UsernsError::Io { shown, .. } => Some(shown),
             _ => None,
         }
     }
 }
 
-serialize_as_error_details!(OperationError);
-crate::op_error::op_error_variants!(OperationError);
+serialize_as_error_details!(UsernsError);
+crate::op_error::op_error_variants!(UsernsError);

@@ -4,7 +4,7 @@
 
 use std::fmt::Debug;
 
-use podns_core::{NodeResponse, OperationError, Response, SubpathResponse};
+use podns_core::{NodeResponse, SubpathResponse, UsernsError, UsernsResponse};
 
 use super::Violation;
 
@@ -41,13 +41,13 @@ fn judge<T: Debug, E: Debug>(
 pub fn check(
     operation: &str,
     witness: FaultWitness,
-    result: &Result<Response, OperationError>,
+    result: &Result<UsernsResponse, UsernsError>,
 ) -> Result<(), Violation> {
     judge(operation, witness, result, |response| match response {
-        Response::Recovered(report) => {
+        UsernsResponse::Recovered(report) => {
             !report.problems.is_empty() || !report.temp_files_left.is_empty()
         }
-        Response::CleanedUp(report) => !report.failures.is_empty(),
+        UsernsResponse::CleanedUp(report) => !report.failures.is_empty(),
         _ => false,
     })
 }

@@ -8,8 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use podns_backend_mock::{CrashKind, Fault, FaultTrigger, Node};
 use podns_core::{
-    BrokenVariant, GetOrCreate, NodeResponse, OperationError, PodUid, RelPath, Request, Response,
-    Root, RootPath, SubpathResponse, USERNS_FILE_NAME,
+    BrokenVariant, GetOrCreate, NodeResponse, PodUid, RelPath, Root, RootPath, SubpathResponse,
+    USERNS_FILE_NAME, UsernsError, UsernsRequest, UsernsResponse,
 };
 use serde::Serialize;
 
@@ -54,7 +54,7 @@ impl Stats {
 #[derive(Debug)]
 pub enum Attempt {
     /// It completed with this result.
-    Completed(Result<Response, OperationError>, FaultWitness),
+    Completed(Result<UsernsResponse, UsernsError>, FaultWitness),
     /// A namespace step completed with this result.
     CompletedNamespaces(Result<NodeResponse, String>, FaultWitness),
     /// A subpath step completed with this result.
@@ -147,25 +147,25 @@ impl Sim {
             }
             Op::Alloc { pod } => {
                 self.model.released.remove(&pod_name(*pod));
-                Request::GetOrCreate(GetOrCreate::pod_mode(pod_uid(*pod)))
+                UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod_uid(*pod)))
             }
-            Op::Release { pod } => Request::Release { pod: pod_uid(*pod) },
-            Op::Cleanup { keep } => Request::Cleanup {
+            Op::Release { pod } => UsernsRequest::Release { pod: pod_uid(*pod) },
+            Op::Cleanup { keep } => UsernsRequest::Cleanup {
                 keep: keep.iter().map(|pod| pod_uid(*pod)).collect(),
             },
             Op::Restart => {
                 self.world.restart();
-                Request::Recover
+                UsernsRequest::Recover
             }
             Op::ChangePool { pool } => {
                 self.world.pool = *pool;
                 self.world.restart();
-                Request::Recover
+                UsernsRequest::Recover
             }
             Op::Corrupt { pod, how } => {
                 self.corrupt(*pod, *how);
                 self.world.restart();
-                Request::Recover
+                UsernsRequest::Recover
             }
         };
         match self.run_armed(step, |sim, _| sim.world.drive(request, budget)) {
@@ -333,22 +333,22 @@ impl Sim {
         invariants::acknowledged_releases_stay(self.world.engine(), &self.model)
     }
 
-    fn learn(&mut self, op: &Op, result: &Result<Response, OperationError>) {
+    fn learn(&mut self, op: &Op, result: &Result<UsernsResponse, UsernsError>) {
         match (op, result) {
-            (Op::Alloc { pod }, Ok(Response::UserNamespace(userns))) => {
+            (Op::Alloc { pod }, Ok(UsernsResponse::UserNamespace(userns))) => {
                 if let Some(mapping) = userns.userns.uid_mappings.first() {
                     self.model
                         .acknowledged
                         .insert(pod_name(*pod), mapping.host_range());
                 }
             }
-            (Op::Release { pod }, Ok(Response::Released(_))) => {
+            (Op::Release { pod }, Ok(UsernsResponse::Released(_))) => {
                 self.model.acknowledged.remove(&pod_name(*pod));
                 self.model.pinned.remove(&pod_name(*pod));
                 self.model.released.insert(pod_name(*pod));
             }
             (Op::Release { pod }, Err(_)) => self.model.forget(&pod_name(*pod)),
-            (Op::Cleanup { .. }, Ok(Response::CleanedUp(report))) => {
+            (Op::Cleanup { .. }, Ok(UsernsResponse::CleanedUp(report))) => {
                 for release in &report.released {
                     self.model.acknowledged.remove(release.pod.as_str());
                     self.model.pinned.remove(release.pod.as_str());

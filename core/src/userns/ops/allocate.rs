@@ -19,7 +19,7 @@ use super::super::file_format::{USERNS_FILE_NAME, render_userns_file};
 use super::super::mapping::{IdMapping, UserNamespace};
 use super::super::pool::SlotIndex;
 use super::super::registry::Registry;
-use super::super::request::{OperationError, PodUserNamespace, Response};
+use super::super::request::{PodUserNamespace, UsernsError, UsernsResponse};
 use super::{Handled, Step, io_error};
 use crate::effect::{Effect, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
@@ -53,12 +53,12 @@ enum Stage {
     RenameTemp,
     SyncPodDir,
     /// Rollback before the rename: the temp file is all there is.
-    RemoveTemp(OperationError),
+    RemoveTemp(UsernsError),
     /// The rename failed: if the temp file is still there, the rename did not
     /// happen; if it is gone, `userns` may hold our contents.
-    ProbeTemp(OperationError),
-    RemoveFile(OperationError),
-    SyncPodDirAfterRemove(OperationError),
+    ProbeTemp(UsernsError),
+    RemoveFile(UsernsError),
+    SyncPodDirAfterRemove(UsernsError),
 }
 
 impl AllocateOp {
@@ -185,7 +185,7 @@ impl AllocateOp {
 
     fn acknowledge(&mut self, registry: &mut Registry) -> Handled {
         registry.record_allocated(self.pod.clone(), self.slot);
-        Handled::Finish(Ok(Response::UserNamespace(PodUserNamespace {
+        Handled::Finish(Ok(UsernsResponse::UserNamespace(PodUserNamespace {
             pod: self.pod.clone(),
             userns: UserNamespace::pod(self.mapping),
             created: true,
@@ -193,13 +193,13 @@ impl AllocateOp {
     }
 
     /// Nothing of the allocation can survive: free the slot.
-    fn give_back(&mut self, registry: &mut Registry, failure: OperationError) -> Handled {
+    fn give_back(&mut self, registry: &mut Registry, failure: UsernsError) -> Handled {
         registry.unreserve_slot(self.slot);
         Handled::Finish(Err(failure))
     }
 
     /// The file may survive a power loss: keep the slot reserved for the pod.
-    fn keep_in_doubt(&mut self, registry: &mut Registry, failure: OperationError) -> Handled {
+    fn keep_in_doubt(&mut self, registry: &mut Registry, failure: UsernsError) -> Handled {
         registry.record_in_doubt(self.pod.clone(), self.slot);
         Handled::Finish(Err(failure))
     }

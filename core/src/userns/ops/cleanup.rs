@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use super::super::broken_variant::BrokenVariant;
 use super::super::registry::Registry;
-use super::super::request::{CleanupFailure, CleanupReport, OperationError, Response};
+use super::super::request::{CleanupFailure, CleanupReport, UsernsError, UsernsResponse};
 use super::release::ReleaseOp;
 use super::{Handled, Step, io_error, unexpected};
 use crate::effect::Effect;
@@ -97,12 +97,14 @@ impl CleanupOp {
                 return Handled::Continue;
             }
         }
-        Handled::Finish(Ok(Response::CleanedUp(std::mem::take(&mut self.report))))
+        Handled::Finish(Ok(UsernsResponse::CleanedUp(std::mem::take(
+            &mut self.report,
+        ))))
     }
 
-    fn record(&mut self, pod: PodUid, result: Result<Response, OperationError>) {
+    fn record(&mut self, pod: PodUid, result: Result<UsernsResponse, UsernsError>) {
         match result {
-            Ok(Response::Released(done)) if done.released => self.report.released.push(done),
+            Ok(UsernsResponse::Released(done)) if done.released => self.report.released.push(done),
             Ok(_) => {}
             Err(error) => self.report.failures.push(CleanupFailure { pod, error }),
         }

@@ -15,13 +15,13 @@ pub(crate) use release::ReleaseOp;
 pub(crate) use crate::op_error::{io_error, unexpected};
 
 use super::registry::Registry;
-use super::request::{OperationError, Response};
+use super::request::{UsernsError, UsernsResponse};
 use crate::effect::Outcome;
 
 /// What an operation wants next.
-pub(crate) type Step = crate::request_slot::Step<Response, OperationError>;
+pub(crate) type Step = crate::request_slot::Step<UsernsResponse, UsernsError>;
 /// What an operation says once it has taken an outcome.
-pub(crate) type Handled = crate::request_slot::Handled<Response, OperationError>;
+pub(crate) type Handled = crate::request_slot::Handled<UsernsResponse, UsernsError>;
 
 /// An operation in progress.
 #[derive(Debug, Clone)]

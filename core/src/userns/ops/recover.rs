@@ -13,7 +13,7 @@ use super::super::file_format::{
 };
 use super::super::problem::ProblemKind;
 use super::super::registry::{FoundClaim, Registry};
-use super::super::request::{RecoveryReport, Response};
+use super::super::request::{RecoveryReport, UsernsResponse};
 use super::{Handled, Step, io_error, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::op_error::DrivingError;
@@ -294,7 +294,9 @@ impl RecoverOp {
         // Every claim without a problem is a usable allocation.
         self.report.allocations = registry.claim_count() - problems.len();
         self.report.problems = problems;
-        Step::Finish(Ok(Response::Recovered(std::mem::take(&mut self.report))))
+        Step::Finish(Ok(UsernsResponse::Recovered(std::mem::take(
+            &mut self.report,
+        ))))
     }
 }
 

@@ -11,7 +11,7 @@
 use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::USERNS_FILE_NAME;
 use super::super::registry::{Claim, Registry};
-use super::super::request::{Release, Response};
+use super::super::request::{Release, UsernsResponse};
 use super::{Handled, Step, io_error};
 use crate::effect::{Effect, EffectError, Outcome};
 use crate::path::{PodUid, Root, RootPath};
@@ -110,7 +110,7 @@ impl ReleaseOp {
             Some(Claim::Known(known)) => Some(known.range),
             _ => None,
         };
-        Handled::Finish(Ok(Response::Released(Release {
+        Handled::Finish(Ok(UsernsResponse::Released(Release {
             pod: self.pod.clone(),
             range,
             released: true,

@@ -7,7 +7,7 @@ use super::super::file_format::{USERNS_FILE_NAME, render_userns_file};
 use super::super::mapping::{IdMapping, UserNamespace};
 use super::super::pool::PoolConfig;
 use super::super::registry::{Claim, Registry};
-use super::super::request::{OperationError, PodUserNamespace, Release, Response};
+use super::super::request::{PodUserNamespace, Release, UsernsError, UsernsResponse};
 use super::{AllocateOp, CleanupOp, RecoverOp, ReleaseOp};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::op_test::{Run, run};
@@ -52,7 +52,7 @@ fn allocate(
     registry: &mut Registry,
     pod: &PodUid,
     outcomes: Vec<Outcome>,
-) -> (Run<Response, OperationError>, IdMapping) {
+) -> (Run<UsernsResponse, UsernsError>, IdMapping) {
     let slot = registry.reserve_slot(0).unwrap();
     let mapping = IdMapping::root_to(registry.pool().slot_range(slot)).unwrap();
     let op = AllocateOp::new(pod.clone(), slot, mapping, TEMP, None);
@@ -108,7 +108,7 @@ fn allocate_writes_through_a_temp_file_and_syncs_before_acknowledging() {
     assert_eq!(run.effects, allocation_effects(&p, mapping));
     assert_eq!(
         run.finished(),
-        Ok(Response::UserNamespace(PodUserNamespace {
+        Ok(UsernsResponse::UserNamespace(PodUserNamespace {
             pod: p.clone(),
             userns: UserNamespace::pod(mapping),
             created: true,
@@ -238,7 +238,7 @@ fn release(
     registry: &mut Registry,
     pod: &PodUid,
     outcomes: Vec<Outcome>,
-) -> Run<Response, OperationError> {
+) -> Run<UsernsResponse, UsernsError> {
     let op = ReleaseOp::of_claim(pod.clone(), registry, None).unwrap();
     run(op, registry, |op, _| op.poll(), ReleaseOp::handle, outcomes)
 }
@@ -264,7 +264,7 @@ fn release_removes_the_file_and_syncs_before_freeing_the_slot() {
     );
     assert_eq!(
         run.finished(),
-        Ok(Response::Released(Release {
+        Ok(UsernsResponse::Released(Release {
             pod: p.clone(),
             range: Some(range),
             released: true,
@@ -351,7 +351,7 @@ fn cleanup_releases_pods_not_kept_and_pods_whose_directory_is_gone_in_order() {
             Effect::SyncDir { dir: pods_dir() },
         ]
     );
-    let Ok(Response::CleanedUp(report)) = run.finished() else {
+    let Ok(UsernsResponse::CleanedUp(report)) = run.finished() else {
         panic!("cleanup failed");
     };
     let released: Vec<_> = report.released.iter().map(|r| r.pod.clone()).collect();
@@ -362,7 +362,7 @@ fn cleanup_releases_pods_not_kept_and_pods_whose_directory_is_gone_in_order() {
     assert!(is_in_doubt(&registry, &pod("vanished")));
 }
 
-fn recover(registry: &mut Registry, outcomes: Vec<Outcome>) -> Run<Response, OperationError> {
+fn recover(registry: &mut Registry, outcomes: Vec<Outcome>) -> Run<UsernsResponse, UsernsError> {
     run(
         RecoverOp::new(None),
         registry,
@@ -404,7 +404,7 @@ fn recovery_reads_each_userns_file_removes_temp_files_and_syncs_before_building(
             Effect::SyncFs { root: Root::Pods },
         ]
     );
-    let Ok(Response::Recovered(report)) = run.finished() else {
+    let Ok(UsernsResponse::Recovered(report)) = run.finished() else {
         panic!("recovery failed");
     };
     assert_eq!((report.pod_dirs, report.allocations), (1, 1));
@@ -441,7 +441,9 @@ fn recovery_of_a_missing_pods_directory_finds_nothing() {
             Effect::SyncFs { root: Root::Pods },
         ]
     );
-    assert!(matches!(run.finished(), Ok(Response::Recovered(report)) if report.pod_dirs == 0));
+    assert!(
+        matches!(run.finished(), Ok(UsernsResponse::Recovered(report)) if report.pod_dirs == 0)
+    );
 }
 
 #[test]
@@ -453,7 +455,7 @@ fn recovery_never_follows_a_pod_directory_symlink() {
     ];
     let run = recover(&mut registry, outcomes);
     assert_eq!(run.effects.len(), 2, "no listing through the symlink");
-    let Ok(Response::Recovered(report)) = run.finished() else {
+    let Ok(UsernsResponse::Recovered(report)) = run.finished() else {
         panic!("recovery failed");
     };
     assert_eq!(report.problems.len(), 1);
