@@ -55,10 +55,37 @@ impl Node {
         }
     }
 
-    pub(crate) fn empty_dir() -> Self {
+    /// An empty directory.
+    pub fn empty_dir() -> Self {
         Node::Dir {
             entries: BTreeMap::new(),
             durable_entries: BTreeMap::new(),
+        }
+    }
+
+    /// A file holding `contents`, durably (as if written before the
+    /// process started).
+    pub fn durable_file(contents: impl Into<Vec<u8>>) -> Self {
+        let data = contents.into();
+        Node::File {
+            durable_data: data.clone(),
+            data,
+        }
+    }
+
+    /// A file written with `contents` but never synced: a power loss
+    /// leaves it empty.
+    pub fn unsynced_file(contents: impl Into<Vec<u8>>) -> Self {
+        Node::File {
+            data: contents.into(),
+            durable_data: Vec::new(),
+        }
+    }
+
+    /// A symbolic link to `target`.
+    pub fn symlink(target: impl Into<String>) -> Self {
+        Node::Symlink {
+            target: target.into(),
         }
     }
 }

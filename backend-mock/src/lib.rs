@@ -15,6 +15,7 @@
 
 mod backend;
 mod faults;
+mod fixtures;
 mod fs;
 mod host;
 mod mounts;
@@ -24,6 +25,7 @@ mod subpath;
 
 pub use backend::{CrashKind, MockBackend};
 pub use faults::{Fault, FaultTrigger};
+pub use fixtures::kubelet_userns_file;
 pub use fs::{Ino, MockFs, Node};
 pub use host::{MockHost, MockMachine};
 pub use mounts::{MOCK_DEV, MockMount, MockMounts, MountSource};

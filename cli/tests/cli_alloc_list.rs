@@ -4,7 +4,7 @@
 mod common;
 
 use common::{
-    EXIT_FAILED, Node, Range, allocations, assert_disjoint, kubelet_file, range_of, snapshot,
+    EXIT_FAILED, Node, Range, allocations, assert_disjoint, kubelet_userns_file, range_of, snapshot,
 };
 use serde_json::{Value, json};
 
@@ -59,7 +59,7 @@ fn a_thousand_processes_allocate_disjoint_safe_ranges() {
         );
         // The file on disk says the same, in kubelet's bytes.
         let file = std::fs::read_to_string(node.userns(pod)).unwrap();
-        assert_eq!(file, kubelet_file(range.first, range.len), "{pod}");
+        assert_eq!(file, kubelet_userns_file(range.first, range.len), "{pod}");
         ranges.push(range);
     }
     assert_disjoint(&ranges);
@@ -94,7 +94,7 @@ fn allocating_an_existing_pod_again_returns_identical_json() {
 fn kubelet_files_are_read_and_podns_writes_kubelet_bytes() {
     let node = Node::new();
     let kubelet = r#"{"uidMappings":[{"hostId":131072,"containerId":0,"length":65536}],"gidMappings":[{"hostId":131072,"containerId":0,"length":65536}]}"#;
-    assert_eq!(kubelet, kubelet_file(131072, 65536));
+    assert_eq!(kubelet, kubelet_userns_file(131072, 65536));
     node.plant("kpod", kubelet.as_bytes());
 
     let output = node.alloc("kpod");
@@ -127,7 +127,7 @@ fn kubelet_files_are_read_and_podns_writes_kubelet_bytes() {
     for (pod, first) in [("fresh", 65536), ("fresh2", 196608)] {
         assert_eq!(
             std::fs::read_to_string(node.userns(pod)).unwrap(),
-            kubelet_file(first, 65536),
+            kubelet_userns_file(first, 65536),
             "{pod}'s file is byte-for-byte what kubelet writes"
         );
         // Only the userns file: no temporary file is left behind.

@@ -8,8 +8,8 @@ use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 
 use common::{
-    EXIT_FAILED, Entry, Node, Range, allocations, kubelet_file, mkfifo, problem_kinds, range_of,
-    snapshot,
+    EXIT_FAILED, Entry, Node, Range, allocations, kubelet_userns_file, mkfifo, problem_kinds,
+    range_of, snapshot,
 };
 use serde_json::json;
 
@@ -189,7 +189,7 @@ fn garbage_is_corrupt_and_freezes_allocation() {
 #[test]
 fn truncated_json_is_corrupt() {
     run_scenario(FROZEN_CORRUPT, |node| {
-        let full = kubelet_file(131072, 65536);
+        let full = kubelet_userns_file(131072, 65536);
         node.plant("bad", &full.as_bytes()[..full.len() / 2]);
     });
 }
@@ -203,7 +203,7 @@ fn an_empty_file_is_corrupt() {
 fn a_ten_mib_file_is_unreadable() {
     run_scenario(FROZEN_UNREADABLE, |node| {
         // Valid JSON at the start, so only the size can condemn it.
-        let mut contents = kubelet_file(131072, 65536).into_bytes();
+        let mut contents = kubelet_userns_file(131072, 65536).into_bytes();
         contents.resize(10 << 20, b' ');
         node.plant("bad", &contents);
     });
@@ -213,7 +213,7 @@ fn a_ten_mib_file_is_unreadable() {
 fn a_symlink_named_userns_is_unreadable_and_its_target_untouched() {
     let outcome = run_scenario(FROZEN_UNREADABLE, |node| {
         let target = node.outside().join("userns");
-        std::fs::write(&target, kubelet_file(131072, 65536)).unwrap();
+        std::fs::write(&target, kubelet_userns_file(131072, 65536)).unwrap();
         std::fs::create_dir_all(node.pods().join("bad")).unwrap();
         symlink(&target, node.userns("bad")).unwrap();
     });
@@ -224,7 +224,7 @@ fn a_symlink_named_userns_is_unreadable_and_its_target_untouched() {
     assert!(std::fs::symlink_metadata(node.userns("bad")).is_err());
     assert_eq!(
         std::fs::read_to_string(node.outside().join("userns")).unwrap(),
-        kubelet_file(131072, 65536)
+        kubelet_userns_file(131072, 65536)
     );
 }
 
@@ -249,7 +249,7 @@ fn a_fifo_named_userns_is_unreadable_and_nothing_hangs() {
 #[test]
 fn host_id_zero_is_an_unsafe_range() {
     let outcome = run_scenario(UNSAFE, |node| {
-        node.plant("bad", kubelet_file(0, 65536).as_bytes());
+        node.plant("bad", kubelet_userns_file(0, 65536).as_bytes());
     });
     assert!(outcome.new_pod.is_some());
 }
@@ -257,7 +257,7 @@ fn host_id_zero_is_an_unsafe_range() {
 #[test]
 fn a_range_containing_the_invalid_id_is_unsafe() {
     let outcome = run_scenario(UNSAFE, |node| {
-        node.plant("bad", kubelet_file(4_294_901_760, 65536).as_bytes());
+        node.plant("bad", kubelet_userns_file(4_294_901_760, 65536).as_bytes());
     });
     assert!(outcome.new_pod.is_some());
 }
@@ -272,8 +272,8 @@ fn two_pods_with_the_same_range_both_conflict() {
             bad_alloc: BadPodAlloc::Refused,
         },
         |node| {
-            node.plant("twin-a", kubelet_file(131072, 65536).as_bytes());
-            node.plant("twin-b", kubelet_file(131072, 65536).as_bytes());
+            node.plant("twin-a", kubelet_userns_file(131072, 65536).as_bytes());
+            node.plant("twin-b", kubelet_userns_file(131072, 65536).as_bytes());
         },
     );
     let new_pod = outcome.new_pod.unwrap();
@@ -320,7 +320,7 @@ fn a_misaligned_range_is_reported_and_kept() {
             frozen: false,
             bad_alloc: BadPodAlloc::Keeps(misaligned),
         },
-        |node| node.plant("bad", kubelet_file(135168, 65536).as_bytes()),
+        |node| node.plant("bad", kubelet_userns_file(135168, 65536).as_bytes()),
     );
     // The two slots it overlaps stay blocked: lowest-free skips them.
     let node = &outcome.node;
@@ -353,7 +353,7 @@ fn a_range_outside_the_pool_is_reported_and_kept() {
             frozen: false,
             bad_alloc: BadPodAlloc::Keeps(outside),
         },
-        |node| node.plant("bad", kubelet_file(2_147_483_648, 65536).as_bytes()),
+        |node| node.plant("bad", kubelet_userns_file(2_147_483_648, 65536).as_bytes()),
     );
     let list = outcome.node.list();
     assert_eq!(list["capacity"], 110);
@@ -392,7 +392,7 @@ fn a_symlinked_pod_directory_is_not_followed() {
     let good = range_of(&node.alloc("good"));
     let elsewhere = node.outside().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    std::fs::write(elsewhere.join("userns"), kubelet_file(131072, 65536)).unwrap();
+    std::fs::write(elsewhere.join("userns"), kubelet_userns_file(131072, 65536)).unwrap();
     symlink(&elsewhere, node.pods().join("linked")).unwrap();
     let outside = snapshot(&node.outside());
 
@@ -441,7 +441,7 @@ fn a_range_of_the_wrong_length_is_reported_and_kept() {
             frozen: false,
             bad_alloc: BadPodAlloc::Keeps(wide),
         },
-        |node| node.plant("bad", kubelet_file(131072, 131072).as_bytes()),
+        |node| node.plant("bad", kubelet_userns_file(131072, 131072).as_bytes()),
     );
     // good, newpod and the two slots the wide range covers.
     assert_eq!(outcome.node.list()["free"], 65534 - 2 - 2);

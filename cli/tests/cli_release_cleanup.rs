@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{EXIT_BAD_INPUT, Node, Range, allocations, kubelet_file, range_of, snapshot};
+use common::{EXIT_BAD_INPUT, Node, Range, allocations, kubelet_userns_file, range_of, snapshot};
 use serde_json::{Value, json};
 
 const LOWEST: [&str; 2] = ["--policy", "lowest-free"];
@@ -53,7 +53,7 @@ fn release_in_another_process_frees_the_range_for_reuse() {
     );
     assert_eq!(
         std::fs::read_to_string(node.userns("pod-d")).unwrap(),
-        kubelet_file(131072, 65536)
+        kubelet_userns_file(131072, 65536)
     );
     // The released pod gets a new range when allocated again.
     let b2 = node.alloc_with("pod-b", &LOWEST);

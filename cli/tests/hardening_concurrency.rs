@@ -7,10 +7,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
-use common::{Node, PODNS, Range, allocations, assert_disjoint, range_of};
+use common::{
+    Node, Pause, Range, allocations, assert_disjoint, podns_command, range_of, run, spawn_paused,
+};
 
 const PROCESSES: usize = 8;
 
@@ -32,15 +32,11 @@ fn eight_processes_allocating_and_releasing_never_collide() {
                 for op in 0..ops {
                     let pod = format!("w{worker}-p{}", op / 2);
                     let command = if op % 4 == 3 { "release" } else { "alloc" };
-                    let output = Command::new(PODNS)
-                        .arg("--pods-dir")
-                        .arg(&pods)
-                        .args([command, &pod])
-                        .stdin(Stdio::null())
-                        .output()
-                        .expect("podns runs");
-                    assert!(output.status.success(), "{command} {pod}: {output:?}");
-                    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+                    let mut invocation = podns_command(&["--pods-dir"]);
+                    invocation.arg(&pods).args([command, &pod]);
+                    let output = run(invocation);
+                    output.assert_code(0);
+                    let value: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
                     if command == "alloc" {
                         let range = range_of(&value);
                         if let Some(previous) = kept.insert(pod.clone(), range) {
@@ -79,21 +75,10 @@ fn eight_processes_allocating_and_releasing_never_collide() {
 fn a_process_killed_while_holding_the_lock_does_not_block_the_next() {
     let node = Node::new();
     node.alloc("first");
-    let mut holder = Command::new(PODNS)
-        .arg("--pods-dir")
-        .arg(node.pods())
-        .args(["alloc", "held"])
-        .env("PODNS_TEST_PAUSE_AFTER_EFFECTS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("podns starts");
-    // The holder says "paused" once it holds the lock and has run one effect.
-    let mut stderr = BufReader::new(holder.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "paused");
+    // The holder says it paused once it holds the lock and has run one
+    // effect.
+    let mut holder = spawn_paused(node.command(&["alloc", "held"]), Pause::AfterEffects(1))
+        .unwrap_or_else(|(_, line)| panic!("the holder did not pause: {line:?}"));
     holder.kill().unwrap();
     holder.wait().unwrap();
     // The kernel released the flock with the process: the next one runs.

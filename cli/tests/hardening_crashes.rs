@@ -10,9 +10,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{Node, PODNS, Range, allocations, assert_disjoint, range_of, snapshot};
+use common::{Node, Range, allocations, assert_disjoint, range_of, run, snapshot};
 use podns_core::SeededRng;
 
 /// What the callers were told.
@@ -28,24 +28,22 @@ fn run_raw(
     crash_after: Option<u64>,
     kill_at_once: bool,
 ) -> Option<(i32, String)> {
-    let mut command = Command::new(PODNS);
-    command
-        .arg("--pods-dir")
-        .arg(node.pods())
-        .args(&node.global)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    let mut command = node.command(args);
     if let Some(count) = crash_after {
         command.env("PODNS_TEST_CRASH_AFTER_EFFECTS", count.to_string());
     }
-    let mut child = command.spawn().expect("podns starts");
-    if kill_at_once {
-        // SIGKILL wherever the child happens to be: not started yet, in
-        // recovery, or in the middle of the operation.
-        let _ = child.kill();
+    if !kill_at_once {
+        let done = run(command);
+        return done.signal.is_none().then_some((done.code, done.stdout));
     }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("podns starts");
+    // SIGKILL wherever the child happens to be: not started yet, in
+    // recovery, or in the middle of the operation.
+    let _ = child.kill();
     let output = child.wait_with_output().expect("podns is reaped");
     let code = output.status.code()?;
     Some((code, String::from_utf8_lossy(&output.stdout).into_owned()))

@@ -9,11 +9,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use common::{
-    NS_CREATE_STEPS, NsDirs, Range, assert_disjoint, range_of, rerun_in_private_mount_namespace,
+    NS_CREATE_STEPS, NsDirs, Pause, Range, assert_disjoint, range_of,
+    rerun_in_private_mount_namespace, spawn_paused,
 };
 use podns_core::SeededRng;
 use serde_json::Value;
@@ -31,29 +31,31 @@ struct Pauses {
 /// Starts `ns create pod` and kills it at `step` (or at once, for `None`);
 /// returns whether it paused at `step` first.
 fn kill_create(dirs: &NsDirs, pod: &str, step: Option<&str>) -> bool {
-    let mut command = dirs.command(&["ns", "create", pod]);
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(step) = step {
-        command.env("PODNS_TEST_PAUSE_AT", step);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut paused = false;
-    if let Some(step) = step {
-        // Wait until it says it paused (or exits: an idempotent create of
-        // an existing pod, or of one allocated earlier, never reaches some
-        // steps). The announcement names the step without its `#N`.
-        let shown = step.split('#').next().unwrap();
-        let mut line = String::new();
-        let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
-        paused = line.trim() == format!("paused at {shown}");
-        assert!(
-            paused || !line.starts_with("paused at"),
-            "asked to pause at {step}, podns said {line:?}"
-        );
-    }
+    let command = dirs.command(&["ns", "create", pod]);
+    let (mut child, paused) = match step {
+        None => {
+            let mut command = command;
+            let child = command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            (child, false)
+        }
+        // It may exit instead of pausing: an idempotent create of an
+        // existing pod, or of one allocated earlier, never reaches some
+        // steps.
+        Some(step) => match spawn_paused(command, Pause::At(step)) {
+            Ok(child) => (child, true),
+            Err((child, line)) => {
+                assert!(
+                    !line.starts_with("paused at"),
+                    "asked to pause at {step}, podns said {line:?}"
+                );
+                (child, false)
+            }
+        },
+    };
     let _ = child.kill();
     let _ = child.wait();
     paused

@@ -32,12 +32,13 @@
 //! rustix `pipe` feature is not enabled here and `std::io::pipe` is newer
 //! than the workspace's minimum Rust.
 
+mod common;
+
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 
@@ -49,6 +50,8 @@ use podns_core::{Errno, IdExtent, IdMap, split_for_parent};
 use rustix::process::{Gid, Uid};
 use rustix::thread::UnshareFlags;
 
+use common::{PODNS, Run, podns_command, podns_command_at, run, world_executable};
+
 /// Selects what a re-executed test binary does in [`idmap_kernel_helper`].
 const ROLE_ENV: &str = "PODNS_IDMAP_KERNEL_ROLE";
 /// The map a grandchild must see in its own `/proc/self/uid_map`.
@@ -57,9 +60,6 @@ const EXPECT_ENV: &str = "PODNS_IDMAP_KERNEL_EXPECT_UID_MAP";
 const HELPER_TEST: &str = "idmap_kernel_helper";
 /// The `podns` binary P runs (a world-executable path to it).
 const PODNS_ENV: &str = "PODNS_IDMAP_KERNEL_PODNS";
-/// The binary under test.
-const PODNS: &str = env!("CARGO_BIN_EXE_podns");
-
 /// P's maps, as a rootless user's namespace has them (newuidmap writes the
 /// same from `/etc/subuid`).
 const PARENT_MAP: &str = "0 1000 1\n1 100000 65536\n";
@@ -84,8 +84,8 @@ fn rootless_parent_refuses_the_unsplit_map_and_takes_the_split_one() {
         );
         return;
     }
-    let (exe, _exe_copy) = executable_for_namespaces(&std::env::current_exe().unwrap());
-    let (podns, _podns_copy) = executable_for_namespaces(Path::new(PODNS));
+    let (exe, _exe_copy) = world_executable(&std::env::current_exe().unwrap());
+    let (podns, _podns_copy) = world_executable(Path::new(PODNS));
     let mut command = helper_command(&exe, "parent");
     command
         .env(PODNS_ENV, &podns)
@@ -265,24 +265,19 @@ fn setgroups_of(pid: u32) -> String {
         .to_owned()
 }
 
-/// Runs `podns ARGS` and returns its exit code, stdout (without the final
-/// newline) and stderr.
+/// Runs the podns at `podns` with `args`; returns its exit code, stdout
+/// (without the final newline) and stderr.
 fn run_podns(podns: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (i32, String, String) {
-    run_podns_with(Command::new(podns), args)
+    parts(run(podns_command_at(Path::new(podns.as_ref()), args)))
 }
 
-fn run_podns_with(mut command: Command, args: &[&str]) -> (i32, String, String) {
-    let output = command
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run podns");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    (
-        output.status.code().expect("podns exited"),
-        stdout.strip_suffix('\n').unwrap_or(&stdout).to_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+fn parts(run: Run) -> (i32, String, String) {
+    let stdout = run
+        .stdout
+        .strip_suffix('\n')
+        .unwrap_or(&run.stdout)
+        .to_owned();
+    (run.code, stdout, run.stderr)
 }
 
 /// `podns idmap` and `--subuid-user` outside any namespace: output, exit
@@ -356,14 +351,14 @@ fn cli_idmap_commands_and_subuid_pool() {
         "root:x:0:0::/root:/bin/sh\nkubelet:x:1000:1000::/:/bin/sh\n",
     );
     let as_user = |user: &str, subuid: &str, subgid: &str, args: &[&str]| {
-        let mut command = Command::new(PODNS);
+        let mut all = vec!["--pods-dir", pods, "--subuid-user", user];
+        all.extend_from_slice(args);
+        let mut command = podns_command(&all);
         command
             .env("PODNS_SUBUID_FILE", file("subuid", subuid))
             .env("PODNS_SUBGID_FILE", file("subgid", subgid))
             .env("PODNS_PASSWD_FILE", &passwd);
-        let mut all = vec!["--pods-dir", pods, "--subuid-user", user];
-        all.extend_from_slice(args);
-        run_podns_with(command, &all)
+        parts(run(command))
     };
     let with_subids =
         |subuid: &str, subgid: &str, args: &[&str]| as_user("kubelet", subuid, subgid, args);
@@ -507,30 +502,4 @@ fn send_all(fd: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `exe`, or a world-executable copy of it when host root's files along its
-/// path are not executable by "others" (host root is not mapped in the test
-/// namespaces, so only the "other" bits count there). The second value keeps
-/// the copy's directory alive.
-fn executable_for_namespaces(exe: &Path) -> (PathBuf, Option<tempfile::TempDir>) {
-    let others_may_execute = |path: &Path| {
-        std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o001 != 0)
-    };
-    if exe.ancestors().all(others_may_execute) {
-        return (exe.to_owned(), None);
-    }
-    let dir = tempfile::TempDir::new().expect("temporary directory");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir.path().join(exe.file_name().expect("file name"));
-    std::fs::copy(exe, &copy).expect("copy the binary");
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert!(
-        copy.ancestors().all(others_may_execute),
-        "{} is not executable by others even as a copy in {}; set TMPDIR to a world-executable \
-         directory",
-        exe.display(),
-        dir.path().display()
-    );
-    (copy, Some(dir))
 }

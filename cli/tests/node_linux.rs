@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use common::{NsDirs, PODNS, Range, allocations, assert_disjoint, podns, range_of};
+use common::{NsDirs, Range, allocations, assert_disjoint, podns, podns_command, range_of};
 use podns_backend_linux::{
     EffectPhase, LinuxHost, Node as PodnsNode, NodeConfig, PodUid, UsernsOptions, block_on,
 };
@@ -422,8 +422,7 @@ fn a_closed_stdout_is_an_error_and_never_a_panic() {
     let dirs = NsDirs::new();
     let (read, write) = std::io::pipe().unwrap();
     drop(read);
-    let output = std::process::Command::new(PODNS)
-        .args(["--pods-dir", dirs.pods.to_str().unwrap(), "alloc", "p"])
+    let output = podns_command(&["--pods-dir", dirs.pods.to_str().unwrap(), "alloc", "p"])
         .stdout(std::process::Stdio::from(write))
         .output()
         .unwrap();

@@ -15,7 +15,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -27,7 +27,10 @@ use rustix::fs::{Mode, OFlags};
 use rustix::process::{WaitId, WaitIdOptions};
 use serde_json::Value;
 
-use common::{NS_CREATE_STEPS, NsDirs, PODNS, rerun_in_private_mount_namespace};
+use common::{
+    NOBODY, NS_CREATE_STEPS, Nobody, NsDirs, Pause, mount_table, podns,
+    rerun_in_private_mount_namespace, run, spawn_paused,
+};
 
 /// Why this machine cannot run the scenarios, if it cannot.
 fn cannot_run() -> Option<String> {
@@ -242,26 +245,16 @@ fn kill_at(dirs: &NsDirs, step: &str, args: &[&str]) {
 
 /// [`kill_at`], calling `paused` with podns's pid while it is paused.
 fn kill_at_with(dirs: &NsDirs, step: &str, args: &[&str], paused: impl FnOnce(u32)) {
-    let shown = step.split('#').next().unwrap();
-    let mut child = dirs
-        .command(args)
-        .env("PODNS_TEST_PAUSE_AT", step)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start podns");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if line.trim() != format!("paused at {shown}") {
-        let _ = child.kill();
-        let mut stderr = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-        let _ = child.wait();
-        panic!("podns {args:?} did not pause at {step}: stdout {line:?}, stderr {stderr}");
-    }
+    let mut child = match spawn_paused(dirs.command(args), Pause::At(step)) {
+        Ok(child) => child,
+        Err((mut child, line)) => {
+            let _ = child.kill();
+            let mut stderr = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+            let _ = child.wait();
+            panic!("podns {args:?} did not pause at {step}: stdout {line:?}, stderr {stderr}");
+        }
+    };
     paused(child.id());
     child.kill().unwrap();
     let status = child.wait().unwrap();
@@ -354,10 +347,6 @@ fn assert_helper_holds_only_its_socket(podns: u32) {
     );
 }
 
-fn count_lines(path: &str) -> usize {
-    std::fs::read_to_string(path).unwrap().lines().count()
-}
-
 fn count_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -391,14 +380,14 @@ fn hundred_cycles() {
     // The first cycle sets up the run directory (a mount and a root fd) for
     // the node's lifetime, and the node's thread is running: measure after.
     cycle();
-    let before = (count_lines("/proc/self/mountinfo"), count_fds(), threads());
+    let before = (mount_table().len(), count_fds(), threads());
     for _ in 0..100 {
         cycle();
     }
     reap_orphans();
-    let after = (count_lines("/proc/self/mountinfo"), count_fds(), threads());
+    let after = (mount_table().len(), count_fds(), threads());
     println!(
-        "100 create/remove cycles: mountinfo lines {} -> {}, open fds {} -> {}, {} -> {}",
+        "100 create/remove cycles: mounts {} -> {}, open fds {} -> {}, {} -> {}",
         before.0, after.0, before.1, after.1, before.2, after.2
     );
     assert_eq!(before, after);
@@ -411,45 +400,32 @@ fn hundred_cycles() {
 fn unprivileged_users_get_a_clear_refusal() {
     if !rustix::process::geteuid().is_root() {
         // Then this process is the unprivileged user.
-        let output = Command::new(PODNS)
-            .args(["--json", "ns", "create", "pod"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        let output = podns(&["--json", "ns", "create", "pod"]);
+        let stderr = &output.stderr;
+        assert_eq!(output.code, 1, "{stderr}");
         assert!(stderr.contains(r#""kind":"needs-root""#), "{stderr}");
         return;
     }
-    if !have("setpriv") {
-        eprintln!("skipping: `setpriv` (util-linux) is needed to run podns as nobody");
-        return;
-    }
+    let nobody = Nobody::new().expect("this process is root");
     let temp = tempfile::TempDir::new().unwrap();
     std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    // podns must be executable by nobody: copy it where it is.
-    let bin = temp.path().join("podns");
-    std::fs::copy(PODNS, &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let xdg = temp.path().join("xdg");
     std::fs::create_dir(&xdg).unwrap();
-    rustix::fs::chown(&xdg, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    rustix::fs::chown(&xdg, Some(rustix::fs::Uid::from_raw(NOBODY)), None).unwrap();
     let pods = temp.path().join("pods");
     let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .arg("--pods-dir")
+        let mut command = nobody.command(&["--pods-dir"]);
+        command
             .arg(&pods)
             .arg("--json")
             .args(args)
             .env_clear()
-            .env("XDG_RUNTIME_DIR", &xdg)
-            .output()
-            .unwrap()
+            .env("XDG_RUNTIME_DIR", &xdg);
+        run(command)
     };
     let output = as_nobody(&["ns", "create", "pod"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = &output.stderr;
+    assert_eq!(output.code, 1, "{stderr}");
     assert!(stderr.contains(r#""kind":"needs-root""#), "{stderr}");
     assert!(stderr.contains("may map only its own UID"), "{stderr}");
     assert!(
@@ -457,11 +433,8 @@ fn unprivileged_users_get_a_clear_refusal() {
         "{stderr}"
     );
     let output = as_nobody(&["ns", "list"]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        r#"{"pods":[],"ignoredMounts":[]}"#
-    );
+    let stderr = &output.stderr;
+    assert_eq!(output.code, 0, "{stderr}");
+    assert_eq!(output.stdout.trim(), r#"{"pods":[],"ignoredMounts":[]}"#);
     assert!(xdg.join("podns/.podns.lock").exists());
 }

@@ -5,32 +5,17 @@
 mod common;
 mod subpath_support;
 
-use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::{Command, Output};
 
+use common::{Run, mounts_below, podns_command, run};
 use serde_json::Value;
-use subpath_support::{Layout, id_of, in_private_mount_ns, mounts_below};
+use subpath_support::{Layout, id_of, in_private_mount_ns, plant_tree};
 
-const PODNS: &str = env!("CARGO_BIN_EXE_podns");
-
-fn podns(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new(PODNS);
-    command.args(args);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("run podns")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn json_error(output: &Output) -> Value {
-    let stderr = text(&output.stderr);
-    let line = stderr.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON error: {stderr}"))
+/// `podns args...` with `env` added to its environment.
+fn podns(args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut command = podns_command(args);
+    command.envs(env.iter().map(|(name, value)| (name, value)));
+    run(command)
 }
 
 fn mount_args<'a>(layout: &'a Layout, subpath: &'a str, index: &'a str) -> Vec<&'a str> {
@@ -131,8 +116,8 @@ fn bad_input_exits_2_before_touching_anything() {
         ];
         full.extend(args);
         let output = podns(&full, &[]);
-        assert_eq!(output.status.code(), Some(2), "{full:?}: {output:?}");
-        assert_eq!(json_error(&output)["kind"], kind, "{full:?}");
+        assert_eq!(output.code, 2, "{full:?}: {output:?}");
+        assert_eq!(output.json_error().kind, kind, "{full:?}");
     }
     let output = podns(
         &[
@@ -153,8 +138,8 @@ fn bad_input_exits_2_before_touching_anything() {
         ],
         &[],
     );
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(text(&output.stderr).contains("pass an existing directory"));
+    assert_eq!(output.code, 2, "{output:?}");
+    assert!(output.stderr.contains("pass an existing directory"));
     let output = podns(
         &[
             "subpath",
@@ -167,8 +152,8 @@ fn bad_input_exits_2_before_touching_anything() {
         ],
         &[],
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(json_error(&output)["kind"], "invalid-name");
+    assert_eq!(output.code, 2);
+    assert_eq!(output.json_error().kind, "invalid-name");
     let output = podns(
         &[
             "subpath",
@@ -181,7 +166,7 @@ fn bad_input_exits_2_before_touching_anything() {
         ],
         &[],
     );
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.code, 2);
     // Nothing was created anywhere.
     assert_eq!(std::fs::read_dir(&layout.pod).unwrap().count(), 0);
 }
@@ -192,45 +177,42 @@ fn mount_prints_the_target_and_clean_prints_what_it_did() {
         "mount_prints_the_target_and_clean_prints_what_it_did",
         |scratch| {
             let layout = Layout::new(scratch);
-            std::fs::create_dir(layout.volume.join("dir")).unwrap();
-            std::fs::write(layout.volume.join("file"), b"x").unwrap();
-            symlink("dir", layout.volume.join("inside")).unwrap();
-            symlink("/", layout.volume.join("escape")).unwrap();
+            plant_tree(
+                &layout.volume,
+                &["d:dir", "f:file", "l:inside>dir", "l:escape>/"],
+            );
             let target = layout.pod.join("volume-subpaths/vol/app/0");
 
             let output = podns(&mount_args(&layout, "dir", "0"), &[]);
-            assert!(output.status.success(), "{output:?}");
-            assert_eq!(text(&output.stdout), format!("{}\n", target.display()));
+            output.assert_code(0);
+            assert_eq!(output.stdout, format!("{}\n", target.display()));
             assert_eq!(id_of(&target), id_of(&layout.volume.join("dir")));
 
             let mut args = mount_args(&layout, "inside", "0");
             args.push("--json");
             let output = podns(&args, &[]);
-            assert!(output.status.success(), "{output:?}");
-            let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+            output.assert_code(0);
+            let json: Value = serde_json::from_str(&output.stdout).unwrap();
             assert_eq!(json["target"], target.to_str().unwrap());
             assert_eq!(json["alreadyMounted"], true);
 
             let output = podns(&mount_args(&layout, "file", "1"), &[]);
-            assert!(output.status.success(), "{output:?}");
+            output.assert_code(0);
 
             let mut args = mount_args(&layout, "escape", "2");
             args.push("--json");
             let output = podns(&args, &[]);
-            assert_eq!(output.status.code(), Some(1), "{output:?}");
-            let error = json_error(&output);
-            assert_eq!(error["kind"], "unsafe-subpath");
-            assert!(
-                error["error"].as_str().unwrap().contains("escape"),
-                "{error}"
-            );
+            assert_eq!(output.code, 1, "{output:?}");
+            let error = output.json_error();
+            assert_eq!(error.kind, "unsafe-subpath");
+            assert!(error.error.contains("escape"), "{error:?}");
             assert_eq!(mounts_below(&layout.pod).len(), 2);
 
             let output = podns(&clean_args(&layout), &[]);
-            assert!(output.status.success(), "{output:?}");
+            output.assert_code(0);
             let pod = layout.pod.display();
             assert_eq!(
-                text(&output.stdout),
+                output.stdout,
                 format!(
                     "unmounted {pod}/volume-subpaths/vol/app/0\n\
                      unmounted {pod}/volume-subpaths/vol/app/1\n\
@@ -245,18 +227,17 @@ fn mount_prints_the_target_and_clean_prints_what_it_did() {
             let mut args = clean_args(&layout);
             args.push("--json");
             let output = podns(&args, &[]);
-            assert!(output.status.success(), "{output:?}");
+            output.assert_code(0);
             assert_eq!(
-                text(&output.stdout),
+                output.stdout,
                 "{\"unmounted\":[],\"removed\":[],\"kept\":[]}\n"
             );
         },
     );
 }
 
-fn killed(output: &Output) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    output.status.signal().is_some()
+fn killed(output: &Run) -> bool {
+    output.signal.is_some()
 }
 
 #[test]
@@ -265,8 +246,7 @@ fn a_killed_mount_or_clean_leaves_nothing_a_clean_does_not_remove() {
         "a_killed_mount_or_clean_leaves_nothing_a_clean_does_not_remove",
         |scratch| {
             let layout = Layout::new(scratch);
-            std::fs::create_dir(layout.volume.join("dir")).unwrap();
-            std::fs::write(layout.volume.join("file"), b"x").unwrap();
+            plant_tree(&layout.volume, &["d:dir", "f:file"]);
             let crash = |after: usize| vec![("PODNS_TEST_CRASH_AFTER_EFFECTS", after.to_string())];
             let assert_nothing_left = |context: &str| {
                 assert!(mounts_below(&layout.pod).is_empty(), "{context}");
@@ -278,44 +258,38 @@ fn a_killed_mount_or_clean_leaves_nothing_a_clean_does_not_remove() {
                 for after in 0.. {
                     // Another mount of the same volume is in place each time.
                     let output = podns(&mount_args(&layout, subpath, "9"), &[]);
-                    assert!(output.status.success(), "{output:?}");
+                    output.assert_code(0);
                     let output = podns(&mount_args(&layout, subpath, "0"), &crash(after));
                     if !killed(&output) {
-                        assert!(output.status.success(), "{output:?}");
+                        output.assert_code(0);
                         break;
                     }
                     kills += 1;
                     let output = podns(&clean_args(&layout), &[]);
-                    assert!(
-                        output.status.success(),
-                        "{subpath} after {after}: {output:?}"
-                    );
+                    assert!(output.code == 0, "{subpath} after {after}: {output:?}");
                     assert_nothing_left(&format!("{subpath}, mount killed after {after}"));
                 }
                 assert_eq!(kills, 5, "a mount runs five effects");
                 // The completed mount (and the other) are there until clean.
                 assert_eq!(mounts_below(&layout.pod).len(), 2);
                 let output = podns(&clean_args(&layout), &[]);
-                assert!(output.status.success(), "{output:?}");
+                output.assert_code(0);
                 assert_nothing_left(subpath);
             }
             // A clean killed before each of its effects, then cleaned again.
             for after in 0.. {
                 for index in ["0", "1"] {
                     let output = podns(&mount_args(&layout, "dir", index), &[]);
-                    assert!(output.status.success(), "{output:?}");
+                    output.assert_code(0);
                 }
                 let output = podns(&clean_args(&layout), &crash(after));
                 if !killed(&output) {
-                    assert!(output.status.success(), "{output:?}");
+                    output.assert_code(0);
                     assert_nothing_left("a clean that completed");
                     break;
                 }
                 let output = podns(&clean_args(&layout), &[]);
-                assert!(
-                    output.status.success(),
-                    "clean killed after {after}: {output:?}"
-                );
+                assert!(output.code == 0, "clean killed after {after}: {output:?}");
                 assert_nothing_left(&format!("clean killed after {after}"));
             }
             assert!(layout.volume.join("file").exists());

@@ -21,11 +21,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
+use common::mount_table;
 use podns_backend_linux::LinuxBackend;
-use podns_core::{Effect, FileId, Root, SubpathError, SubpathResponse, parse_mountinfo};
+use podns_core::{Effect, FileId, Root, SubpathError, SubpathResponse};
 use rustix::fs::{Mode, OFlags, RenameFlags};
 use rustix::mount::UnmountFlags;
-use subpath_support::{Layout, execute, id_of, in_private_mount_ns, rel};
+use subpath_support::{Layout, execute, id_of, in_private_mount_ns, plant_tree, rel};
 
 const ROUNDS_ENV: &str = "PODNS_RACE_ROUNDS";
 const DEFAULT_ROUNDS: u64 = 24_000;
@@ -126,9 +127,7 @@ impl Tally {
 /// One mount as the table shows it: (mount point, root within its file
 /// system).
 fn mounts() -> Vec<(String, String)> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    parse_mountinfo(&table)
-        .unwrap()
+    mount_table()
         .into_iter()
         .map(|mount| (mount.mount_point, mount.root))
         .collect()
@@ -190,10 +189,11 @@ struct SourceCase {
 /// the swapper exchanges `dir` and `evil`. Every round runs a whole prepare.
 fn race_source(scratch: &Path, case: &SourceCase, rounds: u64) -> Tally {
     let layout = Layout::new(&scratch.join(case.name));
-    std::fs::create_dir_all(layout.volume.join("dir/sub")).unwrap();
-    std::fs::write(layout.volume.join("dir/sub/inside"), b"inside").unwrap();
-    std::fs::create_dir_all(layout.outside.join("sub")).unwrap();
-    symlink(case.escape, layout.volume.join("evil")).unwrap();
+    plant_tree(
+        &layout.volume,
+        &["f:dir/sub/inside", &format!("l:evil>{}", case.escape)],
+    );
+    plant_tree(&layout.outside, &["d:sub"]);
     let inside: [FileId; 2] = [
         id_of(&layout.volume.join("dir")),
         id_of(&layout.volume.join("dir/sub")),

@@ -73,10 +73,27 @@ pub fn pod(uid: &str) -> PodUid {
 }
 
 /// The kubelet file for a host range.
-pub fn userns_json(host_id: u64, length: u64) -> String {
-    format!(
-        r#"{{"uidMappings":[{{"hostId":{host_id},"containerId":0,"length":{length}}}],"gidMappings":[{{"hostId":{host_id},"containerId":0,"length":{length}}}]}}"#
-    )
+pub use podns_backend_mock::kubelet_userns_file;
+
+/// A path below one of the roots, from a literal.
+pub fn root_path(root: Root, text: &str) -> RootPath {
+    RootPath {
+        root,
+        path: podns_core::RelPath::parse(text).expect("valid test path"),
+    }
+}
+
+/// The subpath tests' volume fixture: a mock backend whose pod directory is
+/// at `pod_dir` and whose volume, at `volume_dir`, holds `entries`, planted
+/// durably in this order (the order fixes the inode numbers snapshots show).
+pub fn mock_volume(pod_dir: &str, volume_dir: &str, entries: Vec<(&str, Node)>) -> MockBackend {
+    let mut mock = MockBackend::new();
+    mock.mounts_mut().set_root_dir(Root::PodDir, pod_dir);
+    mock.mounts_mut().set_root_dir(Root::Volume, volume_dir);
+    for (path, node) in entries {
+        mock.fs_mut().plant(&root_path(Root::Volume, path), node);
+    }
+    mock
 }
 
 /// The real engine and the mock backend, as one node.
@@ -169,22 +186,14 @@ impl TestNode {
 
     /// Plants a file durably, as if written before this process started.
     pub fn plant_file(&mut self, path: &str, contents: &[u8]) {
-        self.plant(
-            path,
-            Node::File {
-                data: contents.to_vec(),
-                durable_data: contents.to_vec(),
-            },
-        );
+        self.plant(path, Node::durable_file(contents));
     }
 
     /// Plants any node durably.
     pub fn plant(&mut self, path: &str, node: Node) {
-        let path = RootPath {
-            root: Root::Pods,
-            path: podns_core::RelPath::parse(path).expect("valid test path"),
-        };
-        self.backend.fs_mut().plant(&path, node);
+        self.backend
+            .fs_mut()
+            .plant(&root_path(Root::Pods, path), node);
     }
 
     /// Every path under the pods root.

@@ -1,7 +1,7 @@
 //! The exact effect lists of each operation, reviewed as snapshots.
 
 use podns_core::UsernsResponse;
-use podns_tests::{TestNode, trace, userns_json};
+use podns_tests::{TestNode, kubelet_userns_file, trace};
 
 #[test]
 fn alloc_into_a_new_pod_dir() {
@@ -54,8 +54,11 @@ fn release() {
 #[test]
 fn recovery_of_a_clean_node() {
     let mut node = TestNode::new();
-    node.plant_file("pod-a/userns", userns_json(65536, 65536).as_bytes());
-    node.plant_file("pod-b/userns", userns_json(131072, 65536).as_bytes());
+    node.plant_file("pod-a/userns", kubelet_userns_file(65536, 65536).as_bytes());
+    node.plant_file(
+        "pod-b/userns",
+        kubelet_userns_file(131072, 65536).as_bytes(),
+    );
     node.plant_file("pod-c/other-file", b"");
     node.plant_file(".podns.lock", b"");
     insta::assert_yaml_snapshot!(trace(&node.recover()));
@@ -64,7 +67,7 @@ fn recovery_of_a_clean_node() {
 #[test]
 fn recovery_removes_stale_temp_files() {
     let mut node = TestNode::new();
-    node.plant_file("pod-a/userns", userns_json(65536, 65536).as_bytes());
+    node.plant_file("pod-a/userns", kubelet_userns_file(65536, 65536).as_bytes());
     node.plant_file("pod-a/.userns.podns-tmp.0", b"{\"uidMa");
     let effects = node.recover();
     insta::assert_yaml_snapshot!(trace(&effects));
@@ -97,51 +100,28 @@ fn recovery_of_each_problem_kind() {
     let cases: Vec<(&str, Node)> = vec![
         (
             "corrupt",
-            Node::File {
-                data: b"{\"uidMappings\":[".to_vec(),
-                durable_data: Vec::new(),
-            },
+            Node::unsynced_file(b"{\"uidMappings\":[".to_vec()),
         ),
-        (
-            "unreadable",
-            Node::Symlink {
-                target: "/etc/passwd".into(),
-            },
-        ),
+        ("unreadable", Node::symlink("/etc/passwd")),
         (
             "out-of-pool",
-            Node::File {
-                data: userns_json(1 << 31, 65536).into_bytes(),
-                durable_data: Vec::new(),
-            },
+            Node::unsynced_file(kubelet_userns_file(1 << 31, 65536).into_bytes()),
         ),
         (
             "misaligned",
-            Node::File {
-                data: userns_json(135168, 65536).into_bytes(),
-                durable_data: Vec::new(),
-            },
+            Node::unsynced_file(kubelet_userns_file(135168, 65536).into_bytes()),
         ),
         (
             "wrong-length",
-            Node::File {
-                data: userns_json(196608, 131072).into_bytes(),
-                durable_data: Vec::new(),
-            },
+            Node::unsynced_file(kubelet_userns_file(196608, 131072).into_bytes()),
         ),
         (
             "unsafe-range",
-            Node::File {
-                data: userns_json(0, 65536).into_bytes(),
-                durable_data: Vec::new(),
-            },
+            Node::unsynced_file(kubelet_userns_file(0, 65536).into_bytes()),
         ),
         (
             "conflict",
-            Node::File {
-                data: userns_json(65536, 65536).into_bytes(),
-                durable_data: Vec::new(),
-            },
+            Node::unsynced_file(kubelet_userns_file(65536, 65536).into_bytes()),
         ),
     ];
     let mut report = Vec::new();
@@ -156,7 +136,7 @@ fn recovery_of_each_problem_kind() {
             1,
             podns_core::AllocationPolicy::LowestFree,
         );
-        node.plant_file("good/userns", userns_json(65536, 65536).as_bytes());
+        node.plant_file("good/userns", kubelet_userns_file(65536, 65536).as_bytes());
         node.plant(&format!("{kind}/userns"), node_kind);
         let effects = node.recover();
         let problems: Vec<String> = node

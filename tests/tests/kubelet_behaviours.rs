@@ -7,7 +7,7 @@ use podns_core::{
     AllocationPolicy, GetOrCreate, HostIdRange, NamespaceMode, PoolConfig, UsernsError,
     UsernsRequest, UsernsResponse,
 };
-use podns_tests::{TestNode, pod, userns_json};
+use podns_tests::{TestNode, kubelet_userns_file, pod};
 
 fn host_id(response: UsernsResponse) -> u64 {
     match response {
@@ -140,7 +140,7 @@ fn allocations_survive_a_restart_unchanged() {
 #[test]
 fn a_kubelet_written_file_is_read_back_identically() {
     let mut node = TestNode::new();
-    let kubelet = userns_json(131072, 65536);
+    let kubelet = kubelet_userns_file(131072, 65536);
     node.plant_file("kubelet-pod/userns", kubelet.as_bytes());
     node.recover();
     assert_eq!(host_id(node.alloc("kubelet-pod").0.unwrap()), 131072);
@@ -159,7 +159,7 @@ fn a_kubelet_written_file_is_read_back_identically() {
         .unwrap();
     assert_eq!(
         String::from_utf8(written).unwrap(),
-        userns_json(65536, 65536)
+        kubelet_userns_file(65536, 65536)
     );
 }
 
@@ -229,7 +229,10 @@ fn a_recorded_range_out_of_pool_bounds_is_reported_not_fatal() {
     // kubelet's TestRecordBounds: out-of-range records fail; podns keeps the
     // node running and reports them instead.
     let mut node = TestNode::with(small_pool(2), 1, AllocationPolicy::LowestFree);
-    node.plant_file("far/userns", userns_json(65536 * 40, 65536).as_bytes());
+    node.plant_file(
+        "far/userns",
+        kubelet_userns_file(65536 * 40, 65536).as_bytes(),
+    );
     node.recover();
     assert_eq!(node.engine.problems().len(), 1);
     assert_eq!(node.engine.free(), 2);

@@ -6,7 +6,7 @@ use podns_backend_linux::LinuxBackend;
 use podns_core::{
     AllocationPolicy, GetOrCreate, PoolConfig, UsernsEngine, UsernsRequest, UsernsResponse, drive,
 };
-use podns_tests::{pod, userns_json};
+use podns_tests::{kubelet_userns_file, pod};
 
 fn engine(seed: u64) -> UsernsEngine {
     UsernsEngine::new(
@@ -81,7 +81,7 @@ fn a_kubelet_file_is_read_back_and_never_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("kpod")).unwrap();
     let file = dir.path().join("kpod/userns");
-    std::fs::write(&file, userns_json(196608, 65536)).unwrap();
+    std::fs::write(&file, kubelet_userns_file(196608, 65536)).unwrap();
     let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
     let mut backend = LinuxBackend::open(dir.path()).unwrap();
     let mut engine = engine(1);
@@ -93,7 +93,7 @@ fn a_kubelet_file_is_read_back_and_never_rewritten() {
     assert_eq!(userns.userns.uid_mappings[0].host_id, 196608);
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
-        userns_json(196608, 65536)
+        kubelet_userns_file(196608, 65536)
     );
     assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
 }

@@ -186,20 +186,14 @@ fn sweep_removes_what_should_not_be_there_and_nothing_else() {
             root: Root::Run,
             path: podns_core::RelPath::parse("killed/net").unwrap(),
         },
-        Node::File {
-            data: Vec::new(),
-            durable_data: Vec::new(),
-        },
+        Node::unsynced_file(Vec::new()),
     );
     node.backend.fs_mut().plant(
         &RootPath {
             root: Root::Run,
             path: podns_core::RelPath::parse("not-a-pod-dir").unwrap(),
         },
-        Node::File {
-            data: b"x".to_vec(),
-            durable_data: b"x".to_vec(),
-        },
+        Node::durable_file(b"x".to_vec()),
     );
     node.maps("killed");
     let report = node.sweep(&["keep", "released", "half", "killed", "stray"]);
@@ -319,10 +313,7 @@ fn list_shows_every_pod_directory_and_its_pins() {
             root: Root::Run,
             path: podns_core::RelPath::parse("b/net").unwrap(),
         },
-        Node::File {
-            data: Vec::new(),
-            durable_data: Vec::new(),
-        },
+        Node::unsynced_file(Vec::new()),
     );
     let Ok(NsResponse::Listed(listing)) = node.run(NsRequest::List) else {
         panic!("list failed");

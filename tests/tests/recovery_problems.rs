@@ -3,7 +3,7 @@
 
 use podns_backend_mock::Node;
 use podns_core::{PoolConfig, ProblemKind, UsernsError, UsernsResponse};
-use podns_tests::{TestNode, trace, userns_json};
+use podns_tests::{TestNode, kubelet_userns_file, trace};
 
 fn recover_and_report(node: &mut TestNode) -> Vec<(String, ProblemKind)> {
     node.recover();
@@ -33,7 +33,7 @@ fn problem_snapshot(node: &TestNode) -> Vec<String> {
 #[test]
 fn corrupt_file_freezes_new_allocations_but_not_the_rest() {
     let mut node = TestNode::new();
-    node.plant_file("good/userns", userns_json(65536, 65536).as_bytes());
+    node.plant_file("good/userns", kubelet_userns_file(65536, 65536).as_bytes());
     node.plant_file("bad/userns", b"{\"uidMappings\":[{\"hostId\":13");
     assert_eq!(
         recover_and_report(&mut node),
@@ -63,12 +63,7 @@ fn every_unreadable_kind_is_reported() {
     let mut node = TestNode::new();
     node.plant_file("empty/userns", b"");
     node.plant_file("huge/userns", &vec![b' '; 10 << 20]);
-    node.plant(
-        "symlink/userns",
-        Node::Symlink {
-            target: "/etc/shadow".into(),
-        },
-    );
+    node.plant("symlink/userns", Node::symlink("/etc/shadow"));
     node.plant("dir/userns/inner", Node::Fifo);
     node.plant("fifo/userns", Node::Fifo);
     let kinds = recover_and_report(&mut node);
@@ -88,13 +83,7 @@ fn every_unreadable_kind_is_reported() {
 #[test]
 fn a_huge_file_is_never_read() {
     let mut node = TestNode::new();
-    node.plant(
-        "huge/userns",
-        Node::File {
-            data: vec![b'{'; 10 << 20],
-            durable_data: Vec::new(),
-        },
-    );
+    node.plant("huge/userns", Node::unsynced_file(vec![b'{'; 10 << 20]));
     let effects = node.recover();
     insta::assert_yaml_snapshot!(trace(&effects));
     assert_eq!(node.engine.problems()[0].kind, ProblemKind::Unreadable);
@@ -105,14 +94,17 @@ fn foreign_ranges_keep_their_mapping_and_block_their_slots() {
     let mut node = TestNode::new();
     // The pool used to start lower, then ids_per_pod was different, then the
     // file was edited by hand.
-    node.plant_file("out-of-pool/userns", userns_json(1 << 31, 65536).as_bytes());
+    node.plant_file(
+        "out-of-pool/userns",
+        kubelet_userns_file(1 << 31, 65536).as_bytes(),
+    );
     node.plant_file(
         "misaligned/userns",
-        userns_json(65536 + 4096, 65536).as_bytes(),
+        kubelet_userns_file(65536 + 4096, 65536).as_bytes(),
     );
     node.plant_file(
         "wrong-length/userns",
-        userns_json(65536 * 4, 65536 * 2).as_bytes(),
+        kubelet_userns_file(65536 * 4, 65536 * 2).as_bytes(),
     );
     node.restart_with_pool(PoolConfig {
         first_id: 65536,
@@ -148,9 +140,9 @@ fn foreign_ranges_keep_their_mapping_and_block_their_slots() {
 #[test]
 fn overlapping_claims_are_a_conflict_for_both_pods_only() {
     let mut node = TestNode::new();
-    node.plant_file("one/userns", userns_json(131072, 65536).as_bytes());
-    node.plant_file("two/userns", userns_json(131072, 65536).as_bytes());
-    node.plant_file("fine/userns", userns_json(65536, 65536).as_bytes());
+    node.plant_file("one/userns", kubelet_userns_file(131072, 65536).as_bytes());
+    node.plant_file("two/userns", kubelet_userns_file(131072, 65536).as_bytes());
+    node.plant_file("fine/userns", kubelet_userns_file(65536, 65536).as_bytes());
     let kinds = recover_and_report(&mut node);
     assert_eq!(
         kinds,
@@ -188,8 +180,11 @@ fn overlapping_claims_are_a_conflict_for_both_pods_only() {
 #[test]
 fn unsafe_ranges_are_never_handed_out() {
     let mut node = TestNode::new();
-    node.plant_file("root/userns", userns_json(0, 65536).as_bytes());
-    node.plant_file("top/userns", userns_json(4294901760, 65536).as_bytes());
+    node.plant_file("root/userns", kubelet_userns_file(0, 65536).as_bytes());
+    node.plant_file(
+        "top/userns",
+        kubelet_userns_file(4294901760, 65536).as_bytes(),
+    );
     let kinds = recover_and_report(&mut node);
     assert_eq!(
         kinds,
@@ -209,10 +204,10 @@ fn unsafe_ranges_are_never_handed_out() {
 #[test]
 fn recovery_is_idempotent() {
     let mut node = TestNode::new();
-    node.plant_file("good/userns", userns_json(65536, 65536).as_bytes());
+    node.plant_file("good/userns", kubelet_userns_file(65536, 65536).as_bytes());
     node.plant_file("bad/userns", b"garbage");
-    node.plant_file("c1/userns", userns_json(131072, 65536).as_bytes());
-    node.plant_file("c2/userns", userns_json(131072, 65536).as_bytes());
+    node.plant_file("c1/userns", kubelet_userns_file(131072, 65536).as_bytes());
+    node.plant_file("c2/userns", kubelet_userns_file(131072, 65536).as_bytes());
     node.recover();
     let once = (
         node.engine.allocations(),

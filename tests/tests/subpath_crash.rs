@@ -6,49 +6,23 @@
 
 use podns_backend_mock::{CrashKind, MockBackend, Node};
 use podns_core::{
-    CleanSubpaths, HostDir, PrepareSubpath, RelPath, Root, RootPath, SubpathEngine, SubpathName,
-    SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget, drive, drive_bounded,
-    parse_subpath,
+    CleanSubpaths, HostDir, PrepareSubpath, Root, SubpathEngine, SubpathName, SubpathNameField,
+    SubpathRequest, SubpathResponse, SubpathTarget, drive, drive_bounded, parse_subpath,
 };
+use podns_tests::mock_volume;
 
 const POD_DIR: &str = "/pods/pod-1";
 
 fn mock() -> MockBackend {
-    let mut mock = MockBackend::new();
-    mock.mounts_mut().set_root_dir(Root::PodDir, POD_DIR);
-    mock.mounts_mut()
-        .set_root_dir(Root::Volume, "/volumes/data");
-    for (path, node) in [
-        (
-            "dir/file",
-            Node::File {
-                data: b"x".to_vec(),
-                durable_data: b"x".to_vec(),
-            },
-        ),
-        (
-            "config",
-            Node::File {
-                data: b"y".to_vec(),
-                durable_data: b"y".to_vec(),
-            },
-        ),
-        (
-            "link",
-            Node::Symlink {
-                target: "dir".into(),
-            },
-        ),
-    ] {
-        mock.fs_mut().plant(
-            &RootPath {
-                root: Root::Volume,
-                path: RelPath::parse(path).unwrap(),
-            },
-            node,
-        );
-    }
-    mock
+    mock_volume(
+        POD_DIR,
+        "/volumes/data",
+        vec![
+            ("dir/file", Node::durable_file("x")),
+            ("config", Node::durable_file("y")),
+            ("link", Node::symlink("dir")),
+        ],
+    )
 }
 
 fn prepare(volume: &str, subpath: &str, container: &str, index: &str) -> SubpathRequest {

@@ -3,11 +3,11 @@
 
 use podns_backend_mock::{MockBackend, Node};
 use podns_core::{
-    CleanSubpaths, Effect, Errno, HostDir, Observation, PrepareSubpath, RelPath, Root, RootPath,
-    SubpathEngine, SubpathError, SubpathName, SubpathNameField, SubpathRequest, SubpathResponse,
-    SubpathTarget, drive, parse_subpath,
+    CleanSubpaths, Effect, Errno, HostDir, Observation, PrepareSubpath, Root, SubpathEngine,
+    SubpathError, SubpathName, SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget,
+    drive, parse_subpath,
 };
-use podns_tests::trace;
+use podns_tests::{mock_volume, root_path, trace};
 
 const POD_DIR: &str = "/var/lib/kubelet/pods/pod-1";
 const VOLUME_DIR: &str = "/var/lib/kubelet/pods/pod-1/volumes/kubernetes.io~empty-dir/data";
@@ -16,51 +16,26 @@ struct Node1 {
     backend: MockBackend,
 }
 
-fn path(root: Root, text: &str) -> RootPath {
-    RootPath {
-        root,
-        path: RelPath::parse(text).unwrap(),
-    }
-}
-
-fn dir() -> Node {
-    Node::Dir {
-        entries: Default::default(),
-        durable_entries: Default::default(),
-    }
-}
-
-fn file(contents: &str) -> Node {
-    Node::File {
-        data: contents.as_bytes().to_vec(),
-        durable_data: contents.as_bytes().to_vec(),
-    }
-}
-
-fn symlink(target: &str) -> Node {
-    Node::Symlink {
-        target: target.into(),
-    }
-}
-
 impl Node1 {
     /// A pod directory and a volume holding `data/` (with a file), a file
     /// `config`, `inside -> data` and `escape -> /`.
     fn new() -> Self {
-        let mut mock = MockBackend::new();
-        mock.mounts_mut().set_root_dir(Root::PodDir, POD_DIR);
-        mock.mounts_mut().set_root_dir(Root::Volume, VOLUME_DIR);
-        let mut node = Self { backend: mock };
-        node.plant(Root::Volume, "data/file", file("inside"));
-        node.plant(Root::Volume, "config", file("key=value"));
-        node.plant(Root::Volume, "inside", symlink("data"));
-        node.plant(Root::Volume, "escape", symlink("/"));
-        node.plant(Root::Volume, "up", symlink("data/../.."));
-        node
+        let backend = mock_volume(
+            POD_DIR,
+            VOLUME_DIR,
+            vec![
+                ("data/file", Node::durable_file("inside")),
+                ("config", Node::durable_file("key=value")),
+                ("inside", Node::symlink("data")),
+                ("escape", Node::symlink("/")),
+                ("up", Node::symlink("data/../..")),
+            ],
+        );
+        Self { backend }
     }
 
     fn plant(&mut self, root: Root, text: &str, node: Node) {
-        self.mock().fs_mut().plant(&path(root, text), node);
+        self.mock().fs_mut().plant(&root_path(root, text), node);
     }
 
     fn mock(&mut self) -> &mut MockBackend {
@@ -176,7 +151,7 @@ fn preparing_the_same_file_again_does_nothing() {
 #[test]
 fn a_mount_of_another_file_is_replaced() {
     let mut node = Node1::new();
-    node.plant(Root::Volume, "other", dir());
+    node.plant(Root::Volume, "other", Node::empty_dir());
     prepared(node.prepare("other", "app", "0").0);
     let (result, trace) = node.prepare("data", "app", "0");
     let prepared = prepared(result);
@@ -240,8 +215,16 @@ fn a_failed_bind_is_rolled_back_up_to_the_first_non_empty_directory() {
 #[test]
 fn a_mount_point_of_the_wrong_kind_is_replaced() {
     let mut node = Node1::new();
-    node.plant(Root::PodDir, "volume-subpaths/data/app/0", file(""));
-    node.plant(Root::PodDir, "volume-subpaths/data/app/1", dir());
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/data/app/0",
+        Node::durable_file(""),
+    );
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/data/app/1",
+        Node::empty_dir(),
+    );
     let (result, trace_dir) = node.prepare("data", "app", "0");
     prepared(result);
     let (result, trace_file) = node.prepare("config", "app", "1");
@@ -256,7 +239,7 @@ fn clean_unmounts_and_removes_everything_of_one_volume() {
     prepared(node.prepare("config", "app", "1").0);
     prepared(node.prepare("data", "sidecar", "0").0);
     // A stacked mount, and leftovers a crash could leave.
-    let stacked = path(Root::PodDir, "volume-subpaths/data/app/0");
+    let stacked = root_path(Root::PodDir, "volume-subpaths/data/app/0");
     node.mock().mounts_mut().mount(
         stacked,
         podns_backend_mock::MountSource::Other {
@@ -265,12 +248,28 @@ fn clean_unmounts_and_removes_everything_of_one_volume() {
             source: "tmpfs".into(),
         },
     );
-    node.plant(Root::PodDir, "volume-subpaths/data/app/2", file(""));
-    node.plant(Root::PodDir, "volume-subpaths/data/app/3", symlink("/etc"));
-    node.plant(Root::PodDir, "volume-subpaths/data/stray-file", file(""));
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/data/app/2",
+        Node::durable_file(""),
+    );
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/data/app/3",
+        Node::symlink("/etc"),
+    );
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/data/stray-file",
+        Node::durable_file(""),
+    );
     // Another volume, and the pod's other directories: never touched.
-    node.plant(Root::PodDir, "volume-subpaths/logs/app/0", dir());
-    node.plant(Root::PodDir, "volumes/keep", file(""));
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/logs/app/0",
+        Node::empty_dir(),
+    );
+    node.plant(Root::PodDir, "volumes/keep", Node::durable_file(""));
     let (result, trace) = node.clean("data");
     let report = cleaned(result);
     assert!(report.is_complete(), "{report:?}");
@@ -294,7 +293,11 @@ fn clean_keeps_what_it_cannot_remove_and_stops_going_up() {
     let mut node = Node1::new();
     prepared(node.prepare("data", "app", "0").0);
     // Not a mount point, not empty: never removed recursively.
-    node.plant(Root::PodDir, "volume-subpaths/data/app/1/left", file("x"));
+    node.plant(
+        Root::PodDir,
+        "volume-subpaths/data/app/1/left",
+        Node::durable_file("x"),
+    );
     prepared(node.prepare("data", "sidecar", "0").0);
     let (result, trace) = node.clean("data");
     let report = cleaned(result);

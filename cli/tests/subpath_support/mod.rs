@@ -10,21 +10,18 @@
 
 #![allow(dead_code)]
 
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use podns_backend_linux::LinuxBackend;
 use podns_core::{
     Backend, Effect, EffectError, FileId, HostDir, Observation, PrepareSubpath, RelPath, Root,
     RootPath, SubpathEngine, SubpathError, SubpathRequest, SubpathResponse, SubpathTarget, drive,
-    parse_mountinfo,
 };
-use rustix::mount::{MountFlags, UnmountFlags};
+use rustix::mount::MountFlags;
 use tempfile::TempDir;
 
-/// True when this process may mount.
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
+use crate::common::unmount_all_below;
 
 /// Runs `body` in a private mount namespace, with a fresh tmpfs directory.
 /// `test` must be the name of the calling test function.
@@ -120,41 +117,12 @@ impl Layout {
     }
 }
 
-/// Every mount point in this namespace, one per mount.
-pub fn mount_points() -> Vec<String> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    parse_mountinfo(&table)
-        .unwrap()
-        .into_iter()
-        .map(|mount| mount.mount_point)
-        .collect()
-}
-
-/// Mount points at or below `dir`.
-pub fn mounts_below(dir: &Path) -> Vec<String> {
-    let dir = dir.to_str().unwrap();
-    mount_points()
-        .into_iter()
-        .filter(|point| point == dir || point.starts_with(&format!("{dir}/")))
-        .collect()
-}
-
 /// `(st_dev, st_ino)` of `path`, following symlinks.
 pub fn id_of(path: &Path) -> FileId {
     let stat = rustix::fs::stat(path).unwrap();
     FileId {
         dev: stat.st_dev,
         ino: stat.st_ino,
-    }
-}
-
-/// Unmounts everything at or below `dir`, deepest first (lazily, so a test
-/// that failed midway cannot block the next one).
-pub fn unmount_all_below(dir: &Path) {
-    let mut points = mounts_below(dir);
-    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
-    for point in points {
-        let _ = rustix::mount::unmount(point.as_str(), UnmountFlags::DETACH);
     }
 }
 
@@ -168,4 +136,28 @@ pub fn rel(root: Root, text: &str) -> RootPath {
         root,
         path: RelPath::parse(text).unwrap(),
     }
+}
+
+/// Builds a volume fixture below `root`: `d:path` a directory, `f:path` a
+/// file holding `inside`, `l:path>target` a symlink, `p:path` a FIFO,
+/// `s:path` a socket (alive as long as the returned listeners).
+pub fn plant_tree(root: &Path, spec: &[&str]) -> Vec<UnixListener> {
+    let mut sockets = Vec::new();
+    for item in spec {
+        let (kind, rest) = item.split_once(':').unwrap();
+        let (path, target) = rest.split_once('>').unwrap_or((rest, ""));
+        let full = root.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        match kind {
+            "d" => std::fs::create_dir_all(&full).unwrap(),
+            "f" => std::fs::write(&full, b"inside").unwrap(),
+            "l" => std::os::unix::fs::symlink(target, &full).unwrap(),
+            "p" => crate::common::mkfifo(&full),
+            "s" => sockets.push(UnixListener::bind(&full).unwrap()),
+            other => panic!("unknown kind {other}"),
+        }
+    }
+    sockets
 }

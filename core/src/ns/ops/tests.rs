@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{CreateOp, Ctx, ListOp, RemoveOp, SweepOp};
+use super::{ActiveOp, CreateOp, Ctx, ListOp, RemoveOp, SweepOp};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::error_details::ErrorDetails;
 use crate::idmap::IdMap;
@@ -96,15 +96,20 @@ fn pin(pod: &PodUid, kind: PinKind) -> RootPath {
     pin_path(pod, kind)
 }
 
-fn create(outcomes: Vec<Outcome>) -> Run<NsResponse, NsError> {
+/// Runs one operation, as the engine does, over `outcomes`.
+fn drive(op: ActiveOp, outcomes: Vec<Outcome>) -> Run<NsResponse, NsError> {
     let mut ctx = ctx();
     run(
-        CreateOp::new(pod("a"), maps()),
+        op,
         &mut ctx,
         |op, _| op.poll(),
         |op, ctx, outcome| op.handle(ctx, outcome),
         outcomes,
     )
+}
+
+fn create(outcomes: Vec<Outcome>) -> Run<NsResponse, NsError> {
+    drive(ActiveOp::Create(CreateOp::new(pod("a"), maps())), outcomes)
 }
 
 /// The effects of a create from nothing, up to the pinning.
@@ -310,46 +315,42 @@ fn pins_the_kernel_got_wrong_are_rolled_back_and_what_stays_is_named() {
     );
 }
 
+/// The teardown of a complete pair: detach newest first, then unlink both
+/// pins and remove the directory.
+fn teardown_effects(pod: &PodUid) -> Vec<Effect> {
+    vec![
+        Effect::DetachMount {
+            target: pin(pod, PinKind::User),
+        },
+        Effect::DetachMount {
+            target: pin(pod, PinKind::Net),
+        },
+        Effect::RemoveFile {
+            file: pin(pod, PinKind::Net),
+        },
+        Effect::RemoveFile {
+            file: pin(pod, PinKind::User),
+        },
+        Effect::RemoveDir {
+            dir: pod_ns_dir(pod),
+        },
+    ]
+}
+
+/// What a teardown of a complete pair needs answered.
+fn teardown_outcomes() -> [Outcome; 5] {
+    [done(), done(), removed(), removed(), done()]
+}
+
 #[test]
 fn a_remove_detaches_newest_first_then_unlinks() {
     let a = pod("a");
-    let mut ctx = ctx();
-    let outcomes = vec![
-        mountinfo(&["a"]),
-        done(),
-        done(),
-        removed(),
-        removed(),
-        done(),
-    ];
-    let run = run(
-        RemoveOp::new(a.clone()),
-        &mut ctx,
-        |op, _| op.poll(),
-        |op, ctx, outcome| op.handle(ctx, outcome),
-        outcomes,
-    );
-    assert_eq!(
-        run.effects,
-        vec![
-            Effect::ReadMountInfo,
-            Effect::DetachMount {
-                target: pin(&a, PinKind::User),
-            },
-            Effect::DetachMount {
-                target: pin(&a, PinKind::Net),
-            },
-            Effect::RemoveFile {
-                file: pin(&a, PinKind::Net),
-            },
-            Effect::RemoveFile {
-                file: pin(&a, PinKind::User),
-            },
-            Effect::RemoveDir {
-                dir: pod_ns_dir(&a),
-            },
-        ]
-    );
+    let mut outcomes = vec![mountinfo(&["a"])];
+    outcomes.extend(teardown_outcomes());
+    let run = drive(ActiveOp::Remove(RemoveOp::new(a.clone())), outcomes);
+    let mut expected = vec![Effect::ReadMountInfo];
+    expected.extend(teardown_effects(&a));
+    assert_eq!(run.effects, expected);
     let Ok(NsResponse::Removed(removal)) = run.finished() else {
         panic!("the remove failed");
     };
@@ -360,15 +361,8 @@ fn a_remove_detaches_newest_first_then_unlinks() {
 #[test]
 fn a_remove_of_a_pod_without_a_directory_stops_at_the_first_pin() {
     let a = pod("a");
-    let mut ctx = ctx();
     let outcomes = vec![mountinfo(&[]), failed(Errno::ENOENT)];
-    let run = run(
-        RemoveOp::new(a.clone()),
-        &mut ctx,
-        |op, _| op.poll(),
-        |op, ctx, outcome| op.handle(ctx, outcome),
-        outcomes,
-    );
+    let run = drive(ActiveOp::Remove(RemoveOp::new(a.clone())), outcomes);
     assert_eq!(run.effects.len(), 2);
     let Ok(NsResponse::Removed(removal)) = run.finished() else {
         panic!("the remove failed");
@@ -379,10 +373,9 @@ fn a_remove_of_a_pod_without_a_directory_stops_at_the_first_pin() {
 #[test]
 fn a_sweep_keeps_a_checked_pair_and_takes_down_a_pod_not_kept() {
     let (a, b) = (pod("a"), pod("b"));
-    let mut ctx = ctx();
     let keep = BTreeSet::from([a.clone()]);
     let allocations = BTreeMap::from([(a.clone(), maps())]);
-    let outcomes = vec![
+    let mut outcomes = vec![
         listing(&[
             ("a", EntryKind::Directory),
             ("b", EntryKind::Directory),
@@ -390,19 +383,9 @@ fn a_sweep_keeps_a_checked_pair_and_takes_down_a_pod_not_kept() {
         ]),
         mountinfo(&["a", "b"]),
         facts("0 131072 65536"),
-        done(),
-        done(),
-        removed(),
-        removed(),
-        done(),
     ];
-    let run = run(
-        SweepOp::new(keep, allocations),
-        &mut ctx,
-        |op, _| op.poll(),
-        |op, ctx, outcome| op.handle(ctx, outcome),
-        outcomes,
-    );
+    outcomes.extend(teardown_outcomes());
+    let run = drive(ActiveOp::Sweep(SweepOp::new(keep, allocations)), outcomes);
     assert_eq!(
         run.effects,
         vec![
@@ -414,22 +397,10 @@ fn a_sweep_keeps_a_checked_pair_and_takes_down_a_pod_not_kept() {
                 net_pin: pin(&a, PinKind::Net),
                 user_pin: pin(&a, PinKind::User),
             },
-            Effect::DetachMount {
-                target: pin(&b, PinKind::User),
-            },
-            Effect::DetachMount {
-                target: pin(&b, PinKind::Net),
-            },
-            Effect::RemoveFile {
-                file: pin(&b, PinKind::Net),
-            },
-            Effect::RemoveFile {
-                file: pin(&b, PinKind::User),
-            },
-            Effect::RemoveDir {
-                dir: pod_ns_dir(&b),
-            },
         ]
+        .into_iter()
+        .chain(teardown_effects(&b))
+        .collect::<Vec<_>>()
     );
     let Ok(NsResponse::Swept(report)) = run.finished() else {
         panic!("the sweep failed");
@@ -444,22 +415,14 @@ fn a_sweep_keeps_a_checked_pair_and_takes_down_a_pod_not_kept() {
 #[test]
 fn a_sweep_reports_a_pod_it_cannot_take_down_and_goes_on() {
     let (a, b) = (pod("a"), pod("b"));
-    let mut ctx = ctx();
-    let outcomes = vec![
+    let mut outcomes = vec![
         listing(&[("a", EntryKind::Directory), ("b", EntryKind::Directory)]),
         mountinfo(&["a", "b"]),
         failed(Errno::EPERM),
-        done(),
-        done(),
-        removed(),
-        removed(),
-        done(),
     ];
-    let run = run(
-        SweepOp::new(BTreeSet::new(), BTreeMap::new()),
-        &mut ctx,
-        |op, _| op.poll(),
-        |op, ctx, outcome| op.handle(ctx, outcome),
+    outcomes.extend(teardown_outcomes());
+    let run = drive(
+        ActiveOp::Sweep(SweepOp::new(BTreeSet::new(), BTreeMap::new())),
         outcomes,
     );
     assert_eq!(run.effects.len(), 8);
@@ -474,18 +437,11 @@ fn a_sweep_reports_a_pod_it_cannot_take_down_and_goes_on() {
 
 #[test]
 fn a_listing_names_only_pod_directories_and_changes_nothing() {
-    let mut ctx = ctx();
     let outcomes = vec![
         listing(&[("a", EntryKind::Directory), ("lock", EntryKind::File)]),
         mountinfo(&["a"]),
     ];
-    let run = run(
-        ListOp::new(),
-        &mut ctx,
-        |op, _| op.poll(),
-        |op, ctx, outcome| op.handle(ctx, outcome),
-        outcomes,
-    );
+    let run = drive(ActiveOp::List(ListOp::new()), outcomes);
     assert_eq!(
         run.effects,
         vec![
