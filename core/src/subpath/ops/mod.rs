@@ -52,3 +52,6 @@ impl ActiveOp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

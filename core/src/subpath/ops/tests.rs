@@ -1,0 +1,302 @@
+//! The prepare and clean operations alone: the exact effects each issues for
+//! a script of outcomes, and its result.
+
+use super::super::lexical::HostDir;
+use super::super::names::{SubpathName, SubpathNameField, SubpathTarget};
+use super::super::request::{CleanSubpaths, PrepareSubpath, SubpathError, SubpathResponse};
+use super::{ActiveOp, CleanOp, PrepareOp};
+use crate::effect::{
+    DirEntry, Effect, EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, Outcome,
+};
+use crate::error_details::ErrorDetails;
+use crate::op_test::{Run, run};
+use crate::path::{RelPath, Root, RootLabels, RootPath};
+
+const POD_DIR: &str = "/pods/p";
+
+fn path(root: Root, text: &str) -> RootPath {
+    RootPath {
+        root,
+        path: RelPath::parse(text).unwrap(),
+    }
+}
+
+fn drive(op: ActiveOp, outcomes: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
+    let mut labels = RootLabels::new()
+        .with(Root::Volume, "/volume")
+        .with(Root::PodDir, POD_DIR);
+    run(
+        op,
+        &mut labels,
+        |op, _| op.poll(),
+        |op, labels, outcome| op.handle(labels, outcome),
+        outcomes,
+    )
+}
+
+fn prepare(subpath: &str, outcomes: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
+    let op = PrepareOp::new(PrepareSubpath {
+        subpath: RelPath::parse(subpath).unwrap(),
+        target: SubpathTarget::new("data", "app", "0").unwrap(),
+        pod_dir: HostDir::parse(POD_DIR).unwrap(),
+    });
+    drive(ActiveOp::Prepare(op), outcomes)
+}
+
+fn clean(outcomes: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
+    let op = CleanOp::new(CleanSubpaths {
+        volume: SubpathName::new(SubpathNameField::Volume, "data").unwrap(),
+        pod_dir: HostDir::parse(POD_DIR).unwrap(),
+    });
+    drive(ActiveOp::Clean(op), outcomes)
+}
+
+const SOURCE_ID: FileId = FileId { dev: 1, ino: 5 };
+
+fn directory(id: FileId) -> Outcome {
+    Ok(Observation::Inode(InodeInfo {
+        id,
+        kind: EntryKind::Directory,
+        mode: 0o755,
+    }))
+}
+
+/// A mount table with one mount on each of `points` (relative to the pod
+/// directory).
+fn mounts(points: &[&str]) -> Outcome {
+    let mut table = String::from("1 0 0:1 / / rw - ext4 /dev/sda rw\n");
+    for (n, point) in points.iter().enumerate() {
+        table += &format!(
+            "{} 1 0:1 /volume/dir {POD_DIR}/{point} rw - ext4 /dev/sda rw\n",
+            n + 2
+        );
+    }
+    Ok(Observation::Contents(table.into_bytes()))
+}
+
+fn done() -> Outcome {
+    Ok(Observation::Done)
+}
+
+fn failed(errno: Errno) -> Outcome {
+    Err(EffectError::new(errno, "test"))
+}
+
+const TARGET: &str = "volume-subpaths/data/app/0";
+const CONTAINER_DIR: &str = "volume-subpaths/data/app";
+
+/// The effects of a prepare of the directory `dir` with nothing mounted.
+fn fresh_prepare_effects() -> Vec<Effect> {
+    vec![
+        Effect::StatBeneath {
+            path: path(Root::Volume, "dir"),
+        },
+        Effect::ReadMountInfo,
+        Effect::MakeDirBeneath {
+            dir: path(Root::PodDir, CONTAINER_DIR),
+            mode: 0o750,
+        },
+        Effect::CreateDir {
+            dir: path(Root::PodDir, TARGET),
+            mode: 0o750,
+        },
+        Effect::BindMount {
+            source: path(Root::Volume, "dir"),
+            target: path(Root::PodDir, TARGET),
+            expect: SOURCE_ID,
+        },
+    ]
+}
+
+fn fresh_prepare_outcomes() -> Vec<Outcome> {
+    vec![
+        directory(SOURCE_ID),
+        mounts(&[]),
+        Ok(Observation::DirCreated { created: true }),
+        Ok(Observation::DirCreated { created: true }),
+    ]
+}
+
+#[test]
+fn a_directory_is_bound_on_a_new_directory_with_the_source_it_was_chosen_for() {
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.push(done());
+    let run = prepare("dir", outcomes);
+    assert_eq!(run.effects, fresh_prepare_effects());
+    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
+        panic!("the prepare failed");
+    };
+    assert_eq!(prepared.host_path, format!("{POD_DIR}/{TARGET}"));
+    assert_eq!(prepared.source.id, SOURCE_ID);
+    assert!(!prepared.already_mounted);
+}
+
+#[test]
+fn the_same_file_mounted_already_is_left_as_it_is() {
+    let run = prepare(
+        "dir",
+        vec![
+            directory(SOURCE_ID),
+            mounts(&[TARGET]),
+            directory(SOURCE_ID),
+        ],
+    );
+    assert_eq!(
+        run.effects[2],
+        Effect::StatNoFollow {
+            path: path(Root::PodDir, TARGET),
+        }
+    );
+    assert_eq!(run.effects.len(), 3);
+    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
+        panic!("the prepare failed");
+    };
+    assert!(prepared.already_mounted);
+}
+
+#[test]
+fn another_file_mounted_there_is_unmounted_and_the_table_read_again() {
+    let other = FileId { dev: 1, ino: 9 };
+    let mut outcomes = vec![directory(SOURCE_ID), mounts(&[TARGET]), directory(other)];
+    outcomes.extend([done(), mounts(&[])]);
+    outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
+    outcomes.push(done());
+    let run = prepare("dir", outcomes);
+    let mut expected = fresh_prepare_effects();
+    expected.splice(
+        2..2,
+        [
+            Effect::StatNoFollow {
+                path: path(Root::PodDir, TARGET),
+            },
+            Effect::Unmount {
+                target: path(Root::PodDir, TARGET),
+            },
+            Effect::ReadMountInfo,
+        ],
+    );
+    assert_eq!(run.effects, expected);
+    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
+        panic!("the prepare failed");
+    };
+    assert_eq!(prepared.replaced_mounts, 1);
+}
+
+#[test]
+fn a_source_out_of_the_volume_mounts_nothing() {
+    for errno in [Errno::EXDEV, Errno::ELOOP] {
+        let run = prepare("escape", vec![failed(errno)]);
+        assert_eq!(run.effects.len(), 1);
+        let error = run.finished().unwrap_err();
+        assert_eq!(error.kind(), "unsafe-subpath", "{errno}");
+        assert!(error.to_string().contains("/volume/escape"), "{error}");
+    }
+}
+
+#[test]
+fn a_failed_bind_removes_the_mount_point_and_its_empty_parents_only() {
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.extend([
+        failed(Errno::EPERM),
+        done(),
+        done(),
+        failed(Errno::ENOTEMPTY),
+    ]);
+    let run = prepare("dir", outcomes);
+    let mut expected = fresh_prepare_effects();
+    expected.extend([
+        Effect::RemoveDir {
+            dir: path(Root::PodDir, TARGET),
+        },
+        Effect::RemoveDir {
+            dir: path(Root::PodDir, CONTAINER_DIR),
+        },
+        Effect::RemoveDir {
+            dir: path(Root::PodDir, "volume-subpaths/data"),
+        },
+    ]);
+    assert_eq!(run.effects, expected, "volume-subpaths itself is not tried");
+    let error = run.finished().unwrap_err();
+    assert_eq!(error.errno(), Some(Errno::EPERM));
+}
+
+#[test]
+fn a_clean_unmounts_deepest_first_then_removes_bottom_up() {
+    let outcomes = vec![
+        mounts(&[TARGET, "volume-subpaths/logs/app/0"]),
+        done(),
+        Ok(Observation::Listing(vec![DirEntry {
+            name: "app".to_owned(),
+            kind: EntryKind::Directory,
+        }])),
+        Ok(Observation::Listing(vec![DirEntry {
+            name: "0".to_owned(),
+            kind: EntryKind::Directory,
+        }])),
+        done(),
+        done(),
+        done(),
+        // Another volume still has mount points there.
+        failed(Errno::ENOTEMPTY),
+    ];
+    let run = clean(outcomes);
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ReadMountInfo,
+            Effect::Unmount {
+                target: path(Root::PodDir, TARGET),
+            },
+            Effect::ListDir {
+                dir: path(Root::PodDir, "volume-subpaths/data"),
+            },
+            Effect::ListDir {
+                dir: path(Root::PodDir, CONTAINER_DIR),
+            },
+            Effect::RemoveDir {
+                dir: path(Root::PodDir, TARGET),
+            },
+            Effect::RemoveDir {
+                dir: path(Root::PodDir, CONTAINER_DIR),
+            },
+            Effect::RemoveDir {
+                dir: path(Root::PodDir, "volume-subpaths/data"),
+            },
+            Effect::RemoveDir {
+                dir: path(Root::PodDir, "volume-subpaths"),
+            },
+        ]
+    );
+    let Ok(SubpathResponse::Cleaned(report)) = run.finished() else {
+        panic!("the clean failed");
+    };
+    assert_eq!(report.unmounted, [path(Root::PodDir, TARGET)]);
+    assert_eq!(report.removed.len(), 3);
+    assert!(report.kept.is_empty());
+}
+
+#[test]
+fn a_mount_point_that_stays_mounted_is_kept_and_never_removed_through() {
+    let outcomes = vec![
+        mounts(&[TARGET]),
+        failed(Errno::EBUSY),
+        Ok(Observation::Listing(vec![DirEntry {
+            name: "app".to_owned(),
+            kind: EntryKind::Directory,
+        }])),
+        Ok(Observation::Listing(vec![DirEntry {
+            name: "0".to_owned(),
+            kind: EntryKind::Directory,
+        }])),
+    ];
+    let run = clean(outcomes);
+    // After the listings nothing is removed: the kept mount point blocks
+    // itself and every directory above it.
+    assert_eq!(run.effects.len(), 4, "{:#?}", run.effects);
+    let Ok(SubpathResponse::Cleaned(report)) = run.finished() else {
+        panic!("the clean failed");
+    };
+    assert_eq!(report.kept.len(), 1);
+    assert_eq!(report.kept[0].path, path(Root::PodDir, TARGET));
+    assert!(report.removed.is_empty());
+}
