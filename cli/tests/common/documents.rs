@@ -35,10 +35,12 @@ pub fn range_of(document: &Value) -> Range {
         document["gidMappings"], document["uidMappings"],
         "{document}"
     );
-    let mapping = uid[0].as_object().unwrap();
-    let mut keys: Vec<&str> = mapping.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["containerId", "hostId", "length"], "{document}");
+    let mapping = &uid[0];
+    assert_eq!(
+        keys_of(mapping),
+        ["containerId", "hostId", "length"],
+        "{document}"
+    );
     assert_eq!(mapping["containerId"], 0, "{document}");
     Range {
         first: mapping["hostId"].as_u64().unwrap(),
@@ -48,34 +50,25 @@ pub fn range_of(document: &Value) -> Range {
 
 /// Checks the keys of a `list` document.
 pub fn check_list_shape(list: &Value) {
-    let object = list.as_object().unwrap_or_else(|| panic!("{list}"));
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        keys_of(list),
         ["allocations", "capacity", "free", "problems"],
         "{list}"
     );
     for allocation in list["allocations"].as_array().unwrap() {
-        let mut keys: Vec<&str> = allocation
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["gidMappings", "pod", "uidMappings"], "{list}");
+        assert_eq!(
+            keys_of(allocation),
+            ["gidMappings", "pod", "uidMappings"],
+            "{list}"
+        );
         range_of(allocation);
     }
     for problem in list["problems"].as_array().unwrap() {
-        let mut keys: Vec<&str> = problem
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["kind", "message", "path", "pod"], "{list}");
+        assert_eq!(
+            keys_of(problem),
+            ["kind", "message", "path", "pod"],
+            "{list}"
+        );
         assert!(!problem["message"].as_str().unwrap().is_empty(), "{list}");
     }
 }
@@ -117,4 +110,16 @@ pub fn assert_disjoint(ranges: &[Range]) {
             pair[1]
         );
     }
+}
+
+/// The keys of a JSON object, sorted.
+fn keys_of(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
 }

@@ -261,6 +261,20 @@ fn rollback_effects(pod: &PodUid) -> Vec<Effect> {
     ]
 }
 
+/// Checks that `run` pinned, failed and rolled back everything; returns
+/// why it failed and what the rollback could not remove.
+fn rolled_back(pod: &PodUid, run: Run<NsResponse, NsError>) -> (Box<NsError>, Vec<NsError>) {
+    let mut expected = fresh_create_effects(pod);
+    expected.extend(rollback_effects(pod));
+    assert_eq!(run.effects, expected);
+    match run.finished() {
+        Err(NsError::CreateFailed {
+            cause, left_behind, ..
+        }) => (cause, left_behind),
+        other => panic!("the create did not fail: {other:?}"),
+    }
+}
+
 #[test]
 fn a_failed_pinning_removes_everything_the_create_made() {
     let a = pod("a");
@@ -273,16 +287,7 @@ fn a_failed_pinning_removes_everything_the_create_made() {
         removed(),
         done(),
     ]);
-    let run = create(outcomes);
-    let mut expected = fresh_create_effects(&a);
-    expected.extend(rollback_effects(&a));
-    assert_eq!(run.effects, expected);
-    let Err(NsError::CreateFailed {
-        cause, left_behind, ..
-    }) = run.finished()
-    else {
-        panic!("the create did not fail");
-    };
+    let (cause, left_behind) = rolled_back(&a, create(outcomes));
     assert_eq!(cause.errno(), Some(Errno::EPERM));
     assert!(left_behind.is_empty(), "{left_behind:?}");
 }
@@ -294,16 +299,7 @@ fn pins_the_kernel_got_wrong_are_rolled_back_and_what_stays_is_named() {
     outcomes.push(facts("0 196608 65536"));
     // The rollback tries every step even when one fails.
     outcomes.extend([done(), failed(Errno::EBUSY), removed(), removed(), done()]);
-    let run = create(outcomes);
-    let mut expected = fresh_create_effects(&a);
-    expected.extend(rollback_effects(&a));
-    assert_eq!(run.effects, expected);
-    let Err(NsError::CreateFailed {
-        cause, left_behind, ..
-    }) = run.finished()
-    else {
-        panic!("the create did not fail");
-    };
+    let (cause, left_behind) = rolled_back(&a, create(outcomes));
     assert!(matches!(*cause, NsError::Verification { .. }), "{cause}");
     assert_eq!(left_behind.len(), 1);
     assert!(

@@ -74,6 +74,14 @@ fn mounts(points: &[&str]) -> Outcome {
     Ok(Observation::Contents(table.into_bytes()))
 }
 
+/// A listing of one directory named `name`.
+fn directory_holding(name: &str) -> Outcome {
+    Ok(Observation::Listing(vec![DirEntry {
+        name: name.to_owned(),
+        kind: EntryKind::Directory,
+    }]))
+}
+
 fn done() -> Outcome {
     Ok(Observation::Done)
 }
@@ -225,14 +233,8 @@ fn a_clean_unmounts_deepest_first_then_removes_bottom_up() {
     let outcomes = vec![
         mounts(&[TARGET, "volume-subpaths/logs/app/0"]),
         done(),
-        Ok(Observation::Listing(vec![DirEntry {
-            name: "app".to_owned(),
-            kind: EntryKind::Directory,
-        }])),
-        Ok(Observation::Listing(vec![DirEntry {
-            name: "0".to_owned(),
-            kind: EntryKind::Directory,
-        }])),
+        directory_holding("app"),
+        directory_holding("0"),
         done(),
         done(),
         done(),
@@ -280,14 +282,8 @@ fn a_mount_point_that_stays_mounted_is_kept_and_never_removed_through() {
     let outcomes = vec![
         mounts(&[TARGET]),
         failed(Errno::EBUSY),
-        Ok(Observation::Listing(vec![DirEntry {
-            name: "app".to_owned(),
-            kind: EntryKind::Directory,
-        }])),
-        Ok(Observation::Listing(vec![DirEntry {
-            name: "0".to_owned(),
-            kind: EntryKind::Directory,
-        }])),
+        directory_holding("app"),
+        directory_holding("0"),
     ];
     let run = clean(outcomes);
     // After the listings nothing is removed: the kept mount point blocks
