@@ -135,9 +135,9 @@ pub use error_details::ErrorDetails;
 pub use host::{Host, HostError};
 pub use idmap::{
     ID_MAP_END, IdExtent, IdField, IdMap, IdMapError, IdMapProblem, IdSide, MAX_ID_MAP_EXTENTS,
-    RootlessStatus, SplitError, SubidEntry, SubidError, SubidField, SubidPoolError, SubidPoolRange,
-    SubidProblem, SubidRange, SubidSource, SubidTable, passwd_name_of, passwd_uid_of,
-    split_for_parent,
+    MappedPool, MappedPoolError, RootlessStatus, SplitError, SubidEntry, SubidError, SubidField,
+    SubidPoolError, SubidPoolRange, SubidProblem, SubidRange, SubidSource, SubidTable,
+    passwd_name_of, passwd_uid_of, split_for_parent,
 };
 pub use mountinfo::{
     MountEntry, MountInfoError, escape_mountinfo_path, parse_mountinfo, parse_mountinfo_bytes,

@@ -7,6 +7,7 @@
 
 mod extent;
 mod map;
+mod mapped_pool;
 mod number;
 mod parse;
 mod passwd;
@@ -20,6 +21,7 @@ mod proptests;
 
 pub use extent::{ID_MAP_END, IdExtent, IdSide};
 pub use map::{IdField, IdMap, IdMapError, IdMapProblem, MAX_ID_MAP_EXTENTS};
+pub use mapped_pool::{MappedPool, MappedPoolError};
 pub(crate) use number::parse_decimal;
 pub use passwd::{passwd_name_of, passwd_uid_of};
 pub use rootless::RootlessStatus;

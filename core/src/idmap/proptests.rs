@@ -127,6 +127,19 @@ fn cut_request(total: u32, cuts: &BTreeSet<u32>, container_base: u32) -> IdMap {
     IdMap::new(extents).expect("cuts of one range form a valid map")
 }
 
+/// True when `map` maps every inside ID in `[first, end)`: walked extent
+/// by extent, apart from the code under test.
+fn covers(map: &IdMap, first: u64, end: u64) -> bool {
+    let mut cursor = first;
+    for extent in map.sorted_by_inside() {
+        let (start, stop) = (u64::from(extent.inside), extent.inside_end());
+        if start <= cursor && cursor < stop {
+            cursor = stop;
+        }
+    }
+    cursor >= end
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(MAP_CASES))]
 
@@ -208,6 +221,38 @@ proptest! {
     ) {
         prop_assert_eq!(&IdMap::parse(&map.render_for_write()).unwrap(), &map);
         prop_assert_eq!(&IdMap::parse(&map.render_kernel()).unwrap(), &map);
+    }
+
+    /// Every slot of a namespace's pool lies wholly inside IDs both of its
+    /// maps map, and no mapped run holds more aligned slots than the pool.
+    #[test]
+    fn a_mapped_pool_holds_only_mapped_ids(
+        uid_map in arb_map(6, 400_000, 300_000, 0..200_000, 0..4_000_000_000),
+        gid_map in arb_map(6, 400_000, 300_000, 0..200_000, 0..4_000_000_000),
+    ) {
+        const PER_POD: u64 = 65536;
+        let whole = |first: u64| covers(&uid_map, first, first + PER_POD)
+            && covers(&gid_map, first, first + PER_POD);
+        match MappedPool::of(&uid_map, &gid_map, PER_POD) {
+            Ok(pool) => {
+                prop_assert!(pool.first_id >= PER_POD && pool.first_id % PER_POD == 0);
+                prop_assert!(pool.slots() >= 1 && pool.id_count % PER_POD == 0);
+                for slot in 0..pool.slots() {
+                    let first = pool.first_id + slot * PER_POD;
+                    prop_assert!(whole(first), "slot {} at {} is not mapped whole", slot, first);
+                }
+            }
+            Err(MappedPoolError::TooFewIds { .. }) => {
+                // Then no aligned block above the first is mapped whole.
+                for block in 1..(1u64 << 32) / PER_POD {
+                    let first = block * PER_POD;
+                    if first > 2_000_000 {
+                        break;
+                    }
+                    prop_assert!(!whole(first), "block at {} is mapped whole", first);
+                }
+            }
+        }
     }
 
     /// `IdMap::new` accepts exactly the maps the kernel's rules allow.
