@@ -7,14 +7,15 @@
 use std::path::{Path, PathBuf};
 
 use podns_core::{
-    AllocationPolicy, Errno, ErrorDetails, Pool, PoolConfig, SubidPoolRange, SubidSource,
-    passwd_name_of, passwd_uid_of,
+    AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, IdMap, MappedPool, Pool, PoolConfig,
+    SubidPoolRange, SubidSource, passwd_name_of, passwd_uid_of,
 };
 
 /// What [`crate::Node::open`] opens. `NodeConfig::default()` is kubelet's
 /// layout: the default pods and run directories, kubelet's default pool (65,536
 /// IDs per pod above host ID 65535, room for 110 pods), a random start
-/// seeded from the OS.
+/// seeded from the OS. In a rootless user namespace the defaults are a
+/// user's directories and the IDs that namespace maps ([`PoolSource::Default`]).
 #[derive(Debug, Clone, Default)]
 pub struct NodeConfig {
     /// The directory with one subdirectory per pod.
@@ -86,7 +87,8 @@ impl NodeConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum PodsDir {
     /// `/var/lib/podns/pods` as root, else `$XDG_STATE_HOME/podns/pods`,
-    /// else `~/.local/state/podns/pods`.
+    /// else `~/.local/state/podns/pods` (root in a rootless user namespace
+    /// counts as a user).
     #[default]
     Default,
     /// This directory (created, mode 0750, when missing).
@@ -99,7 +101,8 @@ pub enum PodsDir {
 /// Where a node pins pod namespaces.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum RunDir {
-    /// `/run/podns` as root, else `$XDG_RUNTIME_DIR/podns`.
+    /// `/run/podns` as root, else `$XDG_RUNTIME_DIR/podns` (root in a
+    /// rootless user namespace counts as a user).
     #[default]
     Default,
     /// This directory (created, mode 0755, when missing).
@@ -111,6 +114,17 @@ pub enum RunDir {
 /// Where the pool of host IDs comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolSource {
+    /// kubelet's default layout for `ids_per_pod` (every ID above the first
+    /// `ids_per_pod`); in a rootless user namespace, the IDs that namespace
+    /// maps instead ([`podns_core::MappedPool`]), since a child namespace
+    /// can map no other.
+    Default {
+        /// Host IDs per pod, a multiple of 65536.
+        ids_per_pod: u64,
+        /// Pods the node must be able to run; `None` is kubelet's 110, or
+        /// in a rootless namespace as many as its IDs hold.
+        max_pods: Option<u64>,
+    },
     /// An explicit pool; `PoolConfig::default()` is kubelet's.
     Range(PoolConfig),
     /// A user's single subordinate range, identical in the subuid and subgid
@@ -130,9 +144,15 @@ pub enum PoolSource {
 
 impl Default for PoolSource {
     fn default() -> Self {
-        PoolSource::Range(PoolConfig::default())
+        PoolSource::Default {
+            ids_per_pod: ID_BLOCK,
+            max_pods: None,
+        }
     }
 }
+
+/// kubelet's number of pods per node, the default `max_pods`.
+const KUBELET_MAX_PODS: u64 = 110;
 
 /// The files a subordinate-ID pool is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +179,8 @@ impl Default for SubidFiles {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ConfigError {
-    /// `"invalid-pool"`, `"invalid-subid"` or `"usage"`.
+    /// `"invalid-pool"`, `"invalid-subid"`, `"too-few-ids"` (a rootless
+    /// namespace maps too few IDs for one pod) or `"usage"`.
     pub kind: &'static str,
     /// What is wrong and what to do.
     pub message: String,
@@ -192,6 +213,10 @@ impl PoolSource {
     /// The validated pool.
     pub fn resolve(&self) -> Result<Pool, ConfigError> {
         let (config, source) = match self {
+            PoolSource::Default {
+                ids_per_pod,
+                max_pods,
+            } => default_pool(*ids_per_pod, *max_pods, own_maps().as_ref())?,
             PoolSource::Range(config) => (*config, String::new()),
             PoolSource::SubordinateIds {
                 user,
@@ -265,8 +290,57 @@ fn subid_range(user: &str, files: &SubidFiles) -> Result<SubidPoolRange, ConfigE
     })
 }
 
+/// The pool [`PoolSource::Default`] stands for, given this process's own
+/// `uid_map` and `gid_map` (`None` when they cannot be read: then the
+/// process is taken to be in the initial namespace), and how messages name
+/// it.
+fn default_pool(
+    ids_per_pod: u64,
+    max_pods: Option<u64>,
+    maps: Option<&(IdMap, IdMap)>,
+) -> Result<(PoolConfig, String), ConfigError> {
+    let Some((uid_map, gid_map)) = maps.filter(|(uid_map, _)| uid_map.is_rootless()) else {
+        let max_pods = max_pods.unwrap_or(KUBELET_MAX_PODS);
+        return Ok((
+            PoolConfig::kubelet_default(ids_per_pod, max_pods),
+            String::new(),
+        ));
+    };
+    let mapped = MappedPool::of(uid_map, gid_map, ids_per_pod)
+        .map_err(|error| ConfigError::new("too-few-ids", error.to_string()))?;
+    let mut config = mapped.pool_config();
+    if let Some(max_pods) = max_pods {
+        config.max_pods = max_pods;
+    }
+    let source = format!(
+        " (the IDs this rootless user namespace maps: {} of them, uid_map `{}`)",
+        mapped.mapped_ids,
+        uid_map.one_line()
+    );
+    Ok((config, source))
+}
+
+/// This process's `uid_map` and `gid_map`.
+fn own_maps() -> Option<(IdMap, IdMap)> {
+    let read = |path: &str| {
+        let text = std::fs::read_to_string(path).ok()?;
+        IdMap::parse(&text).ok()
+    };
+    Some((read("/proc/self/uid_map")?, read("/proc/self/gid_map")?))
+}
+
+/// True in a rootless user namespace: UID 0 inside, if mapped, is not the
+/// parent's root.
+pub(crate) fn in_rootless_userns() -> bool {
+    own_maps().is_some_and(|(uid_map, _)| uid_map.is_rootless())
+}
+
+/// True for the initial namespace's root: only then are the system-wide
+/// directories the defaults. Root in a rootless user namespace (rootlesskit,
+/// a rootless pause process) gets a user's directories, as it cannot write
+/// the system's.
 fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+    rustix::process::geteuid().is_root() && !in_rootless_userns()
 }
 
 fn non_empty_env(name: &str) -> Option<PathBuf> {
@@ -337,4 +411,59 @@ pub(crate) fn seed(config: &NodeConfig) -> Result<u64, ConfigError> {
         }
     }
     Ok(u64::from_le_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps(text: &str) -> (IdMap, IdMap) {
+        let map = IdMap::parse(text).unwrap();
+        (map.clone(), map)
+    }
+
+    #[test]
+    fn the_initial_namespace_gets_kubelets_default_pool() {
+        let host = maps("0 0 4294967295");
+        for own in [Some(&host), None] {
+            let (config, source) = default_pool(ID_BLOCK, None, own).unwrap();
+            assert_eq!(config, PoolConfig::default());
+            assert_eq!(source, "");
+        }
+        let (config, _) = default_pool(2 * ID_BLOCK, Some(7), Some(&host)).unwrap();
+        assert_eq!(config, PoolConfig::kubelet_default(2 * ID_BLOCK, 7));
+    }
+
+    #[test]
+    fn a_rootless_namespace_gets_the_ids_it_maps_with_room_for_every_slot() {
+        let rootless = maps("0 1001 1\n1 1000000 100000\n100001 3000000 1000000");
+        let (config, source) = default_pool(ID_BLOCK, None, Some(&rootless)).unwrap();
+        assert_eq!(
+            config,
+            PoolConfig {
+                first_id: 65536,
+                id_count: 15 * 65536,
+                ids_per_pod: 65536,
+                max_pods: 15,
+            }
+        );
+        assert!(source.contains("1100001 of them"), "{source}");
+        config.validate().unwrap();
+        // An explicit --max-pods still has to fit.
+        let (config, source) = default_pool(ID_BLOCK, Some(110), Some(&rootless)).unwrap();
+        let error = config.validate().unwrap_err();
+        assert!(error.to_string().contains("110"), "{error}{source}");
+    }
+
+    #[test]
+    fn a_rootless_namespace_with_too_few_ids_is_a_clear_error() {
+        let small = maps("0 1001 1\n1 100000 65536");
+        let error = default_pool(ID_BLOCK, None, Some(&small)).unwrap_err();
+        assert_eq!(error.kind, "too-few-ids");
+        assert!(
+            error.message.contains("maps 65537 IDs"),
+            "{}",
+            error.message
+        );
+    }
 }

@@ -70,8 +70,14 @@ fn pool_source(options: &GlobalOptions) -> Result<PoolSource, Failure> {
         return Ok(PoolSource::SubordinateIds {
             user: user.clone(),
             ids_per_pod,
-            max_pods: options.max_pods,
+            max_pods: options.max_pods.unwrap_or(KUBELET_MAX_PODS),
             files: subid_files(),
+        });
+    }
+    if options.first_id.is_none() && options.id_count.is_none() {
+        return Ok(PoolSource::Default {
+            ids_per_pod,
+            max_pods: options.max_pods,
         });
     }
     let first_id = options.first_id.unwrap_or(ids_per_pod);
@@ -81,9 +87,12 @@ fn pool_source(options: &GlobalOptions) -> Result<PoolSource, Failure> {
             .id_count
             .unwrap_or_else(|| ID_SPACE_END.saturating_sub(first_id)),
         ids_per_pod,
-        max_pods: options.max_pods,
+        max_pods: options.max_pods.unwrap_or(KUBELET_MAX_PODS),
     }))
 }
+
+/// kubelet's pods per node, `--max-pods` unless given.
+const KUBELET_MAX_PODS: u64 = 110;
 
 /// Names the subordinate UID file instead of /etc/subuid (for tests).
 const SUBUID_FILE_ENV: &str = "PODNS_SUBUID_FILE";

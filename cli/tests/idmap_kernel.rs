@@ -70,10 +70,47 @@ const SPLIT: &str = "0 0 1\n1 1 99\n";
 
 #[test]
 fn rootless_parent_refuses_the_unsplit_map_and_takes_the_split_one() {
+    run_role_in_userns("parent", PARENT_MAP, &[]);
+}
+
+/// The maps a two-line `/etc/subuid` gives (100000 IDs at host ID 1000000,
+/// then 1000000 at 3000000), root being host UID 1001: inside IDs 0-1100000
+/// across three extents.
+const TWO_RANGE_MAP: &str = "0 1001 1\n1 1000000 100000\n100001 3000000 1000000\n";
+/// Where the rootless node role keeps its state (`XDG_STATE_HOME`).
+const STATE_ENV: &str = "PODNS_IDMAP_KERNEL_STATE";
+
+/// podns run by root of a rootless namespace, with no flags, keeps its
+/// pods under `$XDG_STATE_HOME` and takes its pool from the IDs the
+/// namespace maps.
+#[test]
+fn a_rootless_node_takes_its_defaults_from_the_namespace() {
+    let state = tempfile::TempDir::new().unwrap();
+    std::fs::set_permissions(
+        state.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    run_role_in_userns(
+        "rootless-node",
+        TWO_RANGE_MAP,
+        &[(STATE_ENV, state.path().as_os_str())],
+    );
+    // Written by host UID 1001, root of that namespace.
+    let file = state.path().join("podns/pods/p1/userns");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&file).unwrap());
+    assert_eq!(owner, 1001, "{}", file.display());
+}
+
+/// Starts `role` in P, root of a new user namespace whose maps T (this
+/// process, real root) writes as `map`, with `env` added; checks that P
+/// succeeded and said `<role> role: done`. Without root, or with user
+/// namespaces disabled, prints why and returns.
+fn run_role_in_userns(role: &str, map: &str, env: &[(&str, &std::ffi::OsStr)]) {
     if !rustix::process::geteuid().is_root() {
         eprintln!(
             "skipping: building user namespaces with a rootless layout needs root (writing \
-             another process's uid_map with host IDs 1000 and 100000); run the tests as root"
+             another process's uid_map with other host IDs); run the tests as root"
         );
         return;
     }
@@ -86,35 +123,36 @@ fn rootless_parent_refuses_the_unsplit_map_and_takes_the_split_one() {
     }
     let (exe, _exe_copy) = world_executable(&std::env::current_exe().unwrap());
     let (podns, _podns_copy) = world_executable(Path::new(PODNS));
-    let mut command = helper_command(&exe, "parent");
+    let mut command = helper_command(&exe, role);
     command
         .env(PODNS_ENV, &podns)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let parent = BlockedInUserns::spawn(command, true);
+    let process = BlockedInUserns::spawn(command, true);
     // T is real root, so it may write any map; Auto leaves setgroups alone,
     // which P needs to drop its supplementary groups.
-    let map = IdMap::parse(PARENT_MAP).unwrap();
-    IdMapWriter::new(parent.pid)
+    let map = IdMap::parse(map).unwrap();
+    IdMapWriter::new(process.pid)
         .write(&map, &map)
         .unwrap_or_else(|error| panic!("writing P's maps: {error}"));
-    let output = parent
+    let output = process
         .release()
         .wait_with_output()
-        .expect("wait for the parent-namespace process");
+        .expect("wait for the process in the namespace");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- parent-namespace process stdout ---\n{stdout}");
-    println!("--- parent-namespace process stderr ---\n{stderr}");
+    println!("--- {role} process stdout ---\n{stdout}");
+    println!("--- {role} process stderr ---\n{stderr}");
     assert!(
         output.status.success(),
-        "the parent-namespace process failed ({}); its output is above",
+        "the {role} process failed ({}); its output is above",
         output.status
     );
     // The helper ran, and did not just return for lack of a role.
     assert!(
-        stdout.contains("parent role: done"),
-        "the parent role did not run"
+        stdout.contains(&format!("{role} role: done")),
+        "the {role} role did not run"
     );
 }
 
@@ -125,6 +163,7 @@ fn idmap_kernel_helper() {
     match std::env::var(ROLE_ENV).as_deref() {
         Ok("parent") => parent_role(),
         Ok("grandchild") => grandchild_role(),
+        Ok("rootless-node") => rootless_node_role(),
         Ok(other) => panic!("unknown {ROLE_ENV} {other:?}"),
         Err(_) => {}
     }
@@ -221,7 +260,50 @@ fn parent_role() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(r#""kind":"not-in-parent""#), "{stderr}");
     assert!(stderr.contains("host ID 65537 "), "{stderr}");
+
+    // 65537 IDs hold no aligned pod range above the first block: a clear
+    // error, exit 1, and nothing written.
+    let pods = tempfile::TempDir::new().unwrap();
+    let pods_dir = pods.path().to_str().unwrap();
+    let (code, _, stderr) = run_podns(&podns, &["--json", "--pods-dir", pods_dir, "alloc", "p1"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(r#""kind":"too-few-ids""#), "{stderr}");
+    assert!(stderr.contains("maps 65537 IDs"), "{stderr}");
+    assert_eq!(std::fs::read_dir(pods.path()).unwrap().count(), 0);
     println!("parent role: done");
+}
+
+/// Runs in P, root of a namespace whose maps are [`TWO_RANGE_MAP`]: podns
+/// with no flags.
+fn rootless_node_role() {
+    let podns = std::env::var_os(PODNS_ENV).expect("podns path");
+    let state = std::env::var_os(STATE_ENV).expect("state directory");
+    let no_flags = |args: &[&str]| {
+        let mut command = podns_command_at(Path::new(&podns), args);
+        command
+            .env("XDG_STATE_HOME", &state)
+            .env_remove("XDG_RUNTIME_DIR");
+        parts(run(command))
+    };
+    let (code, stdout, stderr) = no_flags(&["--json", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // Inside IDs 65536-1048575: 15 slots of 65536, the second one across
+    // the extent boundary at 100001.
+    assert_eq!(list["capacity"], 15, "{stdout}");
+    assert_eq!(list["free"], 15, "{stdout}");
+    let (code, stdout, stderr) = no_flags(&["--json", "alloc", "p1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let allocated: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let host_id = allocated["uidMappings"][0]["hostId"].as_u64().unwrap();
+    assert!(
+        (65536..1_048_576).contains(&host_id) && host_id % 65536 == 0,
+        "{stdout}"
+    );
+    let file = Path::new(&state).join("podns/pods/p1/userns");
+    assert!(file.exists(), "{} is missing", file.display());
+    println!("rootless-node role: allocated host ID {host_id}");
+    println!("rootless-node role: done");
 }
 
 /// Runs in G: its own view of its map is the split map, relative to P.

@@ -54,7 +54,8 @@ impl Error {
     /// exit 2 versus 1.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::Config(error) => error.kind != "io",
+            // Too few IDs is the machine's set-up, not the command's input.
+            Error::Config(error) => !matches!(error.kind, "io" | "too-few-ids"),
             Error::Host(error) => error.kind == "usage",
             Error::Node(_) | Error::Stopped => false,
         }
