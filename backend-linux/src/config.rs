@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use podns_core::{
-    AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, IdMap, MappedPool, Pool, PoolConfig,
-    SubidPoolRange, SubidSource, passwd_name_of, passwd_uid_of,
+    AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, IdMap, MappedPool, ParentMaps, Pool,
+    PoolConfig, SubidPoolRange, SubidSource, passwd_name_of, passwd_uid_of,
 };
 
 /// What [`crate::Node::open`] opens. `NodeConfig::default()` is kubelet's
@@ -332,7 +332,15 @@ fn own_maps() -> Option<(IdMap, IdMap)> {
 /// True in a rootless user namespace: UID 0 inside, if mapped, is not the
 /// parent's root.
 pub(crate) fn in_rootless_userns() -> bool {
-    own_maps().is_some_and(|(uid_map, _)| uid_map.is_rootless())
+    rootless_parent_maps().is_some()
+}
+
+/// This process's maps when it runs in a rootless user namespace: what the
+/// maps of a pod's namespace must be split against.
+pub(crate) fn rootless_parent_maps() -> Option<ParentMaps> {
+    own_maps()
+        .filter(|(uid_map, _)| uid_map.is_rootless())
+        .map(|(uid_map, gid_map)| ParentMaps { uid_map, gid_map })
 }
 
 /// True for the initial namespace's root: only then are the system-wide

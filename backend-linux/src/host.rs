@@ -101,6 +101,7 @@ impl LinuxHost {
             has_pods_dir: pods_dir.is_some(),
             run_dir: run,
             labels: backend.labels().clone(),
+            parent_maps: config::rootless_parent_maps(),
         };
         Ok((
             LinuxHost {
@@ -268,6 +269,7 @@ impl DryRunHost {
             has_pods_dir: true,
             run_dir: None,
             labels: RootLabels::new().with(Root::Pods, pods_dir.display().to_string()),
+            parent_maps: None,
         };
         Ok((
             DryRunHost {

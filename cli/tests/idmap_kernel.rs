@@ -288,10 +288,51 @@ fn rootless_node_role() {
     let (code, stdout, stderr) = no_flags(&["--json", "list"]);
     assert_eq!(code, 0, "{stderr}");
     let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    // Inside IDs 65536-1048575: 15 slots of 65536, the second one across
+    // Inside IDs 65536-1048575: 15 slots of 65536, the first one across
     // the extent boundary at 100001.
     assert_eq!(list["capacity"], 15, "{stdout}");
     assert_eq!(list["free"], 15, "{stdout}");
+    // Pod namespaces, in a mount namespace of this user namespace's own
+    // (the pins are bind mounts; shared mounts of the parent became slaves,
+    // so none reaches the machine, and all die with this process).
+    // SAFETY: NEWNS unshares no fd table (what makes unshare unsafe), only
+    // the mount namespace.
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }.expect("unshare a mount ns");
+    let run_dir = Path::new(&state).join("run");
+    let ns = |args: &[&str]| {
+        let mut command = podns_command_at(Path::new(&podns), args);
+        command
+            .env("XDG_STATE_HOME", &state)
+            .env("XDG_RUNTIME_DIR", &run_dir);
+        parts(run(command))
+    };
+    // The lowest slot, 65536-131071, spans the extent boundary at 100001.
+    let (code, stdout, stderr) = ns(&["--json", "--policy", "lowest-free", "ns", "create", "p0"]);
+    assert_eq!(code, 0, "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let net_pin = created["netPin"].as_str().unwrap().to_owned();
+    assert!(
+        net_pin.starts_with(&format!("{}/podns/", run_dir.display())),
+        "{stdout}"
+    );
+    let oci: Vec<(u64, u64, u64)> = created["oci"]["uidMappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let field = |name: &str| m[name].as_u64().unwrap();
+            (field("containerID"), field("hostID"), field("size"))
+        })
+        .collect();
+    assert_eq!(oci, [(0, 65536, 34465), (34465, 100001, 31071)], "{stdout}");
+    let (code, stdout, stderr) = ns(&["--json", "ns", "sweep", "--keep", "p0"]);
+    assert_eq!(code, 0, "{stderr}");
+    let swept: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(swept["kept"], serde_json::json!(["p0"]), "{stdout}");
+    let (code, _, stderr) = ns(&["--json", "ns", "remove", "p0"]);
+    assert_eq!(code, 0, "{stderr}");
+    println!("rootless-node role: namespaces of p0 created with split maps, kept, removed");
+
     let (code, stdout, stderr) = no_flags(&["--json", "alloc", "p1"]);
     assert_eq!(code, 0, "{stderr}");
     let allocated: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -303,6 +344,23 @@ fn rootless_node_role() {
     let file = Path::new(&state).join("podns/pods/p1/userns");
     assert!(file.exists(), "{} is missing", file.display());
     println!("rootless-node role: allocated host ID {host_id}");
+
+    // One pod per slot: p0 and p1 hold two of the 15, thirteen more fill the
+    // pool, and the next is refused with the capacity.
+    let mut hosts = std::collections::BTreeSet::from([host_id, 65536]);
+    for index in 2..15 {
+        let (code, stdout, stderr) = no_flags(&["--json", "alloc", &format!("p{index}")]);
+        assert_eq!(code, 0, "p{index}: {stderr}");
+        let allocated: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        hosts.insert(allocated["uidMappings"][0]["hostId"].as_u64().unwrap());
+    }
+    let every_slot: std::collections::BTreeSet<u64> = (1..16).map(|slot| slot * 65536).collect();
+    assert_eq!(hosts, every_slot);
+    let (code, _, stderr) = no_flags(&["--json", "alloc", "p15"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(r#""kind":"pool-exhausted""#), "{stderr}");
+    assert!(stderr.contains("all 15 usable slots"), "{stderr}");
+    println!("rootless-node role: 15 pods fill the pool, the 16th is refused");
     println!("rootless-node role: done");
 }
 

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use podns_backend_mock::{CrashKind, MockBackend};
 use podns_core::{
     AllocationPolicy, GetOrCreate, NamespaceKind, NodeEngine, NodeError, NodeRequest, NodeResponse,
-    NsEngine, NsError, NsRequest, NsResponse, PinKind, PodIdMaps, PodSandbox, PodUid, PoolConfig,
-    Root, RunDirPath, UsernsEngine, UsernsRequest, UsernsResponse, drive, drive_bounded, pin_path,
+    NsEngine, NsError, NsRequest, NsResponse, ParentMaps, PinKind, PodIdMaps, PodSandbox, PodUid,
+    PoolConfig, Root, RunDirPath, UsernsEngine, UsernsRequest, UsernsResponse, drive,
+    drive_bounded, pin_path,
 };
 
 use crate::{pod, trace};
@@ -24,15 +25,21 @@ pub struct NsNode {
     pub backend: MockBackend,
     /// The node engine.
     pub engine: NodeEngine,
+    /// The maps of the namespace the node runs in, when it is rootless.
+    parent: Option<ParentMaps>,
 }
 
-fn node_engine() -> NodeEngine {
+fn node_engine(parent: Option<&ParentMaps>) -> NodeEngine {
     let userns = UsernsEngine::new(
         PoolConfig::default().validate().unwrap(),
         7,
         AllocationPolicy::LowestFree,
     );
-    NodeEngine::new(userns, Some(RunDirPath::new(RUN).unwrap()))
+    let engine = NodeEngine::new(userns, Some(RunDirPath::new(RUN).unwrap()));
+    match parent {
+        Some(parent) => engine.with_parent_maps(parent.clone()),
+        None => engine,
+    }
 }
 
 impl Default for NsNode {
@@ -44,11 +51,17 @@ impl Default for NsNode {
 impl NsNode {
     /// A recovered node with an empty run directory.
     pub fn new() -> Self {
+        Self::in_parent(None)
+    }
+
+    /// [`NsNode::new`] in a rootless user namespace with `parent`'s maps.
+    pub fn in_parent(parent: Option<ParentMaps>) -> Self {
         let mut backend = MockBackend::new();
         backend.set_run_dir(RUN);
         let mut node = Self {
             backend,
-            engine: node_engine(),
+            engine: node_engine(parent.as_ref()),
+            parent,
         };
         node.recover();
         node
@@ -138,7 +151,7 @@ impl NsNode {
     /// Ends the process and starts fresh engines, which recover.
     pub fn restart_after(&mut self, crash: CrashKind) {
         self.backend.crash(crash);
-        self.engine = node_engine();
+        self.engine = node_engine(self.parent.as_ref());
         self.recover();
     }
 

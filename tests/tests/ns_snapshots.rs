@@ -2,7 +2,7 @@
 //! backend, each effect with its outcome, reviewed as snapshots.
 
 use podns_backend_mock::CrashKind;
-use podns_core::{Errno, ErrorDetails, NsRequest, NsResponse};
+use podns_core::{Errno, ErrorDetails, IdMap, NsRequest, NsResponse, ParentMaps};
 use podns_tests::{NsNode, created, pod, trace};
 
 #[test]
@@ -108,5 +108,34 @@ fn a_create_clears_the_half_pair_a_killed_create_left() {
         maps,
     }));
     node.assert_clean();
+    insta::assert_yaml_snapshot!(trace(&node.backend.take_log()));
+}
+
+#[test]
+fn a_range_across_the_parents_extents_is_split_when_written() {
+    // Root of a rootless namespace with a two-line subuid layout: the first
+    // pod range, 65536-131071, spans the extent boundary at 100001.
+    let parent = IdMap::parse("0 1001 1\n1 1000000 100000\n100001 3000000 1000000\n").unwrap();
+    let mut node = NsNode::in_parent(Some(ParentMaps {
+        uid_map: parent.clone(),
+        gid_map: parent,
+    }));
+    node.backend.take_log();
+    let sandbox = node.create("a").unwrap();
+    let split = "0 65536 34465\n34465 100001 31071\n";
+    assert_eq!(sandbox.namespaces.maps.uid_map.render_for_write(), split);
+    assert_eq!(sandbox.namespaces.facts.uid_map.render_for_write(), split);
+    // The runtime gets the split mappings, container IDs continuous.
+    let mappings: Vec<(u32, u32, u32)> = sandbox
+        .join_spec
+        .uid_mappings
+        .iter()
+        .map(|m| (m.container_id(), m.host_id(), m.size()))
+        .collect();
+    assert_eq!(mappings, [(0, 65536, 34465), (34465, 100001, 31071)]);
+    node.assert_clean();
+    // A sweep keeps the split pair: it checks pins against the same maps.
+    let report = node.sweep(&["a"]);
+    assert_eq!(report.kept.len(), 1, "{report:?}");
     insta::assert_yaml_snapshot!(trace(&node.backend.take_log()));
 }

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use futures_channel::oneshot;
 use podns_core::{
     Allocation, AllocationPolicy, CleanSubpaths, CleanupReport, GetOrCreate, Host, JoinSpec,
-    MakeDir, NamespaceListing, NodeError, NodeRequest, NodeResponse, NsRemoval, PidMode,
-    PodSandbox, PodUid, PodUserNamespace, Pool, PrepareSubpath, PreparedSubpath, Problem,
+    MakeDir, NamespaceListing, NodeError, NodeRequest, NodeResponse, NsRemoval, ParentMaps,
+    PidMode, PodSandbox, PodUid, PodUserNamespace, Pool, PrepareSubpath, PreparedSubpath, Problem,
     RecoveryReport, RelPath, Release, Root, RootLabels, RunDirPath, SubpathCleanReport,
     SubpathName, SubpathRequest, SubpathResponse, SubpathTarget, SweepReport, UsernsRequest,
     UsernsResponse,
@@ -42,6 +42,9 @@ pub struct NodeSettings {
     pub run_dir: Option<RunDirPath>,
     /// The real directories of the roots, for messages.
     pub labels: RootLabels,
+    /// In a rootless user namespace, its own maps: pod maps are split
+    /// against them ([`podns_core::NodeEngine::with_parent_maps`]).
+    pub parent_maps: Option<ParentMaps>,
 }
 
 /// How a pod asks for its user namespace: kubelet's inputs to
@@ -167,6 +170,7 @@ impl NodeSettings {
             has_pods_dir: true,
             run_dir,
             labels: RootLabels::new(),
+            parent_maps: None,
         }
     }
 }

@@ -65,6 +65,9 @@ impl<H: Host> Worker<H> {
     pub(crate) fn start(host: H, settings: NodeSettings) -> Result<(Self, Arc<Shared>), Error> {
         let userns = UsernsEngine::new(settings.pool, settings.seed, settings.policy);
         let mut engine = NodeEngine::new(userns, settings.run_dir.clone());
+        if let Some(parent) = settings.parent_maps.clone() {
+            engine = engine.with_parent_maps(parent);
+        }
         engine.set_root_labels(settings.labels.clone());
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use super::request::{NamespaceListing, NodeError, NodeRequest, NodeResponse, PodSandbox};
 use crate::effect::{Effect, Outcome};
 use crate::ns::{
-    JoinTarget, NsEngine, NsRequest, NsResponse, PidMode, PodIdMaps, RunDirPath, join_spec,
+    JoinTarget, NsEngine, NsRequest, NsResponse, ParentMaps, PidMode, PodIdMaps, RunDirPath,
+    join_spec,
 };
 use crate::path::{PodUid, RootLabels};
 use crate::request_slot::{Handled, RequestSlot, Step};
@@ -30,6 +31,9 @@ use crate::userns::{
 pub struct NodeEngine {
     userns: UsernsEngine,
     namespaces: Option<NsEngine>,
+    /// The maps of the namespace podns runs in, when pod maps must be split
+    /// against them (a rootless namespace).
+    parent: Option<ParentMaps>,
     subpaths: SubpathEngine,
     request: RequestSlot<Flow, NodeResponse, NodeError>,
 }
@@ -68,6 +72,7 @@ struct Parts<'a> {
     userns: &'a mut UsernsEngine,
     namespaces: Option<&'a mut NsEngine>,
     subpaths: &'a mut SubpathEngine,
+    parent: Option<&'a ParentMaps>,
 }
 
 impl NodeEngine {
@@ -76,6 +81,7 @@ impl NodeEngine {
         Self {
             userns,
             namespaces: run_dir.map(NsEngine::new),
+            parent: None,
             subpaths: SubpathEngine::new(),
             request: RequestSlot::default(),
         }
@@ -130,6 +136,7 @@ impl NodeEngine {
             userns: &mut self.userns,
             namespaces: self.namespaces.as_mut(),
             subpaths: &mut self.subpaths,
+            parent: self.parent.as_ref(),
         };
         self.request.poll(|flow| flow.step(&mut parts))
     }
@@ -141,6 +148,7 @@ impl NodeEngine {
             userns: &mut self.userns,
             namespaces: self.namespaces.as_mut(),
             subpaths: &mut self.subpaths,
+            parent: self.parent.as_ref(),
         };
         self.request
             .handle(outcome, |flow, outcome| flow.handle(&mut parts, outcome));
@@ -151,13 +159,24 @@ impl NodeEngine {
         self.request.poll_completion()
     }
 
-    /// Every allocation's maps, by pod: what a sweep checks pins against.
+    /// Splits every pod's maps against `parent`, the maps of the user
+    /// namespace podns runs in, before they are written, checked or handed
+    /// to a runtime: in a rootless namespace a pod's range may span several
+    /// of its extents, and the kernel takes an extent only inside one.
+    pub fn with_parent_maps(mut self, parent: ParentMaps) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    /// Every allocation's maps, by pod, as written: what a sweep checks
+    /// pins against.
     pub fn allocation_maps(&self) -> BTreeMap<PodUid, PodIdMaps> {
         self.userns
             .allocations()
             .into_iter()
             .filter_map(|allocation| {
-                let maps = PodIdMaps::from_userns(&UserNamespace::pod(allocation.mapping)).ok()?;
+                let userns = UserNamespace::pod(allocation.mapping);
+                let maps = pod_maps(self.parent.as_ref(), &allocation.pod, &userns).ok()?;
                 Some((allocation.pod, maps))
             })
             .collect()
@@ -265,13 +284,9 @@ impl Flow {
                         Ok(effect) => return Step::Run(effect),
                         Err(Err(error)) => return Step::Finish(Err(NodeError::Userns(error))),
                         Err(Ok(UsernsResponse::UserNamespace(userns))) => {
-                            let maps = match PodIdMaps::from_userns(&userns.userns) {
+                            let maps = match pod_maps(parts.parent, pod, &userns.userns) {
                                 Ok(maps) => maps,
-                                Err(error) => {
-                                    return Step::Finish(Err(NodeError::Internal(format!(
-                                        "the allocation of pod {pod} has no usable maps: {error}"
-                                    ))));
-                                }
+                                Err(error) => return Step::Finish(Err(error)),
                             };
                             let request = NsRequest::Create {
                                 pod: pod.clone(),
@@ -397,6 +412,29 @@ impl NsFlow {
 }
 
 /// The next effect of a part, or its result once it has none left.
+/// The maps a pod's user namespace gets: its allocation's, split against
+/// the parent's maps when there are any.
+fn pod_maps(
+    parent: Option<&ParentMaps>,
+    pod: &PodUid,
+    userns: &UserNamespace,
+) -> Result<PodIdMaps, NodeError> {
+    let maps = PodIdMaps::from_userns(userns).map_err(|error| {
+        NodeError::Internal(format!(
+            "the allocation of pod {pod} has no usable maps: {error}"
+        ))
+    })?;
+    match parent {
+        None => Ok(maps),
+        Some(parent) => maps
+            .split_for(parent)
+            .map_err(|source| NodeError::NotInParent {
+                pod: pod.clone(),
+                source,
+            }),
+    }
+}
+
 fn poll<E: crate::driver::Engine>(engine: &mut E) -> Result<Effect, Result<E::Response, E::Error>> {
     match engine.poll_effect() {
         Some(effect) => Ok(effect),

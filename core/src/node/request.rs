@@ -193,6 +193,18 @@ pub enum NodeError {
         /// The run directory.
         run_dir: String,
     },
+    /// The pod's range is not mapped in the user namespace podns runs in,
+    /// so no child namespace can have it.
+    #[error(
+        "the range of pod {pod} is not mapped in the user namespace podns runs in: {source}; use          a pool inside the IDs it maps (`podns idmap rootless` shows them; the default pool \
+         does)"
+    )]
+    NotInParent {
+        /// The pod.
+        pod: PodUid,
+        /// Which ID is missing.
+        source: crate::idmap::SplitError,
+    },
     /// The driver broke the driving contract.
     #[error(transparent)]
     Driving(#[from] crate::op_error::DrivingError),
@@ -213,6 +225,7 @@ impl ErrorDetails for NodeError {
             NodeError::NoRunDir => "no-run-dir",
             NodeError::NotAllocated { .. } => "not-allocated",
             NodeError::NotPinned { .. } => "not-pinned",
+            NodeError::NotInParent { .. } => "not-in-parent",
             NodeError::Internal(_) => "internal",
             NodeError::Driving(_) => "driving-error",
         }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::idmap::{IdExtent, IdMap};
+use crate::idmap::{IdExtent, IdMap, SplitError, split_for_parent};
 use crate::userns::{NamespaceMode, UserNamespace};
 
 /// The type of a namespace, as `ioctl(NS_GET_NSTYPE)` reports it.
@@ -100,6 +100,19 @@ pub struct PodIdMaps {
     pub gid_map: IdMap,
 }
 
+/// The ID maps of the user namespace podns itself runs in. Every extent of
+/// a map written for a child namespace must lie inside one extent of these
+/// (the kernel refuses it with `EPERM` otherwise), so in a rootless
+/// namespace a pod's maps are split against them first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentMaps {
+    /// This process's `uid_map`.
+    pub uid_map: IdMap,
+    /// This process's `gid_map`.
+    pub gid_map: IdMap,
+}
+
 /// A user namespace setting that cannot become a pod user namespace.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PodIdMapsError {
@@ -138,6 +151,18 @@ impl PodIdMaps {
         Ok(Self {
             uid_map: map("UID", &userns.uid_mappings)?,
             gid_map: map("GID", &userns.gid_mappings)?,
+        })
+    }
+}
+
+impl PodIdMaps {
+    /// These maps as they must be written under `parent`: each extent split
+    /// where `parent`'s extents change (container IDs stay continuous), so
+    /// the kernel takes them.
+    pub fn split_for(&self, parent: &ParentMaps) -> Result<Self, SplitError> {
+        Ok(Self {
+            uid_map: split_for_parent(&self.uid_map, &parent.uid_map)?,
+            gid_map: split_for_parent(&self.gid_map, &parent.gid_map)?,
         })
     }
 }

@@ -27,7 +27,9 @@ mod ops;
 mod request;
 
 pub use engine::NsEngine;
-pub use facts::{NamespaceId, NamespaceKind, PinnedNamespaces, PodIdMaps, PodIdMapsError};
+pub use facts::{
+    NamespaceId, NamespaceKind, ParentMaps, PinnedNamespaces, PodIdMaps, PodIdMapsError,
+};
 pub use join::{JoinSpec, JoinTarget, PidMode, join_spec};
 pub use layout::{InvalidRunDirPath, POD_NS_DIR_MODE, PinKind, RunDirPath, pin_path, pod_ns_dir};
 pub use request::{
