@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use podns_core::{
     AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, IdMap, MappedPool, ParentMaps, Pool,
-    PoolConfig, SubidPoolRange, SubidSource, passwd_name_of, passwd_uid_of,
+    PoolConfig, SubidPoolRange, SubidSource, SubidTable, passwd_name_of, passwd_uid_of,
 };
 
 /// What [`crate::Node::open`] opens. `NodeConfig::default()` is kubelet's
@@ -154,9 +154,14 @@ impl Default for PoolSource {
 /// kubelet's number of pods per node, the default `max_pods`.
 const KUBELET_MAX_PODS: u64 = 110;
 
-/// The files a subordinate-ID pool is read from.
+/// Where a subordinate-ID pool is read from: shadow-utils' `getsubids`
+/// first when it is installed (ranges served by sssd or LDAP exist only
+/// there), as kubelet does, else the files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubidFiles {
+    /// `getsubids`, looked up on `PATH` when it is a bare name; `None`
+    /// reads the files only.
+    pub getsubids: Option<PathBuf>,
     /// `/etc/subuid`.
     pub subuid: PathBuf,
     /// `/etc/subgid`.
@@ -168,6 +173,7 @@ pub struct SubidFiles {
 impl Default for SubidFiles {
     fn default() -> Self {
         Self {
+            getsubids: Some(PathBuf::from("getsubids")),
             subuid: PathBuf::from("/etc/subuid"),
             subgid: PathBuf::from("/etc/subgid"),
             passwd: PathBuf::from("/etc/passwd"),
@@ -212,25 +218,35 @@ impl ErrorDetails for ConfigError {
 impl PoolSource {
     /// The validated pool.
     pub fn resolve(&self) -> Result<Pool, ConfigError> {
-        let (config, source) = match self {
+        self.resolve_with_origin().map(|(pool, _)| pool)
+    }
+
+    /// The validated pool, and where it came from in words (what `podns
+    /// list` shows as `poolSource`).
+    pub fn resolve_with_origin(&self) -> Result<(Pool, String), ConfigError> {
+        let (config, origin) = match self {
             PoolSource::Default {
                 ids_per_pod,
                 max_pods,
             } => default_pool(*ids_per_pod, *max_pods, own_maps().as_ref())?,
-            PoolSource::Range(config) => (*config, String::new()),
+            PoolSource::Range(config) => (*config, "an explicit range".to_owned()),
             PoolSource::SubordinateIds {
                 user,
                 ids_per_pod,
                 max_pods,
                 files,
-            } => (
-                subid_range(user, files)?.pool_config(*ids_per_pod, *max_pods),
-                format!(" (the subordinate range of {user})"),
-            ),
+            } => {
+                let (range, from) = subid_range(user, files)?;
+                (
+                    range.pool_config(*ids_per_pod, *max_pods),
+                    format!("the subordinate range of {user}, from {from}"),
+                )
+            }
         };
-        config.validate().map_err(|error| {
-            ConfigError::new("invalid-pool", format!("invalid pool{source}: {error}"))
-        })
+        let pool = config.validate().map_err(|error| {
+            ConfigError::new("invalid-pool", format!("invalid pool ({origin}): {error}"))
+        })?;
+        Ok((pool, origin))
     }
 }
 
@@ -250,9 +266,26 @@ fn owner_keys(user: &str, passwd_file: &Path) -> (String, Option<u32>) {
     }
 }
 
-/// `user`'s single range, identical in the subuid and subgid files, from
-/// lines keyed by the user's name or UID.
-fn subid_range(user: &str, files: &SubidFiles) -> Result<SubidPoolRange, ConfigError> {
+/// `user`'s single range, identical for UIDs and GIDs, and where it came
+/// from: `getsubids` when it is installed and answers, else the subuid and
+/// subgid files, from lines keyed by the user's name or UID.
+fn subid_range(user: &str, files: &SubidFiles) -> Result<(SubidPoolRange, String), ConfigError> {
+    let (name, uid) = owner_keys(user, &files.passwd);
+    let invalid = |error: podns_core::SubidPoolError| {
+        ConfigError::new(
+            "invalid-subid",
+            format!("subordinate IDs of {user}: {error}"),
+        )
+    };
+    if let Some(program) = files.getsubids.as_deref().and_then(find_program) {
+        // A user getsubids knows nothing of makes it fail: the files may
+        // still have the range.
+        if let Some((subuid, subgid)) = run_getsubids(&program, &name)? {
+            let range =
+                SubidPoolRange::from_tables(&subuid, &subgid, &name, uid).map_err(invalid)?;
+            return Ok((range, format!("{} {name}", program.display())));
+        }
+    }
     let read = |path: &Path| {
         std::fs::read(path).map_err(|error| {
             ConfigError::new(
@@ -267,10 +300,9 @@ fn subid_range(user: &str, files: &SubidFiles) -> Result<SubidPoolRange, ConfigE
     };
     let subuid = read(&files.subuid)?;
     let subgid = read(&files.subgid)?;
-    let (name, uid) = owner_keys(user, &files.passwd);
     let subuid_name = files.subuid.display().to_string();
     let subgid_name = files.subgid.display().to_string();
-    SubidPoolRange::from_files(
+    let range = SubidPoolRange::from_files(
         SubidSource {
             name: &subuid_name,
             contents: &subuid,
@@ -282,18 +314,67 @@ fn subid_range(user: &str, files: &SubidFiles) -> Result<SubidPoolRange, ConfigE
         &name,
         uid,
     )
-    .map_err(|error| {
-        ConfigError::new(
-            "invalid-subid",
-            format!("subordinate IDs of {user}: {error}"),
-        )
-    })
+    .map_err(invalid)?;
+    Ok((range, format!("{subuid_name} and {subgid_name}")))
+}
+
+/// `program` when it names an executable file, directly or on `PATH`.
+/// (kubelet's own check for `getsubids` never matched a missing program:
+/// kubernetes#141345.)
+fn find_program(program: &Path) -> Option<PathBuf> {
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|meta| {
+            meta.is_file()
+                && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0
+        })
+    };
+    if program.components().count() > 1 {
+        return executable(program).then(|| program.to_owned());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
+}
+
+/// `getsubids NAME` and `getsubids -g NAME`, parsed; `None` when either
+/// fails (the user has no ranges there).
+fn run_getsubids(
+    program: &Path,
+    name: &str,
+) -> Result<Option<(SubidTable, SubidTable)>, ConfigError> {
+    let query = |args: &[&str]| -> Result<Option<SubidTable>, ConfigError> {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|error| {
+                ConfigError::new(
+                    "invalid-subid",
+                    format!("cannot run {}: {error}", program.display()),
+                )
+            })?;
+        if !output.status.success() {
+            return Ok(None);
+        }
+        let shown = format!("{} {}", program.display(), args.join(" "));
+        SubidTable::parse_getsubids_bytes(&shown, &output.stdout)
+            .map(Some)
+            .map_err(|error| ConfigError::new("invalid-subid", error.to_string()))
+    };
+    let Some(subuid) = query(&[name])? else {
+        return Ok(None);
+    };
+    let Some(subgid) = query(&["-g", name])? else {
+        return Ok(None);
+    };
+    Ok(Some((subuid, subgid)))
 }
 
 /// The pool [`PoolSource::Default`] stands for, given this process's own
 /// `uid_map` and `gid_map` (`None` when they cannot be read: then the
-/// process is taken to be in the initial namespace), and how messages name
-/// it.
+/// process is taken to be in the initial namespace), and where it came
+/// from in words.
 fn default_pool(
     ids_per_pod: u64,
     max_pods: Option<u64>,
@@ -301,10 +382,8 @@ fn default_pool(
 ) -> Result<(PoolConfig, String), ConfigError> {
     let Some((uid_map, gid_map)) = maps.filter(|(uid_map, _)| uid_map.is_rootless()) else {
         let max_pods = max_pods.unwrap_or(KUBELET_MAX_PODS);
-        return Ok((
-            PoolConfig::kubelet_default(ids_per_pod, max_pods),
-            String::new(),
-        ));
+        let config = PoolConfig::kubelet_default(ids_per_pod, max_pods);
+        return Ok((config, "kubelet's default".to_owned()));
     };
     let mapped = MappedPool::of(uid_map, gid_map, ids_per_pod)
         .map_err(|error| ConfigError::new("too-few-ids", error.to_string()))?;
@@ -312,12 +391,12 @@ fn default_pool(
     if let Some(max_pods) = max_pods {
         config.max_pods = max_pods;
     }
-    let source = format!(
-        " (the IDs this rootless user namespace maps: {} of them, uid_map `{}`)",
+    let origin = format!(
+        "the IDs this rootless user namespace maps: {} of them, uid_map `{}`",
         mapped.mapped_ids,
         uid_map.one_line()
     );
-    Ok((config, source))
+    Ok((config, origin))
 }
 
 /// This process's `uid_map` and `gid_map`.
@@ -436,7 +515,7 @@ mod tests {
         for own in [Some(&host), None] {
             let (config, source) = default_pool(ID_BLOCK, None, own).unwrap();
             assert_eq!(config, PoolConfig::default());
-            assert_eq!(source, "");
+            assert_eq!(source, "kubelet's default");
         }
         let (config, _) = default_pool(2 * ID_BLOCK, Some(7), Some(&host)).unwrap();
         assert_eq!(config, PoolConfig::kubelet_default(2 * ID_BLOCK, 7));

@@ -58,7 +58,7 @@ impl LinuxHost {
     /// opens them and their lock files, and returns the host with the
     /// settings a node needs. Nothing is locked yet.
     pub fn open(config: &NodeConfig) -> Result<(LinuxHost, NodeSettings), Error> {
-        let pool = config.pool.resolve()?;
+        let (pool, pool_origin) = config.pool.resolve_with_origin()?;
         let pods_dir = config::pods_dir(config)?;
         let run_dir = match &pods_dir {
             Some(_) => config::run_dir(config)?,
@@ -102,6 +102,7 @@ impl LinuxHost {
             run_dir: run,
             labels: backend.labels().clone(),
             parent_maps: config::rootless_parent_maps(),
+            pool_origin,
         };
         Ok((
             LinuxHost {
@@ -252,7 +253,7 @@ impl std::fmt::Debug for DryRunHost {
 impl DryRunHost {
     /// The host and settings for `config`, creating nothing.
     pub fn open(config: &NodeConfig) -> Result<(DryRunHost, NodeSettings), Error> {
-        let pool = config.pool.resolve()?;
+        let (pool, pool_origin) = config.pool.resolve_with_origin()?;
         let pods_dir = config::pods_dir(config)?.ok_or_else(|| {
             crate::config::ConfigError::new("usage", "a dry run plans requests on a pods directory")
         })?;
@@ -270,6 +271,7 @@ impl DryRunHost {
             run_dir: None,
             labels: RootLabels::new().with(Root::Pods, pods_dir.display().to_string()),
             parent_maps: None,
+            pool_origin,
         };
         Ok((
             DryRunHost {

@@ -76,6 +76,7 @@ pub struct ListOutput {
     problems: Vec<ProblemOutput>,
     capacity: u32,
     free: u32,
+    pool_source: String,
 }
 
 impl ListOutput {
@@ -94,6 +95,7 @@ impl ListOutput {
                 .collect(),
             capacity: node.capacity(),
             free: node.free(),
+            pool_source: node.pool_origin().to_owned(),
         }
     }
 }

@@ -100,6 +100,10 @@ const SUBUID_FILE_ENV: &str = "PODNS_SUBUID_FILE";
 const SUBGID_FILE_ENV: &str = "PODNS_SUBGID_FILE";
 /// Names the user database instead of /etc/passwd (for tests).
 const PASSWD_FILE_ENV: &str = "PODNS_PASSWD_FILE";
+/// Names the `getsubids` program; empty, nothing but the files are read.
+/// Tests that name the files with the variables above get no `getsubids`
+/// unless they set this too.
+const GETSUBIDS_ENV: &str = "PODNS_GETSUBIDS";
 
 fn subid_files() -> SubidFiles {
     let defaults = SubidFiles::default();
@@ -108,7 +112,17 @@ fn subid_files() -> SubidFiles {
             .filter(|value| !value.is_empty())
             .map_or(default, PathBuf::from)
     };
+    let files_named = [SUBUID_FILE_ENV, SUBGID_FILE_ENV, PASSWD_FILE_ENV]
+        .iter()
+        .any(|variable| std::env::var_os(variable).is_some());
+    let getsubids = match std::env::var_os(GETSUBIDS_ENV) {
+        Some(program) if program.is_empty() => None,
+        Some(program) => Some(PathBuf::from(program)),
+        None if files_named => None,
+        None => defaults.getsubids,
+    };
     SubidFiles {
+        getsubids,
         subuid: from(SUBUID_FILE_ENV, defaults.subuid),
         subgid: from(SUBGID_FILE_ENV, defaults.subgid),
         passwd: from(PASSWD_FILE_ENV, defaults.passwd),

@@ -168,7 +168,12 @@ fn invalid_pools_are_bad_input() {
             plain.assert_code(EXIT_BAD_INPUT);
             assert!(plain.stdout.is_empty(), "{plain:#?}");
             assert!(
-                plain.stderr.starts_with("podns: invalid pool: "),
+                plain
+                    .stderr
+                    .starts_with("podns: invalid pool (kubelet's default): ")
+                    || plain
+                        .stderr
+                        .starts_with("podns: invalid pool (an explicit range): "),
                 "{plain:#?}"
             );
             assert!(

@@ -278,12 +278,20 @@ fn parent_role() {
 fn rootless_node_role() {
     let podns = std::env::var_os(PODNS_ENV).expect("podns path");
     let state = std::env::var_os(STATE_ENV).expect("state directory");
+    // Each command and its output, as a session transcript.
+    let shown = |args: &[&str], result: (i32, String, String)| {
+        println!("transcript: $ podns {}", args.join(" "));
+        for line in result.1.lines().chain(result.2.lines()) {
+            println!("transcript: {line}");
+        }
+        result
+    };
     let no_flags = |args: &[&str]| {
         let mut command = podns_command_at(Path::new(&podns), args);
         command
             .env("XDG_STATE_HOME", &state)
             .env_remove("XDG_RUNTIME_DIR");
-        parts(run(command))
+        shown(args, parts(run(command)))
     };
     let (code, stdout, stderr) = no_flags(&["--json", "list"]);
     assert_eq!(code, 0, "{stderr}");
@@ -304,7 +312,7 @@ fn rootless_node_role() {
         command
             .env("XDG_STATE_HOME", &state)
             .env("XDG_RUNTIME_DIR", &run_dir);
-        parts(run(command))
+        shown(args, parts(run(command)))
     };
     // The lowest slot, 65536-131071, spans the extent boundary at 100001.
     let (code, stdout, stderr) = ns(&["--json", "--policy", "lowest-free", "ns", "create", "p0"]);
@@ -543,6 +551,69 @@ fn cli_idmap_commands_and_subuid_pool() {
     let (code, _, stderr) = as_user("bob", by_uid, by_uid, &["list"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("bob"), "{stderr}");
+    let (_, stdout, _) = with_subids(ranges, ranges, &["list"]);
+    assert!(
+        stdout.contains(r#""poolSource":"the subordinate range of kubelet, from "#)
+            && stdout.contains("subuid and "),
+        "{stdout}"
+    );
+
+    // getsubids first, when installed: its ranges win over the files'. One
+    // that knows only kubelet, as sssd might serve it.
+    let getsubids = file(
+        "getsubids",
+        "#!/bin/sh\nif [ \"$1\" = -g ]; then user=$2; else user=$1; fi\n\
+         [ \"$user\" = kubelet ] || { echo 'Error fetching ranges' >&2; exit 1; }\n\
+         echo '0: kubelet 262144 655360'\n",
+    );
+    std::fs::set_permissions(
+        &getsubids,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let with_getsubids = |program: &std::ffi::OsStr, user: &str| {
+        let args = [
+            "--pods-dir",
+            pods,
+            "--subuid-user",
+            user,
+            "--max-pods",
+            "10",
+            "list",
+        ];
+        let mut command = podns_command(&args);
+        command
+            .env("PODNS_SUBUID_FILE", file("subuid", ranges))
+            .env("PODNS_SUBGID_FILE", file("subgid", ranges))
+            .env("PODNS_PASSWD_FILE", &passwd)
+            .env("PODNS_GETSUBIDS", program);
+        parts(run(command))
+    };
+    let (code, stdout, stderr) = with_getsubids(std::ffi::OsStr::new(&getsubids), "kubelet");
+    assert_eq!(code, 0, "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list["capacity"], 10, "{stdout}");
+    let source = list["poolSource"].as_str().unwrap();
+    assert!(source.ends_with("getsubids kubelet"), "{source}");
+    // A user getsubids does not know, or no getsubids at all: the files.
+    for (program, user) in [
+        (std::ffi::OsStr::new(&getsubids), "1000"),
+        (std::ffi::OsStr::new("/nonexistent/getsubids"), "kubelet"),
+    ] {
+        let (code, stdout, stderr) = with_getsubids(program, user);
+        if user == "1000" {
+            // The UID is kubelet's, and getsubids is asked by name.
+            assert_eq!(code, 0, "{stderr}");
+            assert!(stdout.contains("getsubids kubelet"), "{stdout}");
+            continue;
+        }
+        // The files' range is 110 slots; --max-pods 10 fits.
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("subuid and "), "{stdout}");
+        assert!(stdout.contains(r#""capacity":110"#), "{stdout}");
+    }
+    let (code, stdout, stderr) = with_getsubids(std::ffi::OsStr::new(&getsubids), "bob");
+    assert_eq!(code, 2, "bob is in neither: {stdout} {stderr}");
 }
 
 /// A child process that has unshared a user namespace in its `pre_exec` hook

@@ -45,6 +45,8 @@ pub struct NodeSettings {
     /// In a rootless user namespace, its own maps: pod maps are split
     /// against them ([`podns_core::NodeEngine::with_parent_maps`]).
     pub parent_maps: Option<ParentMaps>,
+    /// Where the pool came from, in words ([`Node::pool_origin`]).
+    pub pool_origin: String,
 }
 
 /// How a pod asks for its user namespace: kubelet's inputs to
@@ -171,6 +173,7 @@ impl NodeSettings {
             run_dir,
             labels: RootLabels::new(),
             parent_maps: None,
+            pool_origin: "a test pool".to_owned(),
         }
     }
 }
@@ -474,6 +477,13 @@ impl<H: Host + 'static> Node<H> {
     /// Every recorded problem, sorted by pod.
     pub fn problems(&self) -> Vec<Problem> {
         self.shared.engine().userns().problems()
+    }
+
+    /// Where the pool came from, in words: kubelet's default, the IDs a
+    /// rootless namespace maps, a user's subordinate range (and whether
+    /// `getsubids` or the files gave it), or an explicit range.
+    pub fn pool_origin(&self) -> &str {
+        &self.shared.pool_origin
     }
 
     /// Slots that can ever be handed out.

@@ -25,6 +25,7 @@ pub(crate) struct Shared {
     labels: Mutex<RootLabels>,
     pub(crate) run_dir: Option<RunDirPath>,
     has_pods_dir: bool,
+    pub(crate) pool_origin: String,
 }
 
 impl Shared {
@@ -75,6 +76,7 @@ impl<H: Host> Worker<H> {
             labels: Mutex::new(settings.labels.clone()),
             run_dir: settings.run_dir,
             has_pods_dir: settings.has_pods_dir,
+            pool_origin: settings.pool_origin.clone(),
         });
         let mut worker = Worker {
             host,

@@ -52,7 +52,7 @@ pub fn range_of(document: &Value) -> Range {
 pub fn check_list_shape(list: &Value) {
     assert_eq!(
         keys_of(list),
-        ["allocations", "capacity", "free", "problems"],
+        ["allocations", "capacity", "free", "poolSource", "problems"],
         "{list}"
     );
     for allocation in list["allocations"].as_array().unwrap() {
