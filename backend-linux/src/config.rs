@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use podns_core::{
-    AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, IdMap, MappedPool, ParentMaps, Pool,
-    PoolConfig, SubidPoolRange, SubidSource, SubidTable, passwd_name_of, passwd_uid_of,
+    AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, ID_SPACE_END, IdMap, MappedPool, ParentMaps,
+    Pool, PoolConfig, SubidPoolRange, SubidSource, SubidTable, passwd_name_of, passwd_uid_of,
 };
 
 /// What [`crate::Node::open`] opens. `NodeConfig::default()` is kubelet's
@@ -344,23 +344,31 @@ fn run_getsubids(
     name: &str,
 ) -> Result<Option<(SubidTable, SubidTable)>, ConfigError> {
     let query = |args: &[&str]| -> Result<Option<SubidTable>, ConfigError> {
-        let output = std::process::Command::new(program)
+        // One that cannot run (not an executable after all) is as good as
+        // missing: the files remain.
+        let Ok(output) = std::process::Command::new(program)
             .args(args)
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|error| {
-                ConfigError::new(
-                    "invalid-subid",
-                    format!("cannot run {}: {error}", program.display()),
-                )
-            })?;
+        else {
+            return Ok(None);
+        };
         if !output.status.success() {
             return Ok(None);
         }
         let shown = format!("{} {}", program.display(), args.join(" "));
         SubidTable::parse_getsubids_bytes(&shown, &output.stdout)
             .map(Some)
-            .map_err(|error| ConfigError::new("invalid-subid", error.to_string()))
+            .map_err(|error| {
+                ConfigError::new(
+                    "invalid-subid",
+                    format!(
+                        "subordinate IDs of {name}: {error}; fix the ranges getsubids serves, or \
+                         read the files only (PODNS_GETSUBIDS= for podns, \
+                         SubidFiles::getsubids = None for a Node)"
+                    ),
+                )
+            })
     };
     let Some(subuid) = query(&[name])? else {
         return Ok(None);
@@ -380,11 +388,20 @@ fn default_pool(
     max_pods: Option<u64>,
     maps: Option<&(IdMap, IdMap)>,
 ) -> Result<(PoolConfig, String), ConfigError> {
-    let Some((uid_map, gid_map)) = maps.filter(|(uid_map, _)| uid_map.is_rootless()) else {
+    let Some((uid_map, gid_map)) = maps.filter(|maps| !is_initial(maps)) else {
         let max_pods = max_pods.unwrap_or(KUBELET_MAX_PODS);
         let config = PoolConfig::kubelet_default(ids_per_pod, max_pods);
         return Ok((config, "kubelet's default".to_owned()));
     };
+    // The slot size is checked as for any pool before the maps are cut.
+    PoolConfig {
+        first_id: ids_per_pod,
+        id_count: ids_per_pod,
+        ids_per_pod,
+        max_pods: 0,
+    }
+    .validate()
+    .map_err(|error| ConfigError::new("invalid-pool", format!("invalid pool: {error}")))?;
     let mapped = MappedPool::of(uid_map, gid_map, ids_per_pod)
         .map_err(|error| ConfigError::new("too-few-ids", error.to_string()))?;
     let mut config = mapped.pool_config();
@@ -411,15 +428,26 @@ fn own_maps() -> Option<(IdMap, IdMap)> {
 /// True in a rootless user namespace: UID 0 inside, if mapped, is not the
 /// parent's root.
 pub(crate) fn in_rootless_userns() -> bool {
-    rootless_parent_maps().is_some()
+    own_maps().is_some_and(|(uid_map, _)| uid_map.is_rootless())
 }
 
-/// This process's maps when it runs in a rootless user namespace: what the
-/// maps of a pod's namespace must be split against.
+/// This process's maps when it runs in any user namespace but the
+/// initial one: what the maps of a pod's namespace must be split against.
 pub(crate) fn rootless_parent_maps() -> Option<ParentMaps> {
     own_maps()
-        .filter(|(uid_map, _)| uid_map.is_rootless())
+        .filter(|maps| !is_initial(maps))
         .map(|(uid_map, gid_map)| ParentMaps { uid_map, gid_map })
+}
+
+/// True for the initial user namespace's maps (`0 0 4294967295`): every ID
+/// is mapped, so the kubelet pool fits and nothing needs splitting. Any
+/// other namespace, rootless or root-made, hands out only what it maps.
+fn is_initial((uid_map, gid_map): &(IdMap, IdMap)) -> bool {
+    let full = |map: &IdMap| {
+        matches!(map.extents(), [extent] if extent.inside == 0 && extent.outside == 0
+            && u64::from(extent.count) == ID_SPACE_END - 1)
+    };
+    full(uid_map) && full(gid_map)
 }
 
 /// True for the initial namespace's root: only then are the system-wide

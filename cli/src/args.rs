@@ -51,7 +51,8 @@ pub struct GlobalOptions {
     #[arg(long, global = true, value_name = "N", default_value_t = 65536)]
     pub ids_per_pod: u64,
     /// Pods the node must be able to run; the pool must have this many slots
-    /// [default: 110; in a rootless user namespace, as many as its IDs hold]
+    /// [default: 110; for the default pool in a rootless user namespace, as
+    /// many as its IDs hold]
     #[arg(long, global = true, value_name = "N")]
     pub max_pods: Option<u64>,
     /// Allocation seed, for reproducible runs [default: from the OS]

@@ -78,7 +78,7 @@ impl RangeRequest {
                 let userns = block_on(node.get_or_create_user_namespace(&pod, options))?;
                 let output = match format {
                     Format::Cri => to_json(&AllocOutput::new(&userns)),
-                    Format::Oci => to_json(&userns.userns.to_oci()),
+                    Format::Oci => to_json(&node.runtime_mappings(&userns)?),
                 };
                 (output, Ok(()))
             }

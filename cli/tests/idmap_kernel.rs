@@ -333,6 +333,14 @@ fn rootless_node_role() {
         })
         .collect();
     assert_eq!(oci, [(0, 65536, 34465), (34465, 100001, 31071)], "{stdout}");
+    // The allocation's OCI form for a runtime is split the same way.
+    let (code, stdout, stderr) = no_flags(&["alloc", "p0", "--format", "oci"]);
+    assert_eq!(code, 0, "{stderr}");
+    let alloc_oci: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        alloc_oci["uidMappings"], created["oci"]["uidMappings"],
+        "{stdout}"
+    );
     let (code, stdout, stderr) = ns(&["--json", "ns", "sweep", "--keep", "p0"]);
     assert_eq!(code, 0, "{stderr}");
     let swept: serde_json::Value = serde_json::from_str(&stdout).unwrap();

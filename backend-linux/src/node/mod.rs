@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, mpsc};
 use futures_channel::oneshot;
 use podns_core::{
     Allocation, AllocationPolicy, CleanSubpaths, CleanupReport, GetOrCreate, Host, JoinSpec,
-    MakeDir, NamespaceListing, NodeError, NodeRequest, NodeResponse, NsRemoval, ParentMaps,
-    PidMode, PodSandbox, PodUid, PodUserNamespace, Pool, PrepareSubpath, PreparedSubpath, Problem,
-    RecoveryReport, RelPath, Release, Root, RootLabels, RunDirPath, SubpathCleanReport,
-    SubpathName, SubpathRequest, SubpathResponse, SubpathTarget, SweepReport, UsernsRequest,
-    UsernsResponse,
+    MakeDir, NamespaceListing, NamespaceMode, NodeError, NodeRequest, NodeResponse, NsRemoval,
+    OciIdMappings, ParentMaps, PidMode, PodSandbox, PodUid, PodUserNamespace, Pool, PrepareSubpath,
+    PreparedSubpath, Problem, RecoveryReport, RelPath, Release, Root, RootLabels, RunDirPath,
+    SubpathCleanReport, SubpathName, SubpathRequest, SubpathResponse, SubpathTarget, SweepReport,
+    UsernsRequest, UsernsResponse,
 };
 
 pub use error::Error;
@@ -467,6 +467,19 @@ impl<H: Host + 'static> Node<H> {
     /// The pod's range, when it has one it may be started with.
     pub fn allocation(&self, pod: &PodUid) -> Option<Allocation> {
         self.shared.engine().userns().allocation(pod)
+    }
+
+    /// The `linux.uidMappings`/`gidMappings` a runtime must use for `userns`
+    /// (a pod's user namespace): its allocation's maps, split against the
+    /// maps of the namespace podns runs in when that is not the initial one.
+    /// NODE mode has none.
+    pub fn runtime_mappings(&self, userns: &PodUserNamespace) -> Result<OciIdMappings, Error> {
+        if userns.userns.mode != NamespaceMode::Pod {
+            return Ok(userns.userns.to_oci());
+        }
+        let engine = self.shared.engine();
+        let maps = engine.pod_id_maps(&userns.pod, &userns.userns)?;
+        Ok(maps.to_oci())
     }
 
     /// Every pod with a range it may be started with, sorted by pod.

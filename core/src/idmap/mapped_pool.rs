@@ -37,9 +37,11 @@ pub enum MappedPoolError {
     #[error(
         "this user namespace maps {mapped_ids} IDs (in both uid_map and gid_map), and a pod needs \
          {ids_per_pod} consecutive IDs, aligned to {ids_per_pod}, above the first 65536: no pod \
-         fits. Give the user more subordinate IDs (a range of at least {needed} in /etc/subuid \
-         and /etc/subgid, for example `usermod --add-subuids 100000-{last} --add-subgids \
-         100000-{last} USER`) and start the namespace again"
+         fits. Give the user a larger subordinate range, at least {needed} IDs that no other \
+         user's range overlaps, in /etc/subuid and /etc/subgid (for example `usermod \
+         --del-subuids 100000-165535 --del-subgids 100000-165535 --add-subuids \
+         100000-{last} --add-subgids 100000-{last} USER` when nothing else uses those \
+         IDs), and start the namespace again"
     )]
     TooFewIds {
         /// IDs both maps map.
@@ -74,12 +76,12 @@ impl MappedPool {
                 // Subordinate IDs start where the namespace's own block (0,
                 // mapped to the user) ends: one more block than a pod
                 // needs always holds an aligned slot.
-                let needed = 2 * ids_per_pod.max(1);
+                let needed = ids_per_pod.max(1).saturating_mul(2);
                 Err(MappedPoolError::TooFewIds {
                     mapped_ids,
                     ids_per_pod,
                     needed,
-                    last: 100_000 + needed - 1,
+                    last: needed.saturating_add(100_000 - 1),
                 })
             }
         }
@@ -175,7 +177,7 @@ mod tests {
         assert_eq!(found.id_count, 15 * 65536);
         assert_eq!(found.slots(), 15);
         assert_eq!(found.mapped_ids, 1_100_001);
-        // The second slot, 131072-196607, spans the extent boundary at
+        // The first slot, 65536-131071, spans the extent boundary at
         // 100001: it is in the pool all the same.
         let config = found.pool_config().validate().unwrap();
         assert_eq!(config.usable_slot_count(), 15);
@@ -207,7 +209,7 @@ mod tests {
         assert!(text.contains("maps 65537 IDs"), "{text}");
         assert!(text.contains("a pod needs 65536"), "{text}");
         assert!(
-            text.contains("usermod --add-subuids 100000-231071"),
+            text.contains("--add-subuids 100000-231071") && text.contains("no other user"),
             "{text}"
         );
     }

@@ -168,6 +168,17 @@ impl NodeEngine {
         self
     }
 
+    /// The maps a POD-mode user namespace of `pod` gets, as they are
+    /// written: split against the parent's maps when there are any
+    /// ([`NodeEngine::with_parent_maps`]).
+    pub fn pod_id_maps(
+        &self,
+        pod: &PodUid,
+        userns: &UserNamespace,
+    ) -> Result<PodIdMaps, NodeError> {
+        pod_maps(self.parent.as_ref(), pod, userns)
+    }
+
     /// Every allocation's maps, by pod, as written: what a sweep checks
     /// pins against.
     pub fn allocation_maps(&self) -> BTreeMap<PodUid, PodIdMaps> {
@@ -224,10 +235,14 @@ impl NodeEngine {
                 if self.namespaces.is_none() {
                     return Err(NodeError::NoRunDir);
                 }
-                let maps = self
-                    .allocation_maps()
-                    .remove(&pod)
+                let allocation = self
+                    .userns
+                    .allocations()
+                    .into_iter()
+                    .find(|allocation| allocation.pod == pod)
                     .ok_or_else(|| NodeError::NotAllocated { pod: pod.clone() })?;
+                let userns = UserNamespace::pod(allocation.mapping);
+                let maps = pod_maps(self.parent.as_ref(), &pod, &userns)?;
                 self.submit_ns(NsRequest::List)?;
                 Flow::Namespaces(NsFlow::JoinSpec {
                     pod,
@@ -411,7 +426,6 @@ impl NsFlow {
     }
 }
 
-/// The next effect of a part, or its result once it has none left.
 /// The maps a pod's user namespace gets: its allocation's, split against
 /// the parent's maps when there are any.
 fn pod_maps(
@@ -428,13 +442,14 @@ fn pod_maps(
         None => Ok(maps),
         Some(parent) => maps
             .split_for(parent)
-            .map_err(|source| NodeError::NotInParent {
+            .map_err(|split| NodeError::NotInParent {
                 pod: pod.clone(),
-                source,
+                split,
             }),
     }
 }
 
+/// The next effect of a part, or its result once it has none left.
 fn poll<E: crate::driver::Engine>(engine: &mut E) -> Result<Effect, Result<E::Response, E::Error>> {
     match engine.poll_effect() {
         Some(effect) => Ok(effect),

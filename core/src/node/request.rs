@@ -196,14 +196,15 @@ pub enum NodeError {
     /// The pod's range is not mapped in the user namespace podns runs in,
     /// so no child namespace can have it.
     #[error(
-        "the range of pod {pod} is not mapped in the user namespace podns runs in: {source}; use          a pool inside the IDs it maps (`podns idmap rootless` shows them; the default pool \
-         does)"
+        "the range of pod {pod} is not mapped in the user namespace podns runs in: {split}; use a \
+         pool inside the IDs it maps (`podns idmap rootless` shows them; the default pool does), \
+         and release this pod"
     )]
     NotInParent {
         /// The pod.
         pod: PodUid,
         /// Which ID is missing.
-        source: crate::idmap::SplitError,
+        split: crate::idmap::SplitError,
     },
     /// The driver broke the driving contract.
     #[error(transparent)]

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::facts::PodIdMaps;
 use crate::idmap::IdMap;
+use crate::userns::OciIdMappings;
 
 /// CRI's PID namespace mode for a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -91,6 +92,17 @@ fn namespace(typ: LinuxNamespaceType, path: Option<String>) -> LinuxNamespace {
     builder
         .build()
         .expect("a namespace entry with a type is always complete")
+}
+
+impl PodIdMaps {
+    /// `linux.uidMappings` and `gidMappings` for a runtime: one entry per
+    /// extent, as written (split when podns runs in a nested namespace).
+    pub fn to_oci(&self) -> OciIdMappings {
+        OciIdMappings {
+            uid_mappings: oci_mappings(&self.uid_map),
+            gid_mappings: oci_mappings(&self.gid_map),
+        }
+    }
 }
 
 fn oci_mappings(map: &IdMap) -> Vec<LinuxIdMapping> {
