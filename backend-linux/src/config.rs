@@ -337,6 +337,46 @@ fn find_program(program: &Path) -> Option<PathBuf> {
         .find(|candidate| executable(candidate))
 }
 
+/// How long `getsubids` may take; it answers from files or a local cache
+/// in milliseconds, so only a hung name service comes near this.
+const GETSUBIDS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `program args...`'s stdout when it exits successfully within
+/// `deadline`; otherwise (it cannot start, fails, or is killed at the
+/// deadline) `None`.
+fn run_with_deadline(
+    program: &Path,
+    args: &[&str],
+    deadline: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdout = child.stdout.take()?;
+    let (done, finished) = std::sync::mpsc::channel();
+    // stdout ends when the program exits (or hands it on, which getsubids
+    // does not do).
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let read = stdout.read_to_end(&mut bytes);
+        let _ = done.send(());
+        read.map(|_| bytes)
+    });
+    if finished.recv_timeout(deadline).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    let status = child.wait().ok()?;
+    let bytes = reader.join().ok()?.ok()?;
+    status.success().then_some(bytes)
+}
+
 /// `getsubids NAME` and `getsubids -g NAME`, parsed; `None` when either
 /// fails (the user has no ranges there).
 fn run_getsubids(
@@ -344,20 +384,14 @@ fn run_getsubids(
     name: &str,
 ) -> Result<Option<(SubidTable, SubidTable)>, ConfigError> {
     let query = |args: &[&str]| -> Result<Option<SubidTable>, ConfigError> {
-        // One that cannot run (not an executable after all) is as good as
-        // missing: the files remain.
-        let Ok(output) = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-        else {
+        // One that cannot run (not an executable after all), fails, or
+        // hangs (a dead sssd behind it) is as good as missing: the files
+        // remain.
+        let Some(stdout) = run_with_deadline(program, args, GETSUBIDS_DEADLINE) else {
             return Ok(None);
         };
-        if !output.status.success() {
-            return Ok(None);
-        }
         let shown = format!("{} {}", program.display(), args.join(" "));
-        SubidTable::parse_getsubids_bytes(&shown, &output.stdout)
+        SubidTable::parse_getsubids_bytes(&shown, &stdout)
             .map(Some)
             .map_err(|error| {
                 ConfigError::new(

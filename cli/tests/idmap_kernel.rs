@@ -620,6 +620,17 @@ fn cli_idmap_commands_and_subuid_pool() {
         assert!(stdout.contains("subuid and "), "{stdout}");
         assert!(stdout.contains(r#""capacity":110"#), "{stdout}");
     }
+    // One that hangs (a name service that never answers) is killed at its
+    // deadline, and the files answer.
+    let hanging = file("getsubids-hanging", "#!/bin/sh\nexec sleep 600\n");
+    std::fs::set_permissions(
+        &hanging,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = with_getsubids(std::ffi::OsStr::new(&hanging), "kubelet");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(r#""capacity":110"#), "{stdout}");
     let (code, stdout, stderr) = with_getsubids(std::ffi::OsStr::new(&getsubids), "bob");
     assert_eq!(code, 2, "bob is in neither: {stdout} {stderr}");
 }
