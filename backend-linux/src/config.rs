@@ -1,8 +1,9 @@
 //! How a node is configured, and how the configuration becomes validated
 //! settings: the default directories, the pool (explicit, kubelet's default
 //! or a user's subordinate IDs) and the seed. This is the one place the
-//! library reads the environment (`HOME`, `XDG_*`), the user databases and
-//! the OS random number generator; the core gets the results as arguments.
+//! library reads the environment (`HOME`, `XDG_*`), the user databases,
+//! its own user namespace's maps, `getsubids` and the OS random number
+//! generator; the core gets the results as arguments.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,8 @@ use podns_core::{
     AllocationPolicy, Errno, ErrorDetails, ID_BLOCK, ID_SPACE_END, IdMap, MappedPool, ParentMaps,
     Pool, PoolConfig, SubidPoolRange, SubidSource, SubidTable, passwd_name_of, passwd_uid_of,
 };
+
+use crate::idmap_read::{IdMapKind, read_own_id_map};
 
 /// What [`crate::Node::open`] opens. `NodeConfig::default()` is kubelet's
 /// layout: the default pods and run directories, kubelet's default pool (65,536
@@ -73,7 +76,7 @@ impl NodeConfig {
     /// The run directory this configuration names, the default one for
     /// this process, or `None` when namespaces are disabled.
     pub fn resolved_run_dir(&self) -> Result<Option<PathBuf>, ConfigError> {
-        run_dir(self)
+        run_dir(self, &OwnUserns::read())
     }
 
     /// Chooses free ranges by `policy`.
@@ -224,11 +227,16 @@ impl PoolSource {
     /// The validated pool, and where it came from in words (what `podns
     /// list` shows as `poolSource`).
     pub fn resolve_with_origin(&self) -> Result<(Pool, String), ConfigError> {
+        self.resolve_in(&OwnUserns::read())
+    }
+
+    /// [`PoolSource::resolve_with_origin`] in the user namespace `own`.
+    pub(crate) fn resolve_in(&self, own: &OwnUserns) -> Result<(Pool, String), ConfigError> {
         let (config, origin) = match self {
             PoolSource::Default {
                 ids_per_pod,
                 max_pods,
-            } => default_pool(*ids_per_pod, *max_pods, own_maps().as_ref())?,
+            } => default_pool(*ids_per_pod, *max_pods, own)?,
             PoolSource::Range(config) => (*config, "an explicit range".to_owned()),
             PoolSource::SubordinateIds {
                 user,
@@ -413,16 +421,14 @@ fn run_getsubids(
     Ok(Some((subuid, subgid)))
 }
 
-/// The pool [`PoolSource::Default`] stands for, given this process's own
-/// `uid_map` and `gid_map` (`None` when they cannot be read: then the
-/// process is taken to be in the initial namespace), and where it came
-/// from in words.
+/// The pool [`PoolSource::Default`] stands for in the user namespace `own`,
+/// and where it came from in words.
 fn default_pool(
     ids_per_pod: u64,
     max_pods: Option<u64>,
-    maps: Option<&(IdMap, IdMap)>,
+    own: &OwnUserns,
 ) -> Result<(PoolConfig, String), ConfigError> {
-    let Some((uid_map, gid_map)) = maps.filter(|maps| !is_initial(maps)) else {
+    let Some((uid_map, gid_map)) = own.nested_maps() else {
         let max_pods = max_pods.unwrap_or(KUBELET_MAX_PODS);
         let config = PoolConfig::kubelet_default(ids_per_pod, max_pods);
         return Ok((config, "kubelet's default".to_owned()));
@@ -450,46 +456,60 @@ fn default_pool(
     Ok((config, origin))
 }
 
-/// This process's `uid_map` and `gid_map`.
-fn own_maps() -> Option<(IdMap, IdMap)> {
-    let read = |path: &str| {
-        let text = std::fs::read_to_string(path).ok()?;
-        IdMap::parse(&text).ok()
-    };
-    Some((read("/proc/self/uid_map")?, read("/proc/self/gid_map")?))
+/// The user namespace this process runs in, as its own `uid_map` and
+/// `gid_map` show it: read once per node opened, and asked everything that
+/// depends on it (the default directories, the default pool, the maps a
+/// pod's maps are split against).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnUserns {
+    /// `None` when the maps cannot be read: then the process is taken to be
+    /// in the initial namespace.
+    maps: Option<(IdMap, IdMap)>,
 }
 
-/// True in a rootless user namespace: UID 0 inside, if mapped, is not the
-/// parent's root.
-pub(crate) fn in_rootless_userns() -> bool {
-    own_maps().is_some_and(|(uid_map, _)| uid_map.is_rootless())
-}
+impl OwnUserns {
+    /// This process's namespace.
+    pub(crate) fn read() -> Self {
+        let read = |kind| read_own_id_map(kind).ok();
+        Self {
+            maps: read(IdMapKind::Uid).zip(read(IdMapKind::Gid)),
+        }
+    }
 
-/// This process's maps when it runs in any user namespace but the
-/// initial one: what the maps of a pod's namespace must be split against.
-pub(crate) fn rootless_parent_maps() -> Option<ParentMaps> {
-    own_maps()
-        .filter(|maps| !is_initial(maps))
-        .map(|(uid_map, gid_map)| ParentMaps { uid_map, gid_map })
-}
+    /// The maps, unless this is the initial namespace (`0 0 4294967295`),
+    /// where every ID is mapped, the kubelet pool fits and nothing needs
+    /// splitting. Any other namespace, rootless or root-made, hands out only
+    /// what it maps.
+    fn nested_maps(&self) -> Option<(&IdMap, &IdMap)> {
+        let full = |map: &IdMap| {
+            matches!(map.extents(), [extent] if extent.inside == 0 && extent.outside == 0
+                && u64::from(extent.count) == ID_SPACE_END - 1)
+        };
+        let (uid_map, gid_map) = self.maps.as_ref()?;
+        (!(full(uid_map) && full(gid_map))).then_some((uid_map, gid_map))
+    }
 
-/// True for the initial user namespace's maps (`0 0 4294967295`): every ID
-/// is mapped, so the kubelet pool fits and nothing needs splitting. Any
-/// other namespace, rootless or root-made, hands out only what it maps.
-fn is_initial((uid_map, gid_map): &(IdMap, IdMap)) -> bool {
-    let full = |map: &IdMap| {
-        matches!(map.extents(), [extent] if extent.inside == 0 && extent.outside == 0
-            && u64::from(extent.count) == ID_SPACE_END - 1)
-    };
-    full(uid_map) && full(gid_map)
-}
+    /// What a pod's maps must be split against: the maps of a nested
+    /// namespace.
+    pub(crate) fn parent_maps(&self) -> Option<ParentMaps> {
+        self.nested_maps().map(|(uid_map, gid_map)| ParentMaps {
+            uid_map: uid_map.clone(),
+            gid_map: gid_map.clone(),
+        })
+    }
 
-/// True for the initial namespace's root: only then are the system-wide
-/// directories the defaults. Root in a rootless user namespace (rootlesskit,
-/// a rootless pause process) gets a user's directories, as it cannot write
-/// the system's.
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root() && !in_rootless_userns()
+    /// True for root of the initial namespace or of one where UID 0 is the
+    /// parent's root: only then are the system-wide directories the
+    /// defaults. Root in a rootless user namespace (rootlesskit, a rootless
+    /// pause process) gets a user's directories, as it cannot write the
+    /// system's.
+    fn is_root(&self) -> bool {
+        let rootless = self
+            .maps
+            .as_ref()
+            .is_some_and(|(uid_map, _)| uid_map.is_rootless());
+        rustix::process::geteuid().is_root() && !rootless
+    }
 }
 
 fn non_empty_env(name: &str) -> Option<PathBuf> {
@@ -499,13 +519,16 @@ fn non_empty_env(name: &str) -> Option<PathBuf> {
 }
 
 /// The pods directory `config` names, the default one, or none.
-pub(crate) fn pods_dir(config: &NodeConfig) -> Result<Option<PathBuf>, ConfigError> {
+pub(crate) fn pods_dir(
+    config: &NodeConfig,
+    own: &OwnUserns,
+) -> Result<Option<PathBuf>, ConfigError> {
     match &config.pods_dir {
         PodsDir::Disabled => return Ok(None),
         PodsDir::At(dir) => return Ok(Some(dir.clone())),
         PodsDir::Default => {}
     }
-    if is_root() {
+    if own.is_root() {
         return Ok(Some(PathBuf::from("/var/lib/podns/pods")));
     }
     if let Some(state) = non_empty_env("XDG_STATE_HOME") {
@@ -522,11 +545,14 @@ pub(crate) fn pods_dir(config: &NodeConfig) -> Result<Option<PathBuf>, ConfigErr
 }
 
 /// The run directory `config` names, the default one, or none.
-pub(crate) fn run_dir(config: &NodeConfig) -> Result<Option<PathBuf>, ConfigError> {
+pub(crate) fn run_dir(
+    config: &NodeConfig,
+    own: &OwnUserns,
+) -> Result<Option<PathBuf>, ConfigError> {
     match &config.run_dir {
         RunDir::Disabled => Ok(None),
         RunDir::At(dir) => Ok(Some(dir.clone())),
-        RunDir::Default if is_root() => Ok(Some(PathBuf::from("/run/podns"))),
+        RunDir::Default if own.is_root() => Ok(Some(PathBuf::from("/run/podns"))),
         RunDir::Default => match non_empty_env("XDG_RUNTIME_DIR") {
             Some(dir) => Ok(Some(dir.join("podns"))),
             None => Err(ConfigError::new(
@@ -566,27 +592,29 @@ pub(crate) fn seed(config: &NodeConfig) -> Result<u64, ConfigError> {
 mod tests {
     use super::*;
 
-    fn maps(text: &str) -> (IdMap, IdMap) {
+    fn maps(text: &str) -> OwnUserns {
         let map = IdMap::parse(text).unwrap();
-        (map.clone(), map)
+        OwnUserns {
+            maps: Some((map.clone(), map)),
+        }
     }
 
     #[test]
     fn the_initial_namespace_gets_kubelets_default_pool() {
         let host = maps("0 0 4294967295");
-        for own in [Some(&host), None] {
+        for own in [&host, &OwnUserns::default()] {
             let (config, source) = default_pool(ID_BLOCK, None, own).unwrap();
             assert_eq!(config, PoolConfig::default());
             assert_eq!(source, "kubelet's default");
         }
-        let (config, _) = default_pool(2 * ID_BLOCK, Some(7), Some(&host)).unwrap();
+        let (config, _) = default_pool(2 * ID_BLOCK, Some(7), &host).unwrap();
         assert_eq!(config, PoolConfig::kubelet_default(2 * ID_BLOCK, 7));
     }
 
     #[test]
     fn a_rootless_namespace_gets_the_ids_it_maps_with_room_for_every_slot() {
         let rootless = maps("0 1001 1\n1 1000000 100000\n100001 3000000 1000000");
-        let (config, source) = default_pool(ID_BLOCK, None, Some(&rootless)).unwrap();
+        let (config, source) = default_pool(ID_BLOCK, None, &rootless).unwrap();
         assert_eq!(
             config,
             PoolConfig {
@@ -599,7 +627,7 @@ mod tests {
         assert!(source.contains("1100001 of them"), "{source}");
         config.validate().unwrap();
         // An explicit --max-pods still has to fit.
-        let (config, source) = default_pool(ID_BLOCK, Some(110), Some(&rootless)).unwrap();
+        let (config, source) = default_pool(ID_BLOCK, Some(110), &rootless).unwrap();
         let error = config.validate().unwrap_err();
         assert!(error.to_string().contains("110"), "{error}{source}");
     }
@@ -607,7 +635,7 @@ mod tests {
     #[test]
     fn a_rootless_namespace_with_too_few_ids_is_a_clear_error() {
         let small = maps("0 1001 1\n1 100000 65536");
-        let error = default_pool(ID_BLOCK, None, Some(&small)).unwrap_err();
+        let error = default_pool(ID_BLOCK, None, &small).unwrap_err();
         assert_eq!(error.kind, "too-few-ids");
         assert!(
             error.message.contains("maps 65537 IDs"),

@@ -58,10 +58,11 @@ impl LinuxHost {
     /// opens them and their lock files, and returns the host with the
     /// settings a node needs. Nothing is locked yet.
     pub fn open(config: &NodeConfig) -> Result<(LinuxHost, NodeSettings), Error> {
-        let (pool, pool_origin) = config.pool.resolve_with_origin()?;
-        let pods_dir = config::pods_dir(config)?;
+        let own = config::OwnUserns::read();
+        let (pool, pool_origin) = config.pool.resolve_in(&own)?;
+        let pods_dir = config::pods_dir(config, &own)?;
         let run_dir = match &pods_dir {
-            Some(_) => config::run_dir(config)?,
+            Some(_) => config::run_dir(config, &own)?,
             // Pins are checked against ranges: no ranges, no namespaces.
             None => None,
         };
@@ -101,7 +102,7 @@ impl LinuxHost {
             has_pods_dir: pods_dir.is_some(),
             run_dir: run,
             labels: backend.labels().clone(),
-            parent_maps: config::rootless_parent_maps(),
+            parent_maps: own.parent_maps(),
             pool_origin,
         };
         Ok((
@@ -253,8 +254,9 @@ impl std::fmt::Debug for DryRunHost {
 impl DryRunHost {
     /// The host and settings for `config`, creating nothing.
     pub fn open(config: &NodeConfig) -> Result<(DryRunHost, NodeSettings), Error> {
-        let (pool, pool_origin) = config.pool.resolve_with_origin()?;
-        let pods_dir = config::pods_dir(config)?.ok_or_else(|| {
+        let own = config::OwnUserns::read();
+        let (pool, pool_origin) = config.pool.resolve_in(&own)?;
+        let pods_dir = config::pods_dir(config, &own)?.ok_or_else(|| {
             crate::config::ConfigError::new("usage", "a dry run plans requests on a pods directory")
         })?;
         let seed = config::seed(config)?;
