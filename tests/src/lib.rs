@@ -96,6 +96,16 @@ pub fn mock_volume(pod_dir: &str, volume_dir: &str, entries: Vec<(&str, Node)>) 
     mock
 }
 
+/// Every path below `root` on the mock's file system, sorted.
+pub fn paths_below(backend: &MockBackend, root: Root) -> Vec<String> {
+    backend
+        .fs()
+        .tree(root)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
+}
+
 /// The real engine and the mock backend, as one node.
 #[derive(Debug)]
 pub struct TestNode {
@@ -198,12 +208,7 @@ impl TestNode {
 
     /// Every path under the pods root.
     pub fn paths(&self) -> Vec<String> {
-        self.backend
-            .fs()
-            .tree(Root::Pods)
-            .into_iter()
-            .map(|(path, _)| path)
-            .collect()
+        paths_below(&self.backend, Root::Pods)
     }
 }
 

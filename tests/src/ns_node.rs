@@ -12,7 +12,7 @@ use podns_core::{
     drive_bounded, pin_path,
 };
 
-use crate::{pod, trace};
+use crate::{paths_below, pod, trace};
 
 /// The run directory of every [`NsNode`].
 pub const RUN: &str = "/run/podns";
@@ -166,12 +166,7 @@ impl NsNode {
 
     /// Every path under the run directory.
     pub fn run_tree(&self) -> Vec<String> {
-        self.backend
-            .fs()
-            .tree(Root::Run)
-            .into_iter()
-            .map(|(path, _)| path)
-            .collect()
+        paths_below(&self.backend, Root::Run)
     }
 
     /// The (net, user) inodes of a pod's pins.

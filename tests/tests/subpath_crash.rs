@@ -9,7 +9,7 @@ use podns_core::{
     CleanSubpaths, HostDir, PrepareSubpath, Root, SubpathEngine, SubpathName, SubpathNameField,
     SubpathRequest, SubpathResponse, SubpathTarget, drive, drive_bounded, parse_subpath,
 };
-use podns_tests::mock_volume;
+use podns_tests::{mock_volume, paths_below};
 
 const POD_DIR: &str = "/pods/pod-1";
 
@@ -59,11 +59,8 @@ fn effect_count(mock: &MockBackend, request: &SubpathRequest) -> usize {
 /// there.
 fn leftovers(mock: &MockBackend, volume: &str) -> (Vec<String>, Vec<String>) {
     let prefix = format!("volume-subpaths/{volume}");
-    let paths = mock
-        .fs()
-        .tree(Root::PodDir)
+    let paths = paths_below(mock, Root::PodDir)
         .into_iter()
-        .map(|(path, _)| path)
         .filter(|path| path == &prefix || path.starts_with(&format!("{prefix}/")))
         .collect();
     let mounts = mock

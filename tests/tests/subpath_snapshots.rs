@@ -7,7 +7,7 @@ use podns_core::{
     SubpathError, SubpathName, SubpathNameField, SubpathRequest, SubpathResponse, SubpathTarget,
     drive, parse_subpath,
 };
-use podns_tests::{mock_volume, root_path, trace};
+use podns_tests::{mock_volume, paths_below, root_path, trace};
 
 const POD_DIR: &str = "/var/lib/kubelet/pods/pod-1";
 const VOLUME_DIR: &str = "/var/lib/kubelet/pods/pod-1/volumes/kubernetes.io~empty-dir/data";
@@ -83,12 +83,7 @@ impl Node1 {
 
     /// Every path below the pod directory.
     fn pod_paths(&mut self) -> Vec<String> {
-        self.mock()
-            .fs()
-            .tree(Root::PodDir)
-            .into_iter()
-            .map(|(path, _)| path)
-            .collect()
+        paths_below(&self.backend, Root::PodDir)
     }
 }
 

@@ -237,9 +237,7 @@ impl NodeEngine {
                 }
                 let allocation = self
                     .userns
-                    .allocations()
-                    .into_iter()
-                    .find(|allocation| allocation.pod == pod)
+                    .allocation(&pod)
                     .ok_or_else(|| NodeError::NotAllocated { pod: pod.clone() })?;
                 let userns = UserNamespace::pod(allocation.mapping);
                 let maps = pod_maps(self.parent.as_ref(), &pod, &userns)?;

@@ -76,10 +76,14 @@ pub fn join_spec(target: &JoinTarget<'_>, maps: &PodIdMaps, pid_mode: PidMode) -
     .into_iter()
     .map(|(typ, path)| namespace(typ, path))
     .collect();
+    let OciIdMappings {
+        uid_mappings,
+        gid_mappings,
+    } = maps.to_oci();
     JoinSpec {
         namespaces,
-        uid_mappings: oci_mappings(&maps.uid_map),
-        gid_mappings: oci_mappings(&maps.gid_map),
+        uid_mappings,
+        gid_mappings,
     }
 }
 

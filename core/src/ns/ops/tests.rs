@@ -163,15 +163,20 @@ fn a_create_from_nothing_pins_both_namespaces_and_checks_them() {
     assert_eq!(created.user_pin, "/run/podns/a/user");
 }
 
+/// What a create finds for pod a's complete pair whose user namespace has
+/// `uid_map`.
+fn complete_pair_with(uid_map: &str) -> Vec<Outcome> {
+    vec![
+        listing(&[("net", EntryKind::File), ("user", EntryKind::File)]),
+        mountinfo(&["a"]),
+        facts(uid_map),
+    ]
+}
+
 #[test]
 fn a_complete_pair_is_checked_and_returned_as_is() {
     let a = pod("a");
-    let outcomes = vec![
-        listing(&[("net", EntryKind::File), ("user", EntryKind::File)]),
-        mountinfo(&["a"]),
-        facts("0 131072 65536"),
-    ];
-    let run = create(outcomes);
+    let run = create(complete_pair_with("0 131072 65536"));
     assert_eq!(
         run.effects,
         vec![
@@ -193,12 +198,7 @@ fn a_complete_pair_is_checked_and_returned_as_is() {
 
 #[test]
 fn a_complete_pair_with_other_maps_is_refused_and_left_alone() {
-    let outcomes = vec![
-        listing(&[("net", EntryKind::File), ("user", EntryKind::File)]),
-        mountinfo(&["a"]),
-        facts("0 196608 65536"),
-    ];
-    let run = create(outcomes);
+    let run = create(complete_pair_with("0 196608 65536"));
     assert_eq!(
         run.effects.len(),
         3,

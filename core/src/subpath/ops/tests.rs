@@ -93,6 +93,15 @@ fn failed(errno: Errno) -> Outcome {
 const TARGET: &str = "volume-subpaths/data/app/0";
 const CONTAINER_DIR: &str = "volume-subpaths/data/app";
 
+/// `remove-dir` of each of `dirs` below the pod directory, in order.
+fn remove_dirs(dirs: &[&str]) -> Vec<Effect> {
+    dirs.iter()
+        .map(|dir| Effect::RemoveDir {
+            dir: path(Root::PodDir, dir),
+        })
+        .collect()
+}
+
 /// The effects of a prepare of the directory `dir` with nothing mounted.
 fn fresh_prepare_effects() -> Vec<Effect> {
     vec![
@@ -212,17 +221,11 @@ fn a_failed_bind_removes_the_mount_point_and_its_empty_parents_only() {
     ]);
     let run = prepare("dir", outcomes);
     let mut expected = fresh_prepare_effects();
-    expected.extend([
-        Effect::RemoveDir {
-            dir: path(Root::PodDir, TARGET),
-        },
-        Effect::RemoveDir {
-            dir: path(Root::PodDir, CONTAINER_DIR),
-        },
-        Effect::RemoveDir {
-            dir: path(Root::PodDir, "volume-subpaths/data"),
-        },
-    ]);
+    expected.extend(remove_dirs(&[
+        TARGET,
+        CONTAINER_DIR,
+        "volume-subpaths/data",
+    ]));
     assert_eq!(run.effects, expected, "volume-subpaths itself is not tried");
     let error = run.finished().unwrap_err();
     assert_eq!(error.errno(), Some(Errno::EPERM));
@@ -255,19 +258,15 @@ fn a_clean_unmounts_deepest_first_then_removes_bottom_up() {
             Effect::ListDir {
                 dir: path(Root::PodDir, CONTAINER_DIR),
             },
-            Effect::RemoveDir {
-                dir: path(Root::PodDir, TARGET),
-            },
-            Effect::RemoveDir {
-                dir: path(Root::PodDir, CONTAINER_DIR),
-            },
-            Effect::RemoveDir {
-                dir: path(Root::PodDir, "volume-subpaths/data"),
-            },
-            Effect::RemoveDir {
-                dir: path(Root::PodDir, "volume-subpaths"),
-            },
         ]
+        .into_iter()
+        .chain(remove_dirs(&[
+            TARGET,
+            CONTAINER_DIR,
+            "volume-subpaths/data",
+            "volume-subpaths",
+        ]))
+        .collect::<Vec<_>>()
     );
     let Ok(SubpathResponse::Cleaned(report)) = run.finished() else {
         panic!("the clean failed");
