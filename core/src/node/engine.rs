@@ -314,15 +314,10 @@ impl Flow {
                             return Step::Finish(Err(mismatched("get-or-create", &other)));
                         }
                     },
-                    CreateStage::Pinning(..) => {
+                    CreateStage::Pinning(userns, maps) => {
                         let result = match poll(namespaces(parts)) {
                             Ok(effect) => return Step::Run(effect),
                             Err(result) => result,
-                        };
-                        let CreateStage::Pinning(userns, maps) =
-                            std::mem::replace(stage, CreateStage::Allocating)
-                        else {
-                            unreachable!("matched as Pinning above")
                         };
                         return match result {
                             Err(error) => Step::Finish(Err(NodeError::Namespaces(error))),
@@ -332,10 +327,11 @@ impl Flow {
                                     user_pin: &pins.user_pin,
                                     sandbox_pid: None,
                                 };
-                                let join_spec = join_spec(&target, &maps, PidMode::Pod);
+                                let join_spec = join_spec(&target, maps, PidMode::Pod);
                                 Step::Finish(Ok(NodeResponse::PodNamespaces(Box::new(
                                     PodSandbox {
-                                        userns,
+                                        // The flow ends with this step.
+                                        userns: userns.clone(),
                                         namespaces: pins,
                                         join_spec,
                                     },
