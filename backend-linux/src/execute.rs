@@ -73,7 +73,8 @@ impl Backend for LinuxBackend {
                 source,
                 target,
                 expect,
-            } => self.bind_mount(source, target, *expect),
+                idmap,
+            } => self.bind_mount(source, target, *expect, idmap.as_ref()),
             Effect::Unmount { target } => self.unmount(target),
             Effect::ReadMountInfo => crate::subpath::read_mountinfo(),
             // Pod namespaces: see the ns module.

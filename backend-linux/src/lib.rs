@@ -88,10 +88,11 @@ pub use roots::LinuxBackend;
 /// add.
 pub use podns_core::{
     Allocation, AllocationPolicy, Backend, CleanupFailure, CleanupReport, Effect, EffectError,
-    Errno, ErrorDetails, Host, HostDir, HostError, IdMapping, JoinSpec, NamespaceListing,
-    NamespaceMode, NodeError, NsError, NsFailure, NsListing, NsRemoval, Observation, OciIdMappings,
-    PidMode, PodNamespaces, PodPins, PodSandbox, PodUid, PodUserNamespace, PoolConfig,
-    PreparedSubpath, Problem, ProblemKind, RecoveryReport, RelPath, Release, Root, RootLabels,
-    RootPath, SubpathCleanReport, SubpathError, SubpathName, SubpathNameField, SubpathTarget,
-    SweepReason, SweepReport, SweptPod, UserNamespace, UsernsError, parse_subpath,
+    Errno, ErrorDetails, Host, HostDir, HostError, IdMapping, IdmapWith, JoinSpec,
+    NamespaceListing, NamespaceMode, NodeError, NsError, NsFailure, NsListing, NsRemoval,
+    Observation, OciIdMappings, PidMode, PodNamespaces, PodPins, PodSandbox, PodUid,
+    PodUserNamespace, PoolConfig, PreparedSubpath, Problem, ProblemKind, RecoveryReport, RelPath,
+    Release, Root, RootLabels, RootPath, SubpathCleanReport, SubpathError, SubpathName,
+    SubpathNameField, SubpathTarget, SweepReason, SweepReport, SweptPod, UserNamespace,
+    UsernsError, parse_subpath,
 };

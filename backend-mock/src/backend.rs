@@ -156,8 +156,20 @@ impl MockBackend {
                 source,
                 target,
                 expect,
-            } => mount::bind_mount(fs, mounts, source, target, *expect).map(done),
-            Effect::Unmount { target } => mount::unmount(fs, mounts, target).map(done),
+                idmap,
+            } => {
+                let userns = match idmap {
+                    Some(with) => Some(self.namespaces.idmap_with(fs, mounts, with)?),
+                    None => None,
+                };
+                mount::bind_mount(fs, mounts, source, target, *expect, userns).map(done)
+            }
+            Effect::Unmount { target } => {
+                mount::unmount(fs, mounts, target)?;
+                // The last idmapped mount of a user namespace may be gone.
+                self.namespaces.collect(mounts);
+                Ok(Observation::Done)
+            }
             Effect::ReadMountInfo => Ok(Observation::Contents(mounts.mountinfo().into_bytes())),
             // Pod namespaces: their pins are nsfs mounts in the same table.
             Effect::SetUpRunDir => {

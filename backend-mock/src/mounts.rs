@@ -24,6 +24,9 @@ pub enum MountSource {
         ino: Ino,
         /// Where it was found when it was mounted.
         path: RootPath,
+        /// The user namespace (inode) the mount is idmapped with, which the
+        /// mount keeps alive, or `None` for a plain bind mount.
+        idmap: Option<u64>,
     },
     /// Any other mount, rendered as given in the mountinfo fields.
     Other {
@@ -151,8 +154,13 @@ impl MockMounts {
                     source,
                 } => (root.clone(), fs_type.as_str(), source.as_str()),
             };
+            // As the kernel shows an idmapped mount: a per-mount option.
+            let options = match mount.source {
+                MountSource::Bind { idmap: Some(_), .. } => "rw,idmapped",
+                _ => "rw",
+            };
             text.push_str(&format!(
-                "{} 1 0:{MOCK_DEV} {} {} rw - {} {} rw\n",
+                "{} 1 0:{MOCK_DEV} {} {} {options} - {} {} rw\n",
                 mount.id + 1,
                 escape_mountinfo_path(&root),
                 escape_mountinfo_path(&self.absolute(point)),

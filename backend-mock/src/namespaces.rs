@@ -17,7 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use podns_core::{
-    Effect, EffectError, Errno, IdMap, NamespaceId, NamespaceKind, PinnedNamespaces, Root, RootPath,
+    Effect, EffectError, Errno, IdMap, IdmapWith, NamespaceId, NamespaceKind, PinnedNamespaces,
+    Root, RootPath,
 };
 
 use crate::backend::MockBackend;
@@ -44,6 +45,8 @@ pub struct MockNamespace {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockNamespaces {
     run_dir_set_up: bool,
+    /// False models a volume file system that cannot be idmapped.
+    idmap_supported: bool,
     next_ino: u64,
     namespaces: BTreeMap<u64, MockNamespace>,
 }
@@ -52,6 +55,7 @@ impl Default for MockNamespaces {
     fn default() -> Self {
         Self {
             run_dir_set_up: false,
+            idmap_supported: true,
             next_ino: FIRST_INO,
             namespaces: BTreeMap::new(),
         }
@@ -64,6 +68,15 @@ fn nsfs_root(kind: NamespaceKind, ino: u64) -> String {
         NamespaceKind::Net => format!("net:[{ino}]"),
         NamespaceKind::User => format!("user:[{ino}]"),
         NamespaceKind::Other(_) => format!("ns:[{ino}]"),
+    }
+}
+
+/// The namespace a mount keeps alive: a pin's, or the user namespace an
+/// idmapped bind mount maps with.
+fn held_ino(source: &MountSource) -> Option<u64> {
+    match source {
+        MountSource::Bind { idmap, .. } => *idmap,
+        other => nsfs_ino(other),
     }
 }
 
@@ -245,6 +258,41 @@ impl MockNamespaces {
         })
     }
 
+    /// The user namespace an idmapped bind mount would map with: the one
+    /// pinned on `with.pin`, which must be `with.userns`, as the Linux
+    /// backend checks it; `EOPNOTSUPP` when idmapping was turned off.
+    pub(crate) fn idmap_with(
+        &self,
+        fs: &MockFs,
+        mounts: &MockMounts,
+        with: &IdmapWith,
+    ) -> Result<u64, EffectError> {
+        if !self.idmap_supported {
+            return Err(error(
+                Errno::EOPNOTSUPP,
+                "mount_setattr(MOUNT_ATTR_IDMAP): mockfs does not support idmapped mounts:",
+                &with.pin,
+            ));
+        }
+        // ENOENT and ELOOP as an open would report them.
+        fs.read_file(&with.pin, u64::MAX)?;
+        let ino = Self::pinned(mounts, &with.pin)
+            .filter(|ino| self.namespaces.contains_key(ino))
+            .ok_or_else(|| error(Errno::EINVAL, "not an nsfs file:", &with.pin))?;
+        let found = NamespaceId {
+            kind: self.namespaces[&ino].kind,
+            ino,
+        };
+        if found != with.userns {
+            return Err(error(
+                Errno::EAGAIN,
+                &format!("holds {found}, not {}:", with.userns),
+                &with.pin,
+            ));
+        }
+        Ok(ino)
+    }
+
     pub(crate) fn detach(
         &mut self,
         fs: &MockFs,
@@ -264,11 +312,11 @@ impl MockNamespaces {
 
     /// Drops every namespace nothing holds: not pinned, and not the owner of
     /// a namespace that is held.
-    fn collect(&mut self, mounts: &MockMounts) {
+    pub(crate) fn collect(&mut self, mounts: &MockMounts) {
         let mut live = BTreeSet::new();
         let mut stack: Vec<u64> = mounts
             .iter()
-            .filter_map(|(_, mount)| nsfs_ino(&mount.source))
+            .filter_map(|(_, mount)| held_ino(&mount.source))
             .collect();
         while let Some(ino) = stack.pop() {
             if live.insert(ino) {
@@ -285,6 +333,12 @@ impl MockBackend {
     /// The simulated namespaces.
     pub fn namespaces(&self) -> &MockNamespaces {
         &self.namespaces
+    }
+
+    /// Makes every idmapped bind mount fail with `EOPNOTSUPP`, as on a file
+    /// system without idmapping support (ramfs, NFS); `true` undoes it.
+    pub fn set_idmap_supported(&mut self, supported: bool) {
+        self.namespaces.idmap_supported = supported;
     }
 
     /// Names the run directory's absolute path in the rendered mount table

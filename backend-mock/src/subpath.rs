@@ -241,6 +241,7 @@ pub(crate) fn bind_mount(
     source: &RootPath,
     target: &RootPath,
     expect: FileId,
+    idmap: Option<u64>,
 ) -> Result<(), EffectError> {
     let (ino, found_at) = resolve_beneath(fs, mounts, source)?;
     if (FileId { dev: MOCK_DEV, ino }) != expect {
@@ -267,6 +268,7 @@ pub(crate) fn bind_mount(
         MountSource::Bind {
             ino,
             path: found_at,
+            idmap,
         },
     );
     Ok(())

@@ -33,6 +33,7 @@ fn mount_and_clean(c: &mut Criterion, dir: &Path) {
         subpath: parse_subpath("data/config").expect("a clean subpath"),
         target: SubpathTarget::new("vol", "app", "0").expect("valid names"),
         pod_dir: host_dir.clone(),
+        idmap: None,
     });
     let clean = SubpathRequest::Clean(CleanSubpaths {
         volume: SubpathName::new(SubpathNameField::Volume, "vol").expect("valid"),

@@ -60,6 +60,12 @@ pub enum NsCommand {
         /// container creates them)
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         sandbox_pid: Option<u32>,
+        /// Add a "mounts" entry that bind-mounts host directory SRC on DST in
+        /// the container, idmapped by the runtime with the pod's mappings
+        /// (uidMappings/gidMappings on the mount: crun, runc 1.2+);
+        /// repeatable
+        #[arg(long, value_name = "SRC:DST")]
+        idmapped_volume: Vec<String>,
     },
 }
 
@@ -77,7 +83,7 @@ enum Plan {
     Remove(PodUid),
     List,
     Sweep(BTreeSet<PodUid>),
-    Spec(PodUid, PidMode, Option<u32>),
+    Spec(PodUid, PidMode, Option<u32>, Vec<(String, String)>),
 }
 
 fn plan(command: &NsCommand) -> Result<Plan, Failure> {
@@ -94,14 +100,37 @@ fn plan(command: &NsCommand) -> Result<Plan, Failure> {
             pod,
             pid_mode,
             sandbox_pid,
+            idmapped_volume,
         } => {
             let mode = match pid_mode {
                 PidModeArg::Pod => PidMode::Pod,
                 PidModeArg::Container => PidMode::Container,
             };
-            Plan::Spec(pod_uid(pod)?, mode, *sandbox_pid)
+            let volumes = idmapped_volume
+                .iter()
+                .map(|text| volume(text))
+                .collect::<Result<_, _>>()?;
+            Plan::Spec(pod_uid(pod)?, mode, *sandbox_pid, volumes)
         }
     })
+}
+
+/// `SRC:DST` of `--idmapped-volume`: two absolute paths, split at the
+/// first colon.
+fn volume(text: &str) -> Result<(String, String), Failure> {
+    match text.split_once(':') {
+        Some((source, destination)) if source.starts_with('/') && destination.starts_with('/') => {
+            Ok((source.to_owned(), destination.to_owned()))
+        }
+        _ => Err(Failure::bad_input(
+            "invalid-volume",
+            format!(
+                "--idmapped-volume {text:?} is not SRC:DST with two absolute paths (the host \
+                 directory, then where it appears in the container); pass e.g. \
+                 /var/lib/data:/data"
+            ),
+        )),
+    }
 }
 
 pub fn run(command: &NsCommand, global: &GlobalOptions) -> Result<(), Failure> {
@@ -164,8 +193,11 @@ pub fn run(command: &NsCommand, global: &GlobalOptions) -> Result<(), Failure> {
                 ))
             }
         }
-        Plan::Spec(pod, pid_mode, sandbox_pid) => {
+        Plan::Spec(pod, pid_mode, sandbox_pid, volumes) => {
             let spec = block_on(node.join_spec(&pod, pid_mode, sandbox_pid))?;
+            let spec = volumes.iter().fold(spec, |spec, (source, destination)| {
+                spec.with_idmapped_volume(source, destination)
+            });
             emit(&to_json(&SpecOutput::new(&pod, &spec)))
         }
     }

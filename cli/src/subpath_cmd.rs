@@ -1,7 +1,8 @@
 //! `podns subpath`: bind-mount volume subpaths that no symlink can escape,
-//! and clean them up. These commands never touch the pods directory or its
-//! lock: a subpath lives in one volume and one pod directory, both named on
-//! the command line.
+//! and clean them up. These commands never take the pods directory's lock:
+//! a subpath lives in one volume and one pod directory, both named on the
+//! command line. An idmapped mount (`--idmap-pod`) also opens the node's
+//! pods and run directories, to find the pod's pinned user namespace.
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use serde::Serialize;
 use crate::args::GlobalOptions;
 use crate::failure::Failure;
 use crate::output::{emit, to_json};
+use crate::run::pod_uid;
 use crate::settings::{Uses, node_config, open_node};
 
 #[derive(Debug, Subcommand)]
@@ -23,7 +25,8 @@ pub enum SubpathCommand {
     /// <pod-dir>/volume-subpaths/<volume-name>/<container>/<index> and print
     /// that path. Symlinks in the volume are followed only while they stay
     /// inside it; the mount is made from file descriptors, never from a path
-    /// string. Mounting the same file again does nothing
+    /// string. Mounting the same file again does nothing. With --idmap-pod
+    /// the mount is idmapped with that pod's pinned user namespace
     Mount(MountArgs),
     /// Unmount and remove every subpath mount point of one volume of a pod
     /// (never following a symlink, never outside the pod directory) and print
@@ -52,6 +55,12 @@ pub struct MountArgs {
     /// The volume mount's index in the container
     #[arg(long, value_name = "I")]
     pub index: String,
+    /// Idmap the mount with this pod's pinned user namespace (`podns ns
+    /// create POD` made it): files of host root show as root inside the
+    /// pod, and what the pod's root creates is host root's on disk. Without
+    /// it, the pod sees host-owned files as the overflow ID 65534
+    #[arg(long, value_name = "POD")]
+    pub idmap_pod: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +79,9 @@ struct MountOutput<'a> {
     target: &'a str,
     already_mounted: bool,
     replaced_mounts: u32,
+    /// The user namespace (`user:[ino]`) of an idmapped mount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idmapped_with: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,18 +117,30 @@ fn mount(args: &MountArgs, global: &GlobalOptions) -> Result<(), Failure> {
         .map_err(|error| Failure::bad_input("invalid-name", error.to_string()))?;
     let subpath = parse_subpath(&args.subpath)
         .map_err(|error| Failure::bad_input("invalid-subpath", error.to_string()))?;
-    let node = open_node(&node_config(global, Uses::Nothing)?)?;
+    let idmap_pod = args.idmap_pod.as_deref().map(pod_uid).transpose()?;
+    // The pod's pins are found in the run directory, whose node checks
+    // them against the pods directory's ranges.
+    let uses = match idmap_pod {
+        Some(_) => Uses::PodsAndRunDir,
+        None => Uses::Nothing,
+    };
+    let node = open_node(&node_config(global, uses)?)?;
     let prepared = block_on(node.mount_subpath(MountSubpath {
         volume: args.volume.clone(),
         subpath,
         pod_dir: args.pod_dir.clone(),
         target,
+        idmap_pod,
     }))?;
     if global.json {
         emit(&to_json(&MountOutput {
             target: &prepared.host_path,
             already_mounted: prepared.already_mounted,
             replaced_mounts: prepared.replaced_mounts,
+            idmapped_with: prepared
+                .idmapped
+                .as_ref()
+                .map(|with| with.userns.to_string()),
         }))
     } else {
         emit(&prepared.host_path)
@@ -190,6 +214,7 @@ mod tests {
             volume_name: volume_name.into(),
             container: "app".into(),
             index: "0".into(),
+            idmap_pod: None,
         }
     }
 
@@ -209,5 +234,15 @@ mod tests {
             assert_eq!(failure.exit, crate::failure::EXIT_BAD_INPUT, "{subpath}");
             assert_eq!(failure.kind, kind, "{subpath}: {}", failure.message);
         }
+    }
+
+    #[test]
+    fn a_bad_idmap_pod_is_bad_input_before_any_lookup() {
+        let global = <crate::args::Cli as clap::Parser>::parse_from(["podns", "list"]).global;
+        let mut bad = args("a", "data");
+        bad.idmap_pod = Some("../evil".into());
+        let failure = mount(&bad, &global).unwrap_err();
+        assert_eq!(failure.exit, crate::failure::EXIT_BAD_INPUT);
+        assert_eq!(failure.kind, "invalid-pod-uid", "{}", failure.message);
     }
 }

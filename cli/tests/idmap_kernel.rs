@@ -7,59 +7,43 @@
 //! `0 0 100` is refused with `EPERM`, while podns's split of it is written
 //! and read back equal.
 //!
-//! How the namespaces are built (no helper binary, no util-linux, no sleeps):
+//! How the namespaces are built (`common::run_role_in_userns`):
 //!
 //! 1. This test process (T, real root) re-executes its own test binary as P,
-//!    with [`ROLE_ENV`] = `parent` and `--exact idmap_kernel_helper`. P's
-//!    `pre_exec` hook (between fork and exec, single-threaded) unshares a
-//!    user namespace, sends its pid over a socket pair and blocks until T
-//!    answers. T writes P's maps from outside with [`IdMapWriter`]: `0 1000
-//!    1` and `1 100000 65536` (root is host ID 1000; 65536 subordinate IDs
-//!    start at host ID 100000). T answers; P becomes UID/GID 0 of its
-//!    namespace (host 1000) and execs.
+//!    role `parent`, in a new user namespace whose maps T writes: `0 1000 1`
+//!    and `1 100000 65536` (root is host ID 1000; 65536 subordinate IDs
+//!    start at host ID 100000). P is UID/GID 0 of it (host 1000).
 //! 2. P, root of that rootless namespace, starts grandchildren G the same
-//!    way and writes their maps itself. G execs the test binary with
-//!    [`ROLE_ENV`] = `grandchild` and checks its own view of its map.
+//!    way and writes their maps itself. G runs the test binary as role
+//!    `grandchild` and checks its own view of its map.
 //!
 //! P also runs the `podns idmap rootless` and `podns idmap split` commands,
 //! whose default parent map is the real `/proc/self/uid_map` of a rootless
 //! namespace. [`cli_idmap_commands_and_subuid_pool`] checks the commands'
 //! output and exit codes outside any namespace (no root needed).
-//!
-//! The binaries must be executable by "others", because host root (its owner)
-//! is not mapped in the new namespaces: if it is not, it is copied to a
-//! world-readable temporary directory first. Sockets rather than pipes: the
-//! rustix `pipe` feature is not enabled here and `std::io::pipe` is newer
-//! than the workspace's minimum Rust.
 
 mod common;
 
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::thread::{self, JoinHandle};
+use std::process::Command;
 
 use podns_backend_linux::{
     FaultyExtent, IdMapKind, IdMapWriteError, IdMapWriter, SetgroupsPolicy, read_own_id_map,
     read_process_id_map,
 };
 use podns_core::{Errno, IdExtent, IdMap, split_for_parent};
-use rustix::process::{Gid, Uid};
+use rustix::process::Uid;
 use rustix::thread::UnshareFlags;
 
-use common::{PODNS, Run, podns_command, podns_command_at, run, world_executable};
+use common::{
+    BlockedInUserns, PODNS, PODNS_ENV, ROLE_ENV, Run, podns_command, podns_command_at, role,
+    role_command, run, run_role_in_userns,
+};
 
-/// Selects what a re-executed test binary does in [`idmap_kernel_helper`].
-const ROLE_ENV: &str = "PODNS_IDMAP_KERNEL_ROLE";
 /// The map a grandchild must see in its own `/proc/self/uid_map`.
 const EXPECT_ENV: &str = "PODNS_IDMAP_KERNEL_EXPECT_UID_MAP";
 /// The test the helper roles run in.
 const HELPER_TEST: &str = "idmap_kernel_helper";
-/// The `podns` binary P runs (a world-executable path to it).
-const PODNS_ENV: &str = "PODNS_IDMAP_KERNEL_PODNS";
 /// P's maps, as a rootless user's namespace has them (newuidmap writes the
 /// same from `/etc/subuid`).
 const PARENT_MAP: &str = "0 1000 1\n1 100000 65536\n";
@@ -70,7 +54,7 @@ const SPLIT: &str = "0 0 1\n1 1 99\n";
 
 #[test]
 fn rootless_parent_refuses_the_unsplit_map_and_takes_the_split_one() {
-    run_role_in_userns("parent", PARENT_MAP, &[]);
+    run_role_in_userns(HELPER_TEST, "parent", PARENT_MAP, &[]);
 }
 
 /// The maps a two-line `/etc/subuid` gives (100000 IDs at host ID 1000000,
@@ -92,6 +76,7 @@ fn a_rootless_node_takes_its_defaults_from_the_namespace() {
     )
     .unwrap();
     run_role_in_userns(
+        HELPER_TEST,
         "rootless-node",
         TWO_RANGE_MAP,
         &[(STATE_ENV, state.path().as_os_str())],
@@ -102,70 +87,16 @@ fn a_rootless_node_takes_its_defaults_from_the_namespace() {
     assert_eq!(owner, 1001, "{}", file.display());
 }
 
-/// Starts `role` in P, root of a new user namespace whose maps T (this
-/// process, real root) writes as `map`, with `env` added; checks that P
-/// succeeded and said `<role> role: done`. Without root, or with user
-/// namespaces disabled, prints why and returns.
-fn run_role_in_userns(role: &str, map: &str, env: &[(&str, &std::ffi::OsStr)]) {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!(
-            "skipping: building user namespaces with a rootless layout needs root (writing \
-             another process's uid_map with other host IDs); run the tests as root"
-        );
-        return;
-    }
-    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
-    if max.trim() == "0" {
-        eprintln!(
-            "skipping: user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)"
-        );
-        return;
-    }
-    let (exe, _exe_copy) = world_executable(&std::env::current_exe().unwrap());
-    let (podns, _podns_copy) = world_executable(Path::new(PODNS));
-    let mut command = helper_command(&exe, role);
-    command
-        .env(PODNS_ENV, &podns)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let process = BlockedInUserns::spawn(command, true);
-    // T is real root, so it may write any map; Auto leaves setgroups alone,
-    // which P needs to drop its supplementary groups.
-    let map = IdMap::parse(map).unwrap();
-    IdMapWriter::new(process.pid)
-        .write(&map, &map)
-        .unwrap_or_else(|error| panic!("writing P's maps: {error}"));
-    let output = process
-        .release()
-        .wait_with_output()
-        .expect("wait for the process in the namespace");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- {role} process stdout ---\n{stdout}");
-    println!("--- {role} process stderr ---\n{stderr}");
-    assert!(
-        output.status.success(),
-        "the {role} process failed ({}); its output is above",
-        output.status
-    );
-    // The helper ran, and did not just return for lack of a role.
-    assert!(
-        stdout.contains(&format!("{role} role: done")),
-        "the {role} role did not run"
-    );
-}
-
 /// The roles of the re-executed test binary; without [`ROLE_ENV`] (a normal
 /// test run) there is nothing to do.
 #[test]
 fn idmap_kernel_helper() {
-    match std::env::var(ROLE_ENV).as_deref() {
-        Ok("parent") => parent_role(),
-        Ok("grandchild") => grandchild_role(),
-        Ok("rootless-node") => rootless_node_role(),
-        Ok(other) => panic!("unknown {ROLE_ENV} {other:?}"),
-        Err(_) => {}
+    match role().as_deref() {
+        Some("parent") => parent_role(),
+        Some("grandchild") => grandchild_role(),
+        Some("rootless-node") => rootless_node_role(),
+        Some(other) => panic!("unknown {ROLE_ENV} {other:?}"),
+        None => {}
     }
 }
 
@@ -392,16 +323,8 @@ fn grandchild_role() {
 }
 
 fn grandchild_command(exe: &Path) -> Command {
-    let mut command = helper_command(exe, "grandchild");
+    let mut command = role_command(exe, HELPER_TEST, "grandchild");
     command.env(EXPECT_ENV, SPLIT);
-    command
-}
-
-fn helper_command(exe: &Path, role: &str) -> Command {
-    let mut command = Command::new(exe);
-    command
-        .args(["--exact", HELPER_TEST, "--nocapture", "--test-threads=1"])
-        .env(ROLE_ENV, role);
     command
 }
 
@@ -633,103 +556,4 @@ fn cli_idmap_commands_and_subuid_pool() {
     assert!(stdout.contains(r#""capacity":110"#), "{stdout}");
     let (code, stdout, stderr) = with_getsubids(std::ffi::OsStr::new(&getsubids), "bob");
     assert_eq!(code, 2, "bob is in neither: {stdout} {stderr}");
-}
-
-/// A child process that has unshared a user namespace in its `pre_exec` hook
-/// and waits, before exec, until [`BlockedInUserns::release`].
-struct BlockedInUserns {
-    pid: u32,
-    socket: UnixStream,
-    spawner: JoinHandle<io::Result<Child>>,
-}
-
-impl BlockedInUserns {
-    /// Starts `command` in a new user namespace and returns once the child
-    /// is in it (its maps still unwritten). With `become_root`, the child
-    /// switches to UID and GID 0 of the namespace once released (its maps
-    /// must map them by then), so that it keeps its capabilities across exec.
-    fn spawn(mut command: Command, become_root: bool) -> Self {
-        let (mut socket, theirs) = UnixStream::pair().expect("socketpair");
-        let ours_in_child: RawFd = socket.as_raw_fd();
-        let theirs = OwnedFd::from(theirs);
-        let hook = move || -> io::Result<()> {
-            // Between fork and exec in a copy of a multi-threaded process:
-            // only raw system calls, no allocation, no locks.
-            // SAFETY: `ours_in_child` is this child's inherited copy of the
-            // parent's end of the socket pair; nothing else in the child uses
-            // it, and closing it lets the child see end of file if the
-            // parent dies.
-            unsafe { rustix::io::close(ours_in_child) };
-            // SAFETY: NEWUSER does not unshare the fd table (that is what
-            // makes unshare unsafe), and the child has a single thread, as
-            // CLONE_NEWUSER requires.
-            unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWUSER) }?;
-            let pid = rustix::process::getpid().as_raw_pid();
-            send_all(&theirs, &pid.to_ne_bytes())?;
-            let mut go = [0u8; 1];
-            let received = loop {
-                match rustix::io::read(&theirs, &mut go) {
-                    Err(rustix::io::Errno::INTR) => {}
-                    other => break other?,
-                }
-            };
-            if received != 1 {
-                // The test process went away: do not exec.
-                return Err(io::Error::from(rustix::io::Errno::CANCELED));
-            }
-            if become_root {
-                rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT)?;
-                rustix::thread::set_thread_groups(&[])?;
-                rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT)?;
-            }
-            Ok(())
-        };
-        // SAFETY: the hook only makes async-signal-safe system calls (close,
-        // unshare, getpid, read, write, setresgid, setgroups, setresuid)
-        // through rustix's raw syscall backend, allocates nothing, and
-        // touches no state shared with other threads.
-        unsafe {
-            command.pre_exec(hook);
-        }
-        // `spawn` waits until the child execs, which it does only after we
-        // answer: spawn on another thread and learn the pid over the socket.
-        // The thread drops `command` (and the hook's copy of the child's end)
-        // when spawn returns, so a child that dies early shows up as EOF.
-        let spawner = thread::spawn(move || command.spawn());
-        let mut pid = [0u8; 4];
-        if let Err(error) = socket.read_exact(&mut pid) {
-            let spawned = spawner.join().expect("spawner thread");
-            panic!(
-                "the child did not enter a new user namespace ({error}); spawn said: {:?}",
-                spawned.map(|child| child.id())
-            );
-        }
-        let pid = u32::try_from(i32::from_ne_bytes(pid)).expect("positive pid");
-        Self {
-            pid,
-            socket,
-            spawner,
-        }
-    }
-
-    /// Lets the child go on to exec, and returns it.
-    fn release(mut self) -> Child {
-        self.socket.write_all(b"g").expect("release the child");
-        self.spawner
-            .join()
-            .expect("spawner thread")
-            .unwrap_or_else(|error| panic!("starting process {}: {error}", self.pid))
-    }
-}
-
-/// `write(2)` until all of `bytes` is sent, without allocating.
-fn send_all(fd: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(count) => bytes = &bytes[count..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Ok(())
 }

@@ -7,6 +7,12 @@
 //! mount sysfs there and bind-mounts the host's `/sys`, whose interfaces it
 //! then shows; runc does not start the container at all.
 //!
+//! Volumes: host root's file in a volume is the pod's root's inside a
+//! container through a subpath podns idmapped with the pod's pinned user
+//! namespace, and what the container creates there is host root's on disk;
+//! through a plain subpath mount it is the overflow ID 65534. crun also
+//! idmaps a volume itself from the join spec's `mounts` entry.
+//!
 //! Each test runs as root in a re-run of this binary in a private mount
 //! namespace (`common::rerun_in_private_mount_namespace`), so the pins, the
 //! runtimes' mounts and a cgroup2 mount for crun all die with it. The
@@ -22,7 +28,10 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use common::{NsDirs, rerun_in_private_mount_namespace, sh, which};
+use common::{
+    NsDirs, PODNS_ENV, ROLE_ENV, podns_command_at, rerun_in_private_mount_namespace, role, run,
+    run_role_in_userns, sh, which,
+};
 
 /// The static busybox Debian's busybox-static installs.
 const BUSYBOX: &str = "/usr/bin/busybox";
@@ -92,6 +101,17 @@ impl Runtime {
 /// A bundle whose root file system is a static busybox, running
 /// [`REPORT`] in the namespaces `namespaces` with `oci`'s ID mappings.
 fn bundle(dir: &Path, namespaces: Vec<Value>, oci: &Value) -> PathBuf {
+    bundle_with(dir, namespaces, oci, REPORT, Vec::new())
+}
+
+/// [`bundle`] running `script`, with `volumes` added to its mounts.
+fn bundle_with(
+    dir: &Path,
+    namespaces: Vec<Value>,
+    oci: &Value,
+    script: &str,
+    volumes: Vec<Value>,
+) -> PathBuf {
     assert!(
         Path::new(BUSYBOX).exists(),
         "{BUSYBOX} is missing: install Debian's busybox-static package (.ci/run does)"
@@ -102,28 +122,37 @@ fn bundle(dir: &Path, namespaces: Vec<Value>, oci: &Value) -> PathBuf {
         std::fs::create_dir_all(rootfs.join(sub)).unwrap();
     }
     std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
-    for applet in ["sh", "cat", "echo", "ls", "readlink"] {
+    for applet in ["sh", "cat", "echo", "ls", "readlink", "stat", "touch"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     let mut namespaces = namespaces;
     namespaces.push(json!({"type": "mount"}));
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+               "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+               "options": ["nosuid", "mode=755", "size=1m"]}),
+    ];
+    for volume in &volumes {
+        let destination = volume["destination"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('/');
+        std::fs::create_dir_all(rootfs.join(destination)).unwrap();
+    }
+    mounts.extend(volumes);
     let spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
             "user": {"uid": 0, "gid": 0},
-            "args": ["/bin/sh", "-c", REPORT],
+            "args": ["/bin/sh", "-c", script],
             "env": ["PATH=/bin"],
             "cwd": "/",
         },
         "root": {"path": "rootfs", "readonly": true},
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "mode=755", "size=1m"]},
-        ],
+        "mounts": mounts,
         "linux": {
             "namespaces": namespaces,
             "uidMappings": oci["uidMappings"],
@@ -151,6 +180,41 @@ fn scratch() -> TempDir {
     temp
 }
 
+/// Checks a container's [`REPORT`]: it has the pod's maps (the OCI
+/// mappings `podns ns create` printed, extent by extent), is in the pinned
+/// network and user namespaces, and has a sysfs of its own showing only
+/// `lo`.
+fn assert_in_the_pod(report: &str, created: &Value) {
+    let maps: Vec<Vec<u64>> = report
+        .lines()
+        .take_while(|line| !line.starts_with("net="))
+        .map(|line| {
+            line.split_whitespace()
+                .map(|n| n.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let oci = |name: &str| -> Vec<Vec<u64>> {
+        created["oci"][name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                ["containerID", "hostID", "size"]
+                    .iter()
+                    .map(|field| m[*field].as_u64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let mut expected = oci("uidMappings");
+    expected.extend(oci("gidMappings"));
+    assert_eq!(maps, expected, "{report}");
+    assert_eq!(field(report, "net"), created["netNs"], "{report}");
+    assert_eq!(field(report, "user"), created["userNs"], "{report}");
+    assert_eq!(field(report, "sys"), "lo", "its own sysfs: {report}");
+}
+
 /// The value of `name=` in a container's report.
 fn field<'a>(report: &'a str, name: &str) -> &'a str {
     report
@@ -171,16 +235,11 @@ fn joins_the_pods_pins(runtime: Runtime) {
     let mut seen = Vec::new();
     for id in ["sandbox", "app"] {
         let report = runtime.run(&state, &bundle, id);
-        let maps: Vec<Vec<&str>> = report
-            .lines()
-            .take(2)
-            .map(|line| line.split_whitespace().collect())
-            .collect();
-        let expected = ["0".to_owned(), host_id.to_string(), "65536".to_owned()];
-        assert_eq!(maps, [expected.clone(), expected], "{report}");
-        assert_eq!(field(&report, "net"), created["netNs"], "{report}");
-        assert_eq!(field(&report, "user"), created["userNs"], "{report}");
-        assert_eq!(field(&report, "sys"), "lo", "its own sysfs: {report}");
+        assert_eq!(
+            created["oci"]["uidMappings"][0]["hostID"], host_id,
+            "one extent, at the allocation"
+        );
+        assert_in_the_pod(&report, &created);
         seen.push((
             field(&report, "net").to_owned(),
             field(&report, "user").to_owned(),
@@ -246,6 +305,129 @@ fn a_netns_of_the_initial_userns_shows_the_hosts_sysfs(runtime: Runtime) {
     dirs.ok(&["ns", "remove", "pod-1"]);
 }
 
+/// What a container prints about a volume mounted three ways: idmapped by
+/// podns (`subpath mount --idmap-pod`), plain (`subpath mount`), and, where
+/// the runtime can, idmapped by the runtime from the join spec's `mounts`.
+const VOLUME_REPORT: &str = "stat -c 'idmapped-owner=%u:%g' /idmapped/owned-by-root; \
+    stat -c 'plain-owner=%u:%g' /plain/owned-by-root; \
+    touch /idmapped/made-inside && echo idmapped-write=ok; \
+    touch /plain/made-inside-plain 2>/dev/null && echo plain-write=ok || echo plain-write=denied; \
+    if [ -d /runtime ]; then stat -c 'runtime-owner=%u:%g' /runtime/owned-by-root; \
+    touch /runtime/made-inside && echo runtime-write=ok; fi";
+
+/// `podns subpath mount` of `volume`'s `data` at index `index` of container
+/// `app` of pod-1, with `extra` flags; returns the mount point.
+fn subpath_mount(dirs: &NsDirs, volume: &Path, index: &str, extra: &[&str]) -> String {
+    let pod_dir = dirs.pods.join("pod-1");
+    let mut args = vec![
+        "subpath",
+        "mount",
+        "--volume",
+        volume.to_str().unwrap(),
+        "--subpath",
+        "data",
+        "--pod-dir",
+        pod_dir.to_str().unwrap(),
+        "--volume-name",
+        "vol",
+        "--container",
+        "app",
+        "--index",
+        index,
+    ];
+    args.extend_from_slice(extra);
+    dirs.ok(&args)["target"].as_str().unwrap().to_owned()
+}
+
+/// A directory `<dir>/data` holding `owned-by-root`, both host root's.
+fn root_owned_volume(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/owned-by-root"), b"x").unwrap();
+    dir.to_owned()
+}
+
+/// The owner of `path` on disk.
+fn owner(path: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (meta.uid(), meta.gid())
+}
+
+fn sees_idmapped_volumes_as_the_pods_own(runtime: Runtime) {
+    let temp = scratch();
+    let dirs = NsDirs::new();
+    let created = dirs.ok(&["ns", "create", "pod-1"]);
+    // The runtime resolves mount sources as the pod's root, which is no
+    // one to host root's directories: let it through the test's own.
+    for dir in [
+        dirs.pods.parent().unwrap(),
+        &dirs.pods,
+        &dirs.pods.join("pod-1"),
+    ] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let volume = root_owned_volume(&temp.path().join("volume"));
+    let idmapped = subpath_mount(&dirs, &volume, "0", &["--idmap-pod", "pod-1"]);
+    let plain = subpath_mount(&dirs, &volume, "1", &[]);
+    let bind = |source: &str, destination: &str| {
+        json!({"destination": destination, "type": "bind", "source": source,
+               "options": ["rbind"]})
+    };
+    let mut volumes = vec![bind(&idmapped, "/idmapped"), bind(&plain, "/plain")];
+    let runtime_volume = root_owned_volume(&temp.path().join("runtime-volume")).join("data");
+    if let Runtime::Crun = runtime {
+        // runc 1.1 has no idmapped mounts of its own (1.2 has).
+        let entry = format!("{}:/runtime", runtime_volume.display());
+        let spec = dirs.ok(&["ns", "spec", "pod-1", "--idmapped-volume", &entry]);
+        volumes.extend(spec["mounts"].as_array().unwrap().iter().cloned());
+    }
+    let oci = &created["oci"];
+    let namespaces = oci["namespaces"].as_array().unwrap().clone();
+    let bundle = bundle_with(temp.path(), namespaces, oci, VOLUME_REPORT, volumes);
+    let report = runtime.run(&temp.path().join("state"), &bundle, "volumes");
+
+    // Host root's file is the pod's root's through podns's idmapped mount,
+    // and the overflow ID through the plain one.
+    assert_eq!(field(&report, "idmapped-owner"), "0:0", "{report}");
+    assert_eq!(field(&report, "plain-owner"), "65534:65534", "{report}");
+    assert_eq!(field(&report, "idmapped-write"), "ok", "{report}");
+    assert_eq!(field(&report, "plain-write"), "denied", "{report}");
+    // What the pod's root made through it is host root's on disk.
+    assert_eq!(owner(&volume.join("data/made-inside")), (0, 0));
+    assert!(!volume.join("data/made-inside-plain").exists());
+    if let Runtime::Crun = runtime {
+        assert_eq!(field(&report, "runtime-owner"), "0:0", "{report}");
+        assert_eq!(field(&report, "runtime-write"), "ok", "{report}");
+        assert_eq!(owner(&runtime_volume.join("made-inside")), (0, 0));
+    }
+    let pod_dir = dirs.pods.join("pod-1");
+    dirs.ok(&[
+        "subpath",
+        "clean",
+        "--pod-dir",
+        pod_dir.to_str().unwrap(),
+        "--volume-name",
+        "vol",
+    ]);
+    assert!(common::mounts_below(&pod_dir).is_empty());
+    dirs.ok(&["ns", "remove", "pod-1"]);
+    dirs.assert_nothing_left(runtime.program());
+}
+
+#[test]
+fn crun_sees_idmapped_volumes_as_the_pods_own() {
+    if rerun_in_private_mount_namespace("crun_sees_idmapped_volumes_as_the_pods_own") {
+        sees_idmapped_volumes_as_the_pods_own(Runtime::Crun);
+    }
+}
+
+#[test]
+fn runc_sees_a_podns_idmapped_subpath_as_the_pods_own() {
+    if rerun_in_private_mount_namespace("runc_sees_a_podns_idmapped_subpath_as_the_pods_own") {
+        sees_idmapped_volumes_as_the_pods_own(Runtime::Runc);
+    }
+}
+
 #[test]
 fn crun_joins_the_pods_pins_and_mounts_its_own_sysfs() {
     if rerun_in_private_mount_namespace("crun_joins_the_pods_pins_and_mounts_its_own_sysfs") {
@@ -274,4 +456,145 @@ fn runc_refuses_a_netns_of_the_initial_userns() {
     if rerun_in_private_mount_namespace("runc_refuses_a_netns_of_the_initial_userns") {
         a_netns_of_the_initial_userns_shows_the_hosts_sysfs(Runtime::Runc);
     }
+}
+
+/// The test the rootless role runs in.
+const HELPER_TEST: &str = "runtime_kernel_helper";
+/// The maps a two-line `/etc/subuid` gives a rootless user, root being host
+/// UID 1001 (as in `idmap_kernel.rs`).
+const TWO_RANGE_MAP: &str = "0 1001 1\n1 1000000 100000\n100001 3000000 1000000\n";
+/// The directory the rootless role works in.
+const SCRATCH_ENV: &str = "PODNS_TEST_SCRATCH";
+
+/// podns run by root of a rootless-layout user namespace (its defaults: the
+/// pool from the namespace's IDs, state under `$XDG_STATE_HOME`, pins under
+/// `$XDG_RUNTIME_DIR`), and crun and runc run there too: their containers
+/// join the pins with the pod's split maps and mount their own sysfs. An
+/// idmapped subpath of a volume on the host's file system is refused there
+/// (the namespace does not own it); one on a tmpfs the namespace mounted is
+/// made, and crun's container owns its files.
+#[test]
+fn crun_and_runc_join_the_pods_pins_in_a_rootless_namespace() {
+    if rerun_in_private_mount_namespace("crun_and_runc_join_the_pods_pins_in_a_rootless_namespace")
+    {
+        let temp = scratch();
+        // Written by host UID 1001, root of the namespace.
+        std::fs::set_permissions(
+            temp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        run_role_in_userns(
+            HELPER_TEST,
+            "rootless-runtime",
+            TWO_RANGE_MAP,
+            &[(SCRATCH_ENV, temp.path().as_os_str())],
+        );
+    }
+}
+
+/// The roles of the re-executed test binary; without one (a normal test
+/// run) there is nothing to do.
+#[test]
+fn runtime_kernel_helper() {
+    match role().as_deref() {
+        Some("rootless-runtime") => rootless_runtime_role(),
+        Some(other) => panic!("unknown {ROLE_ENV} {other:?}"),
+        None => {}
+    }
+}
+
+fn rootless_runtime_role() {
+    let podns = std::env::var_os(PODNS_ENV).expect("podns path");
+    let scratch = PathBuf::from(std::env::var_os(SCRATCH_ENV).expect("scratch directory"));
+    // The pins are bind mounts: in a mount namespace of this user
+    // namespace's own, they die with this process.
+    // SAFETY: NEWNS unshares no fd table (what makes unshare unsafe), only
+    // the mount namespace.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+        .expect("unshare a mount namespace");
+    let podns_run = |args: &[&str]| {
+        let mut command = podns_command_at(Path::new(&podns), args);
+        command
+            .env("XDG_STATE_HOME", scratch.join("state"))
+            .env("XDG_RUNTIME_DIR", scratch.join("run"));
+        let done = run(command);
+        println!("$ podns {}\n{}{}", args.join(" "), done.stdout, done.stderr);
+        done
+    };
+    let podns_json = |args: &[&str]| -> Value {
+        let done = podns_run(args);
+        done.assert_code(0);
+        serde_json::from_str(&done.stdout).unwrap()
+    };
+    let created = podns_json(&["--json", "--policy", "lowest-free", "ns", "create", "p0"]);
+    // The lowest slot spans the namespace's extent boundary at 100001.
+    assert_eq!(
+        created["oci"]["uidMappings"].as_array().unwrap().len(),
+        2,
+        "{created}"
+    );
+    let oci = &created["oci"];
+    for runtime in [Runtime::Crun, Runtime::Runc] {
+        let dir = scratch.join(runtime.program());
+        std::fs::create_dir(&dir).unwrap();
+        let namespaces = oci["namespaces"].as_array().unwrap().clone();
+        let bundle = bundle(&dir, namespaces, oci);
+        let report = runtime.run(&dir.join("state"), &bundle, "rootless");
+        assert_in_the_pod(&report, &created);
+    }
+
+    // Idmapped volumes: a rootless namespace may idmap only a file system it
+    // owns. The scratch directory's (mounted by host root) is refused...
+    let pod_dir = scratch.join("state/podns/pods/p0");
+    let mount = |volume: &Path, name: &str| {
+        let mut args = vec!["--json", "subpath", "mount", "--volume"];
+        args.push(volume.to_str().unwrap());
+        args.extend(["--subpath", "data", "--pod-dir", pod_dir.to_str().unwrap()]);
+        args.extend(["--volume-name", name, "--container", "app", "--index", "0"]);
+        args.extend(["--idmap-pod", "p0"]);
+        podns_run(&args)
+    };
+    let host_volume = root_owned_volume(&scratch.join("host-volume"));
+    let refused = mount(&host_volume, "host");
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains(r#""kind":"not-idmappable""#)
+            && refused.stderr.contains("CAP_SYS_ADMIN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(common::mounts_below(&pod_dir).is_empty());
+    // ... and a tmpfs mounted in its own mount namespace is idmapped: its
+    // root's file is the container's root's, and back.
+    let tmpfs = scratch.join("tmpfs-volume");
+    std::fs::create_dir(&tmpfs).unwrap();
+    sh("mount", &["-t", "tmpfs", "tmpfs", tmpfs.to_str().unwrap()]);
+    let own_volume = root_owned_volume(&tmpfs);
+    let mounted = mount(&own_volume, "own");
+    mounted.assert_code(0);
+    let target: Value = serde_json::from_str(&mounted.stdout).unwrap();
+    let volume = json!({"destination": "/vol", "type": "bind",
+                        "source": target["target"], "options": ["rbind"]});
+    let dir = scratch.join("crun-volume");
+    std::fs::create_dir(&dir).unwrap();
+    let script = "stat -c 'owner=%u:%g' /vol/owned-by-root; \
+                  touch /vol/made-inside && echo write=ok";
+    let namespaces = oci["namespaces"].as_array().unwrap().clone();
+    let bundle = bundle_with(&dir, namespaces, oci, script, vec![volume]);
+    let report = Runtime::Crun.run(&dir.join("state"), &bundle, "volume");
+    assert_eq!(field(&report, "owner"), "0:0", "{report}");
+    assert_eq!(field(&report, "write"), "ok", "{report}");
+    assert_eq!(owner(&own_volume.join("data/made-inside")), (0, 0));
+    podns_json(&[
+        "--json",
+        "subpath",
+        "clean",
+        "--pod-dir",
+        pod_dir.to_str().unwrap(),
+        "--volume-name",
+        "own",
+    ]);
+    podns_json(&["--json", "ns", "remove", "p0"]);
+    println!("rootless-runtime role: done");
 }

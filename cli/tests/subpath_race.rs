@@ -264,6 +264,7 @@ fn race_target(scratch: &Path, name: &str, proc_fd_bind: bool, rounds: u64) -> T
         source: rel(Root::Volume, "dir"),
         target: rel(Root::PodDir, "volume-subpaths/vol/app/0"),
         expect: source,
+        idmap: None,
     };
     let mut tally = Tally::default();
     let swapper = Swapper::start(&container, "0", "evil");

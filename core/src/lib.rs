@@ -130,7 +130,7 @@ pub use backend::MockBackend;
 pub use driver::{Engine, drive, drive_bounded};
 pub use dry_run::{DryRun, Planned};
 pub use effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
-pub use effect::{FileId, InodeInfo};
+pub use effect::{FileId, IdmapWith, InodeInfo};
 pub use error_details::ErrorDetails;
 pub use host::{Host, HostError};
 pub use idmap::{

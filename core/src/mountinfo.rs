@@ -50,6 +50,12 @@ impl MountEntry {
             .any(|field| field.starts_with("shared:"))
     }
 
+    /// True for an idmapped mount: the kernel adds `idmapped` to the
+    /// per-mount options.
+    pub fn is_idmapped(&self) -> bool {
+        self.options.split(',').any(|option| option == "idmapped")
+    }
+
     /// True for a namespace pin: a bind mount of an nsfs file.
     pub fn is_nsfs(&self) -> bool {
         self.fs_type == "nsfs"

@@ -41,7 +41,9 @@ pub enum Alphabet {
     /// Pod namespaces: create, remove and sweep, beside a release of the
     /// pod's range and restarts.
     Namespaces,
-    /// Subpath mounts of one volume at two indexes, its clean, and restarts.
+    /// Subpath mounts of one volume at two indexes (one idmapped with a
+    /// pod's user namespace, beside that pod's `ns create`), its clean, and
+    /// restarts.
     Subpaths,
 }
 
@@ -70,11 +72,14 @@ impl Alphabet {
                 Op::SubpathMount {
                     volume: 0,
                     index: 0,
+                    idmap_pod: None,
                 },
                 Op::SubpathMount {
                     volume: 0,
                     index: 1,
+                    idmap_pod: Some(0),
                 },
+                Op::NsCreate { pod: 0 },
                 Op::SubpathClean { volume: 0 },
                 Op::Restart,
             ],

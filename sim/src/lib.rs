@@ -34,4 +34,4 @@ pub use run::{RunOutcome, run_seed, run_workload};
 pub use shrink::shrink;
 pub use sim::{Attempt, Sim, Stats};
 pub use workload::{Corruption, CrashPlan, FaultPlan, Op, Step, Workload, pool};
-pub use world::{Fates, World};
+pub use world::{Fates, POD_DIR, World};

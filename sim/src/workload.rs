@@ -47,12 +47,15 @@ pub enum Op {
     /// acknowledged.
     NsSweep,
     /// Bind-mount a subpath of the volume at
-    /// `volume-subpaths/vol-V/app/I` of the pod directory.
+    /// `volume-subpaths/vol-V/app/I` of the pod directory, idmapped with
+    /// `pod-P`'s pinned user namespace when `idmap_pod` is `Some(P)`.
     SubpathMount {
         /// V.
         volume: u8,
         /// I.
         index: u8,
+        /// P.
+        idmap_pod: Option<u8>,
     },
     /// Clean `volume-subpaths/vol-V`.
     SubpathClean {
@@ -94,8 +97,16 @@ impl fmt::Display for Op {
             Op::NsCreate { pod } => write!(f, "ns create pod-{pod}"),
             Op::NsRemove { pod } => write!(f, "ns remove pod-{pod}"),
             Op::NsSweep => write!(f, "ns sweep"),
-            Op::SubpathMount { volume, index } => {
-                write!(f, "subpath mount vol-{volume} index {index}")
+            Op::SubpathMount {
+                volume,
+                index,
+                idmap_pod,
+            } => {
+                write!(f, "subpath mount vol-{volume} index {index}")?;
+                match idmap_pod {
+                    Some(pod) => write!(f, " idmapped with pod-{pod}"),
+                    None => Ok(()),
+                }
             }
             Op::SubpathClean { volume } => write!(f, "subpath clean vol-{volume}"),
             Op::Corrupt { pod, how } => write!(f, "corrupt pod-{pod} ({how:?})"),
@@ -276,6 +287,7 @@ impl Workload {
                         Op::SubpathMount {
                             volume,
                             index: rng.below(3) as u8,
+                            idmap_pod: (rng.below(2) == 0).then_some(pod),
                         }
                     }
                 } else if chance(&mut rng, swarm.restart) {

@@ -4,8 +4,8 @@ use podns_backend_mock::{CrashKind, MockBackend, Node, Pending, Survival};
 use podns_core::Recording;
 use podns_core::{
     AllocationPolicy, BrokenVariant, NodeEngine, NodeError, NodeRequest, NodeResponse, RelPath,
-    Root, RootPath, RunDirPath, SeededRng, SubpathEngine, SubpathError, SubpathRequest,
-    SubpathResponse, UsernsEngine, UsernsError, UsernsRequest, UsernsResponse, drive_bounded,
+    Root, RootPath, RunDirPath, SeededRng, UsernsEngine, UsernsError, UsernsRequest,
+    UsernsResponse, drive_bounded,
 };
 
 /// Where the simulated node pins namespaces (the run root of the mock).
@@ -178,21 +178,6 @@ impl World {
     ) -> Option<Result<NodeResponse, NodeError>> {
         pollster::block_on(drive_bounded(
             &mut self.node,
-            &mut self.backend,
-            request,
-            budget,
-        ))
-    }
-
-    /// Runs a subpath request on a fresh engine (it keeps no state between
-    /// requests), stopping after `budget` effects.
-    pub fn drive_subpath(
-        &mut self,
-        request: SubpathRequest,
-        budget: usize,
-    ) -> Option<Result<SubpathResponse, SubpathError>> {
-        pollster::block_on(drive_bounded(
-            &mut SubpathEngine::new(),
             &mut self.backend,
             request,
             budget,

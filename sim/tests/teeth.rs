@@ -88,6 +88,7 @@ fn the_subpath_invariant_fails_while_a_mount_is_left() {
         op: Op::SubpathMount {
             volume: 0,
             index: 0,
+            idmap_pod: None,
         },
         fault: None,
         crash: None,
@@ -101,4 +102,48 @@ fn the_subpath_invariant_fails_while_a_mount_is_left() {
     };
     sim.run_step(&clean).unwrap();
     assert!(podns_sim::invariants::cleaned_subpaths_are_gone(&sim.world, "vol-0").is_ok());
+}
+
+#[test]
+fn the_idmap_invariant_fails_when_a_mount_maps_otherwise_than_acknowledged() {
+    use podns_backend_mock::MountSource;
+    use podns_core::{NodeRequest, NodeResponse, SubpathResponse};
+    use podns_sim::{Op, Sim, Step};
+    let mut sim = Sim::start(1, None, false).unwrap();
+    sim.run_step(&Step {
+        op: Op::NsCreate { pod: 0 },
+        fault: None,
+        crash: None,
+    })
+    .unwrap();
+    let request = NodeRequest::MountIdmappedSubpath {
+        pod: podns_core::PodUid::new("pod-0").unwrap(),
+        prepare: podns_core::PrepareSubpath {
+            subpath: podns_core::parse_subpath("dir").unwrap(),
+            target: podns_core::SubpathTarget::new("vol-0", "app", "1").unwrap(),
+            pod_dir: podns_core::HostDir::parse(podns_sim::POD_DIR).unwrap(),
+            idmap: None,
+        },
+    };
+    let Some(Ok(NodeResponse::Subpath(SubpathResponse::Prepared(prepared)))) =
+        sim.world.drive_node(request, usize::MAX)
+    else {
+        panic!("the idmapped mount succeeds once the pod's namespaces are pinned");
+    };
+    assert!(podns_sim::invariants::mounts_map_as_acknowledged(&sim.world, &prepared).is_ok());
+    // The same file, mounted plainly over it: not what was acknowledged.
+    let mounts = sim.world.backend.inner_mut().mounts_mut();
+    let top = mounts.unmount(&prepared.target).unwrap();
+    let MountSource::Bind { ino, path, .. } = top.source else {
+        panic!("a bind mount");
+    };
+    mounts.mount(
+        prepared.target.clone(),
+        MountSource::Bind {
+            ino,
+            path,
+            idmap: None,
+        },
+    );
+    assert!(podns_sim::invariants::mounts_map_as_acknowledged(&sim.world, &prepared).is_err());
 }

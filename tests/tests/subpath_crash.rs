@@ -30,6 +30,7 @@ fn prepare(volume: &str, subpath: &str, container: &str, index: &str) -> Subpath
         subpath: parse_subpath(subpath).unwrap(),
         target: SubpathTarget::new(volume, container, index).unwrap(),
         pod_dir: HostDir::parse(POD_DIR).unwrap(),
+        idmap: None,
     })
 }
 

@@ -62,6 +62,7 @@ impl Node1 {
             subpath: parse_subpath(subpath).unwrap(),
             target: SubpathTarget::new("data", container, index).unwrap(),
             pod_dir: HostDir::parse(POD_DIR).unwrap(),
+            idmap: None,
         }))
     }
 

@@ -87,6 +87,13 @@ pub struct MountSubpath {
     pub pod_dir: PathBuf,
     /// The mount point's names: volume, container, index.
     pub target: SubpathTarget,
+    /// Idmap the mount with this pod's pinned user namespace (made by
+    /// [`Node::create_pod_namespaces`]), so that the pod's IDs own what the
+    /// host's own: host root's files are root's inside the pod, and what
+    /// the pod's root creates is host root's on disk. `None` for a plain
+    /// bind mount, through which the pod sees host-owned files as the
+    /// overflow ID (65534).
+    pub idmap_pod: Option<PodUid>,
 }
 
 /// A request for the node's thread, and where its result goes.
@@ -370,16 +377,26 @@ impl<H: Host + 'static> Node<H> {
     /// directory so that no symlink, rename race or magic link can mount
     /// anything outside the volume; mounting the same file again does
     /// nothing.
+    ///
+    /// With [`MountSubpath::idmap_pod`] the mount is idmapped with that
+    /// pod's pinned user namespace; a pod without pins, or a volume on a
+    /// file system that cannot be idmapped, is an error naming it, and
+    /// nothing is left mounted.
     pub async fn mount_subpath(&self, mount: MountSubpath) -> Result<PreparedSubpath, Error> {
         let response = self
             .call(move |worker| {
                 worker.open_subpath_root(Root::Volume, &mount.volume)?;
                 let pod_dir = worker.open_subpath_root(Root::PodDir, &mount.pod_dir)?;
-                worker.run_subpath(SubpathRequest::Prepare(PrepareSubpath {
+                let prepare = PrepareSubpath {
                     subpath: mount.subpath,
                     target: mount.target,
                     pod_dir,
-                }))
+                    idmap: None,
+                };
+                worker.run_subpath(match mount.idmap_pod {
+                    None => NodeRequest::Subpath(SubpathRequest::Prepare(prepare)),
+                    Some(pod) => NodeRequest::MountIdmappedSubpath { pod, prepare },
+                })
             })
             .await?;
         match response {
@@ -401,7 +418,10 @@ impl<H: Host + 'static> Node<H> {
         let response = self
             .call(move |worker| {
                 let pod_dir = worker.open_subpath_root(Root::PodDir, &pod_dir)?;
-                worker.run_subpath(SubpathRequest::Clean(CleanSubpaths { volume, pod_dir }))
+                worker.run_subpath(NodeRequest::Subpath(SubpathRequest::Clean(CleanSubpaths {
+                    volume,
+                    pod_dir,
+                })))
             })
             .await?;
         match response {
@@ -425,7 +445,10 @@ impl<H: Host + 'static> Node<H> {
         let response = self
             .call(move |worker| {
                 worker.open_subpath_root(Root::Volume, &base)?;
-                worker.run_subpath(SubpathRequest::MakeDir(MakeDir { dir, mode }))
+                worker.run_subpath(NodeRequest::Subpath(SubpathRequest::MakeDir(MakeDir {
+                    dir,
+                    mode,
+                })))
             })
             .await?;
         match response {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use podns_core::{
     Backend, Effect, EffectError, Engine, ErrorDetails, Host, HostDir, NodeEngine, NodeError,
     NodeRequest, NodeResponse, Observation, Outcome, RecoveryReport, RelPath, Root, RootLabels,
-    RunDirPath, SubpathRequest, UsernsEngine, UsernsRequest, UsernsResponse, drive,
+    RunDirPath, UsernsEngine, UsernsRequest, UsernsResponse, drive,
 };
 
 use super::{Error, NodeSettings};
@@ -145,14 +145,14 @@ impl<H: Host> Worker<H> {
     }
 
     /// Runs a subpath request on the roots opened for it.
-    pub(crate) fn run_subpath(&mut self, request: SubpathRequest) -> Result<NodeResponse, Error> {
+    pub(crate) fn run_subpath(&mut self, request: NodeRequest) -> Result<NodeResponse, Error> {
         self.shared.engine().set_root_labels(self.labels.clone());
         *self
             .shared
             .labels
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = self.labels.clone();
-        self.run(NodeRequest::Subpath(request))
+        self.run(request)
     }
 
     /// Takes the locks of `roots` in order, runs `body`, and releases them

@@ -243,7 +243,7 @@ impl LinuxBackend {
     }
 
     /// Opens a pin for reading: below the root, not a symlink, on nsfs.
-    fn open_pin(&self, pin: &RootPath) -> Result<(OwnedFd, NamespaceId), EffectError> {
+    pub(crate) fn open_pin(&self, pin: &RootPath) -> Result<(OwnedFd, NamespaceId), EffectError> {
         let shown = self.labels.show(pin);
         let fd = self.open_path(pin, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC)?;
         match namespace_id(&fd) {

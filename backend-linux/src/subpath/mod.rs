@@ -1,8 +1,9 @@
 //! The subpath effects: resolution below a volume that follows only the
-//! volume's own symlinks, kubelet's safe mkdir, fd-to-fd bind mounts and
-//! no-follow unmounts, and the mount table.
+//! volume's own symlinks, kubelet's safe mkdir, fd-to-fd bind mounts
+//! (idmapped when asked) and no-follow unmounts, and the mount table.
 
 mod beneath;
+mod idmap;
 mod mkdir;
 pub(crate) mod mount;
 

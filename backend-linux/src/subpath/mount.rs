@@ -16,7 +16,7 @@
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 
-use podns_core::{EffectError, Errno, FileId, Observation, RootPath};
+use podns_core::{EffectError, Errno, FileId, IdmapWith, Observation, RootPath};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 use rustix::mount::{MoveMountFlags, OpenTreeFlags, UnmountFlags};
@@ -52,6 +52,7 @@ impl LinuxBackend {
         source: &RootPath,
         target: &RootPath,
         expect: FileId,
+        idmap: Option<&IdmapWith>,
     ) -> Outcome {
         let root = self.root_fd(source)?;
         let src = open_beneath(&self.resolver, root, &source.path)
@@ -75,14 +76,19 @@ impl LinuxBackend {
             .map_err(|e| fail("openat", &shown_target, e))?;
         check_kinds(&src_stat, &fstat(&tgt, &shown_target)?, &shown_target)?;
 
-        let mounted = self
-            .mount_fd_on_fd(&src, &tgt)
-            .map_err(|failed| match failed {
-                BindFailed::OpenTree(e) | BindFailed::MoveMount(e) => {
-                    fail("open_tree/move_mount", &shown_target, e)
-                }
-                BindFailed::ProcFd(e) => fail("mount --bind /proc/self/fd", &shown_target, e),
-            })?;
+        let mounted = match idmap {
+            Some(with) => {
+                Mounted::Tree(self.mount_idmapped(&src, &tgt, with, source, &shown_target)?)
+            }
+            None => self
+                .mount_fd_on_fd(&src, &tgt)
+                .map_err(|failed| match failed {
+                    BindFailed::OpenTree(e) | BindFailed::MoveMount(e) => {
+                        fail("open_tree/move_mount", &shown_target, e)
+                    }
+                    BindFailed::ProcFd(e) => fail("mount --bind /proc/self/fd", &shown_target, e),
+                })?,
+        };
         // Whatever the target's name shows now must be the source.
         let shows_source = rustix::fs::openat(&parent, name, TARGET_FLAGS, Mode::empty())
             .ok()

@@ -13,6 +13,7 @@ mod node;
 mod ns_dirs;
 mod run;
 mod tree;
+mod userns;
 
 pub use documents::*;
 pub use mount_ns::*;
@@ -22,3 +23,4 @@ pub use node::*;
 pub use ns_dirs::*;
 pub use run::*;
 pub use tree::*;
+pub use userns::*;

@@ -99,6 +99,7 @@ impl Layout {
             subpath: podns_core::parse_subpath(subpath).expect("a lexically valid subpath"),
             target: SubpathTarget::new("vol", container, index).unwrap(),
             pod_dir: self.host_dir(),
+            idmap: None,
         });
         pollster::block_on(drive(&mut SubpathEngine::new(), backend, request))
     }

@@ -59,6 +59,7 @@ errnos! {
     ENOSYS = 38, "Function not implemented";
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many levels of symbolic links";
+    EOPNOTSUPP = 95, "Operation not supported";
     EDQUOT = 122, "Disk quota exceeded";
 }
 

@@ -1,18 +1,21 @@
 //! The vocabulary between the core and a backend: what to do ([`Effect`]), what
 //! happened ([`Observation`]), and how it failed ([`EffectError`]).
 
+mod describe;
 mod errno;
+mod idmap_with;
 mod inode;
 mod observation;
 
 pub use errno::{EffectError, Errno};
+pub use idmap_with::IdmapWith;
 pub use inode::{FileId, InodeInfo};
 pub use observation::{DirEntry, EntryKind, Observation};
 
 use serde::{Deserialize, Serialize};
 
 use crate::idmap::IdMap;
-use crate::path::{PodUid, Root, RootLabels, RootPath};
+use crate::path::{PodUid, Root, RootPath};
 
 /// One step the core asks a backend to take.
 ///
@@ -275,13 +278,26 @@ pub enum Effect {
     ///   `O_PATH | O_NOFOLLOW`) and compare its `st_dev`/`st_ino` with the
     ///   source fd's; when they differ it MUST unmount what it mounted
     ///   (`MNT_DETACH`) and fail with `EAGAIN`.
+    /// - With `idmap`, the mount is idmapped with a pinned user namespace:
+    ///   the backend MUST open the pin `O_RDONLY | O_NOFOLLOW` below its root
+    ///   and check that it holds exactly `idmap.userns` (nsfs,
+    ///   `NS_GET_NSTYPE`, inode), then `open_tree(OPEN_TREE_CLONE)`,
+    ///   `mount_setattr(tree, "", AT_EMPTY_PATH, MOUNT_ATTR_IDMAP, pin fd)`
+    ///   and `move_mount`, with the same check afterwards. There is no
+    ///   fallback: a file system or kernel that cannot idmap fails the
+    ///   effect, and since the tree was never attached nothing is mounted.
     /// - Returns [`Observation::Done`].
-    /// - Errors: `EAGAIN` (the source or the target changed during the
-    ///   effect); every error of [`Effect::StatBeneath`] for the source;
+    /// - Errors: `EAGAIN` (the source, the target or the pin changed during
+    ///   the effect); every error of [`Effect::StatBeneath`] for the source;
     ///   `ENOENT`, `ELOOP` for the target; `ENOTDIR` / `EISDIR` (the target's
-    ///   type does not fit the source's); `EPERM` (no `CAP_SYS_ADMIN`);
-    ///   `EINVAL` (an unbindable source); `EBUSY` (the mount could not be
-    ///   undone after a failed check: `podns subpath clean` removes it).
+    ///   type does not fit the source's); `EPERM` (no `CAP_SYS_ADMIN`, or,
+    ///   idmapped, a source that already is an idmapped mount or a file
+    ///   system mounted in another user namespace); `EINVAL` (an unbindable
+    ///   source); `EBUSY` (the mount could not be undone after a failed
+    ///   check: `podns subpath clean` removes it). Idmapped only:
+    ///   `EOPNOTSUPP` (the source's file system, named in the detail, or the
+    ///   kernel cannot idmap); `ENOENT` / `EINVAL` for a pin that is missing
+    ///   or holds no namespace.
     /// - Durable afterwards: nothing. The mount survives a process kill (it
     ///   leaks until cleaned) and disappears at a reboot.
     BindMount {
@@ -291,6 +307,10 @@ pub enum Effect {
         target: RootPath,
         /// The identity [`Effect::StatBeneath`] reported for `source`.
         expect: FileId,
+        /// The user namespace to idmap the mount with, or `None` for a
+        /// plain bind mount.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idmap: Option<IdmapWith>,
     },
     /// Unmount the topmost mount on `target`, following no symlink.
     ///
@@ -506,86 +526,6 @@ impl Effect {
             Effect::InspectPodNamespaces { .. } => "inspect-pod-namespaces",
             Effect::DetachMount { .. } => "detach-mount",
         }
-    }
-}
-
-impl Effect {
-    /// One line: the effect's name, its paths (named with `labels`) and its
-    /// parameters; file contents are shown as text when they are UTF-8.
-    pub fn describe(&self, labels: &RootLabels) -> String {
-        let show = |path: &RootPath| labels.show(path);
-        match self {
-            Effect::ListDir { dir } => format!("list-dir {}", show(dir)),
-            Effect::ReadFile { file, max_len } => format!("read-file {} max={max_len}", show(file)),
-            Effect::CreateDir { dir, mode } => format!("create-dir {} mode={mode:o}", show(dir)),
-            Effect::WriteNewFile {
-                file,
-                mode,
-                contents,
-            } => match std::str::from_utf8(contents) {
-                Ok(text) => format!("write-new-file {} mode={mode:o} {text}", show(file)),
-                Err(_) => format!(
-                    "write-new-file {} mode={mode:o} ({} bytes)",
-                    show(file),
-                    contents.len()
-                ),
-            },
-            Effect::SyncFile { file } => format!("sync-file {}", show(file)),
-            Effect::Rename { from, to } => format!("rename {} -> {}", show(from), show(to)),
-            Effect::SyncDir { dir } => format!("sync-dir {}", show(dir)),
-            Effect::RemoveFile { file } => format!("remove-file {}", show(file)),
-            Effect::RemoveDir { dir } => format!("remove-dir {}", show(dir)),
-            Effect::SyncFs { root } => format!("sync-fs {}", show(&RootPath::root(*root))),
-            Effect::StatBeneath { path } => format!("stat-beneath {}", show(path)),
-            Effect::StatNoFollow { path } => format!("stat-no-follow {}", show(path)),
-            Effect::MakeDirBeneath { dir, mode } => {
-                format!("make-dir-beneath {} mode={mode:o}", show(dir))
-            }
-            Effect::CreateEmptyFile { file, mode } => {
-                format!("create-empty-file {} mode={mode:o}", show(file))
-            }
-            Effect::BindMount {
-                source,
-                target,
-                expect,
-            } => format!(
-                "bind-mount {} -> {} expect={expect}",
-                show(source),
-                show(target)
-            ),
-            Effect::Unmount { target } => format!("unmount {}", show(target)),
-            Effect::ReadMountInfo => "read-mount-info".to_owned(),
-            Effect::SetUpRunDir => {
-                format!("set-up-run-dir {}", show(&RootPath::root(Root::Run)))
-            }
-            Effect::CreatePinFile { file } => format!("create-pin-file {}", show(file)),
-            Effect::CreatePodNamespaces {
-                pod,
-                uid_map,
-                gid_map,
-                net_pin,
-                user_pin,
-            } => format!(
-                "create-pod-namespaces {pod} net={} user={} uid_map=[{}] gid_map=[{}]",
-                show(net_pin),
-                show(user_pin),
-                uid_map.one_line(),
-                gid_map.one_line()
-            ),
-            Effect::InspectPodNamespaces { net_pin, user_pin } => format!(
-                "inspect-pod-namespaces net={} user={}",
-                show(net_pin),
-                show(user_pin)
-            ),
-            Effect::DetachMount { target } => format!("detach-mount {}", show(target)),
-        }
-    }
-}
-
-impl std::fmt::Display for Effect {
-    /// [`Effect::describe`] with unlabelled roots.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe(&RootLabels::new()))
     }
 }
 

@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 
 use super::request::{NamespaceListing, NodeError, NodeRequest, NodeResponse, PodSandbox};
+use crate::effect::IdmapWith;
 use crate::effect::{Effect, Outcome};
 use crate::ns::{
     JoinTarget, NsEngine, NsRequest, NsResponse, ParentMaps, PidMode, PodIdMaps, RunDirPath,
     join_spec,
 };
+use crate::ns::{NamespaceId, NamespaceKind, PinKind, pin_path};
 use crate::path::{PodUid, RootLabels};
 use crate::request_slot::{Handled, RequestSlot, Step};
-use crate::subpath::SubpathEngine;
+use crate::subpath::{PrepareSubpath, SubpathEngine, SubpathRequest};
 use crate::userns::{
     GetOrCreate, PodUserNamespace, UserNamespace, UsernsEngine, UsernsRequest, UsernsResponse,
 };
@@ -43,8 +45,17 @@ pub struct NodeEngine {
 enum Flow {
     Userns,
     Namespaces(NsFlow),
-    CreatePodNamespaces { pod: PodUid, stage: CreateStage },
+    CreatePodNamespaces {
+        pod: PodUid,
+        stage: CreateStage,
+    },
     Subpath,
+    /// Listing the pins to find the pod's user namespace, then (`None`)
+    /// mounting.
+    IdmappedSubpath {
+        pod: PodUid,
+        prepare: Option<PrepareSubpath>,
+    },
 }
 
 /// What a namespace engine's response becomes.
@@ -253,6 +264,13 @@ impl NodeEngine {
                 self.subpaths.submit(request)?;
                 Flow::Subpath
             }
+            NodeRequest::MountIdmappedSubpath { pod, prepare } => {
+                self.submit_ns(NsRequest::List)?;
+                Flow::IdmappedSubpath {
+                    pod,
+                    prepare: Some(prepare),
+                }
+            }
         })
     }
 
@@ -275,7 +293,7 @@ impl Flow {
                         ),
                     };
                 }
-                Flow::Subpath => {
+                Flow::Subpath | Flow::IdmappedSubpath { prepare: None, .. } => {
                     return match poll(parts.subpaths) {
                         Ok(effect) => Step::Run(effect),
                         Err(result) => Step::Finish(
@@ -284,6 +302,38 @@ impl Flow {
                                 .map_err(NodeError::Subpath),
                         ),
                     };
+                }
+                Flow::IdmappedSubpath {
+                    pod,
+                    prepare: prepare @ Some(_),
+                } => {
+                    let listing = match poll(namespaces(parts)) {
+                        Ok(effect) => return Step::Run(effect),
+                        Err(Err(error)) => return Step::Finish(Err(NodeError::Namespaces(error))),
+                        Err(Ok(NsResponse::Listed(listing))) => listing,
+                        Err(Ok(other)) => {
+                            return Step::Finish(Err(mismatched("mount-idmapped-subpath", &other)));
+                        }
+                    };
+                    let userns = listing
+                        .pods
+                        .iter()
+                        .find(|pins| pins.pod == *pod && pins.incomplete.is_none())
+                        .and_then(|pins| pins.user_ns);
+                    let Some(ino) = userns else {
+                        return Step::Finish(Err(not_pinned(pod, parts)));
+                    };
+                    let mut request = prepare.take().expect("the pattern matched Some");
+                    request.idmap = Some(IdmapWith {
+                        pin: pin_path(pod, PinKind::User),
+                        userns: NamespaceId {
+                            kind: NamespaceKind::User,
+                            ino,
+                        },
+                    });
+                    if let Err(error) = parts.subpaths.submit(SubpathRequest::Prepare(request)) {
+                        return Step::Finish(Err(NodeError::Subpath(error)));
+                    }
                 }
                 Flow::Namespaces(ns_flow) => {
                     return match poll(namespaces(parts)) {
@@ -366,7 +416,12 @@ impl Flow {
                 stage: CreateStage::Pinning(..),
                 ..
             } => namespaces(parts).handle_outcome(outcome),
-            Flow::Subpath => parts.subpaths.handle_outcome(outcome),
+            Flow::IdmappedSubpath {
+                prepare: Some(_), ..
+            } => namespaces(parts).handle_outcome(outcome),
+            Flow::Subpath | Flow::IdmappedSubpath { prepare: None, .. } => {
+                parts.subpaths.handle_outcome(outcome)
+            }
         }
         Handled::Continue
     }
@@ -400,14 +455,7 @@ impl NsFlow {
                     .pods
                     .iter()
                     .find(|pins| pins.pod == *pod && pins.incomplete.is_none())
-                    .ok_or_else(|| NodeError::NotPinned {
-                        pod: pod.clone(),
-                        run_dir: parts
-                            .namespaces
-                            .as_ref()
-                            .map(|engine| engine.run_dir().as_str().to_owned())
-                            .unwrap_or_default(),
-                    })?;
+                    .ok_or_else(|| not_pinned(pod, parts))?;
                 let target = JoinTarget {
                     net_pin: &pins.net_pin,
                     user_pin: &pins.user_pin,
@@ -440,6 +488,18 @@ fn pod_maps(
                 pod: pod.clone(),
                 split,
             }),
+    }
+}
+
+/// The error for a pod without a complete pair of pins.
+fn not_pinned(pod: &PodUid, parts: &Parts<'_>) -> NodeError {
+    NodeError::NotPinned {
+        pod: pod.clone(),
+        run_dir: parts
+            .namespaces
+            .as_ref()
+            .map(|engine| engine.run_dir().as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 

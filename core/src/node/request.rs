@@ -6,7 +6,7 @@ use crate::effect::Errno;
 use crate::error_details::{ErrorDetails, serialize_as_error_details};
 use crate::ns::{JoinSpec, NsError, NsListing, NsRemoval, PidMode, PodNamespaces, SweepReport};
 use crate::path::PodUid;
-use crate::subpath::{SubpathError, SubpathRequest, SubpathResponse};
+use crate::subpath::{PrepareSubpath, SubpathError, SubpathRequest, SubpathResponse};
 use crate::userns::{PodUserNamespace, UsernsError, UsernsRequest, UsernsResponse};
 
 /// One request to [`super::NodeEngine`]: a request of one engine, or a flow
@@ -49,6 +49,14 @@ pub enum NodeRequest {
     },
     /// A request of the subpath engine; the host has opened its roots.
     Subpath(SubpathRequest),
+    /// Find the pod's pinned user namespace, then bind-mount a subpath
+    /// idmapped with it (`prepare.idmap` is filled in from the pin).
+    MountIdmappedSubpath {
+        /// The pod whose user namespace the mount maps with.
+        pod: PodUid,
+        /// The mount; the host has opened its roots.
+        prepare: PrepareSubpath,
+    },
 }
 
 impl NodeRequest {
@@ -68,6 +76,7 @@ impl NodeRequest {
             NodeRequest::Subpath(SubpathRequest::Prepare(_)) => "mount-subpath",
             NodeRequest::Subpath(SubpathRequest::Clean(_)) => "clean-subpaths",
             NodeRequest::Subpath(SubpathRequest::MakeDir(_)) => "safe-make-dir",
+            NodeRequest::MountIdmappedSubpath { .. } => "mount-idmapped-subpath",
         }
     }
 
@@ -78,7 +87,8 @@ impl NodeRequest {
             NodeRequest::Userns(UsernsRequest::Release { pod })
             | NodeRequest::CreatePodNamespaces { pod }
             | NodeRequest::RemovePodNamespaces { pod }
-            | NodeRequest::JoinSpec { pod, .. } => Some(pod),
+            | NodeRequest::JoinSpec { pod, .. }
+            | NodeRequest::MountIdmappedSubpath { pod, .. } => Some(pod),
             _ => None,
         }
     }
@@ -92,13 +102,17 @@ impl NodeRequest {
                 | NodeRequest::SweepNamespaces { .. }
                 | NodeRequest::ListNamespaces
                 | NodeRequest::JoinSpec { .. }
+                | NodeRequest::MountIdmappedSubpath { .. }
         )
     }
 
     /// True when the request reads the pods directory's state (every
     /// request but a subpath one), so its lock must be held.
     pub fn uses_pods_dir(&self) -> bool {
-        !matches!(self, NodeRequest::Subpath(_))
+        !matches!(
+            self,
+            NodeRequest::Subpath(_) | NodeRequest::MountIdmappedSubpath { .. }
+        )
     }
 }
 

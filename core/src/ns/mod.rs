@@ -30,7 +30,7 @@ pub use engine::NsEngine;
 pub use facts::{
     NamespaceId, NamespaceKind, ParentMaps, PinnedNamespaces, PodIdMaps, PodIdMapsError,
 };
-pub use join::{JoinSpec, JoinTarget, PidMode, join_spec};
+pub use join::{IdmappedVolume, JoinSpec, JoinTarget, PidMode, join_spec};
 pub use layout::{InvalidRunDirPath, POD_NS_DIR_MODE, PinKind, RunDirPath, pin_path, pod_ns_dir};
 pub use request::{
     NsError, NsFailure, NsListing, NsRemoval, NsRequest, NsResponse, PodNamespaces, PodPins,

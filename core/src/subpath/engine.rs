@@ -87,6 +87,7 @@ mod tests {
             subpath: RelPath::parse("data").unwrap(),
             target: SubpathTarget::new("v", "c", "0").unwrap(),
             pod_dir: HostDir::parse("/pods/p").unwrap(),
+            idmap: None,
         })
     }
 
@@ -176,6 +177,7 @@ mod tests {
                     },
                     target: pod("volume-subpaths/v/c/0"),
                     expect: FileId { dev: 1, ino: 5 },
+                    idmap: None,
                 },
                 Effect::RemoveDir {
                     dir: pod("volume-subpaths/v/c/0")

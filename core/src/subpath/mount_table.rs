@@ -11,18 +11,22 @@ use crate::path::{RelPath, RootLabels, RootPath};
 /// relative to it, once per mount (stacked mounts repeat their mount point).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MountsBelow {
+    /// In table order, so the last of a stacked mount point is its top.
     points: Vec<RelPath>,
+    /// For each of `points`: whether that mount is idmapped (its options
+    /// show `idmapped`).
+    idmapped: Vec<bool>,
 }
 
 impl MountsBelow {
     /// Parses the table strictly and keeps the mounts below `dir`; anything
     /// else in the table is never acted on.
     pub fn parse(table: &[u8], dir: &HostDir) -> Result<Self, MountInfoError> {
-        let points = parse_mountinfo_bytes(table)?
+        let (points, idmapped) = parse_mountinfo_bytes(table)?
             .iter()
-            .filter_map(|entry| dir.relative(&entry.mount_point))
-            .collect();
-        Ok(Self { points })
+            .filter_map(|entry| Some((dir.relative(&entry.mount_point)?, entry.is_idmapped())))
+            .unzip();
+        Ok(Self { points, idmapped })
     }
 
     /// The mounts below `dir` from the outcome of reading the mount table;
@@ -53,6 +57,17 @@ impl MountsBelow {
         self.points.iter().filter(|point| *point == path).count()
     }
 
+    /// Whether the topmost mount on `path` is idmapped; false when nothing
+    /// is mounted there.
+    pub fn top_is_idmapped(&self, path: &RelPath) -> bool {
+        self.points
+            .iter()
+            .zip(&self.idmapped)
+            .rev()
+            .find(|(point, _)| *point == path)
+            .is_some_and(|(_, idmapped)| *idmapped)
+    }
+
     /// The mounts strictly below `base`, deepest first (a mount inside
     /// another must go before it), one entry per mount.
     pub fn strictly_below(&self, base: &RelPath) -> Vec<RelPath> {
@@ -79,6 +94,7 @@ mod tests {
 33 27 0:40 /vol/b /pods/p1/volume-subpaths/v2/c/0 rw - tmpfs tmpfs rw
 34 27 0:40 /vol/b /pods/p10/volume-subpaths/v/c/0 rw - tmpfs tmpfs rw
 35 27 0:40 /vol/b /pods/p1/volume-subpaths/v/my\\040dir rw - tmpfs tmpfs rw
+36 27 0:40 /vol/c /pods/p1/volume-subpaths/v/c/2 rw,relatime,idmapped - ext4 /dev/vda rw
 ";
 
     fn rel(text: &str) -> RelPath {
@@ -102,9 +118,19 @@ mod tests {
                 "volume-subpaths/v/c/1/deep",
                 "volume-subpaths/v/c/0",
                 "volume-subpaths/v/c/0",
+                "volume-subpaths/v/c/2",
                 "volume-subpaths/v/my dir",
             ]
         );
+    }
+
+    #[test]
+    fn only_a_mount_whose_options_say_so_is_idmapped() {
+        let pod = HostDir::parse("/pods/p1").unwrap();
+        let mounts = MountsBelow::parse(TABLE.as_bytes(), &pod).unwrap();
+        assert!(mounts.top_is_idmapped(&rel("volume-subpaths/v/c/2")));
+        assert!(!mounts.top_is_idmapped(&rel("volume-subpaths/v/c/0")));
+        assert!(!mounts.top_is_idmapped(&rel("volume-subpaths/v/c/9")));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::lexical::HostDir;
 use super::names::{SubpathName, SubpathTarget};
-use crate::effect::{EffectError, Errno, InodeInfo};
+use crate::effect::{EffectError, Errno, IdmapWith, InodeInfo};
 use crate::error_details::{ErrorDetails, serialize_as_error_details};
 use crate::mountinfo::MountInfoError;
 use crate::path::{RelPath, RootPath};
@@ -41,6 +41,12 @@ pub struct PrepareSubpath {
     /// The pod directory's real absolute path: mounts are found in the mount
     /// table by it.
     pub pod_dir: HostDir,
+    /// The user namespace to idmap the mount with (a pod's pin, which
+    /// [`crate::NodeRequest::MountIdmappedSubpath`] finds), or `None` for a
+    /// plain bind mount. An idmapped request replaces any mount already in
+    /// place (the mount table does not say with which namespace a mount is
+    /// idmapped); a plain one keeps a plain mount of the same file.
+    pub idmap: Option<IdmapWith>,
 }
 
 /// Remove every mount point below `volume-subpaths/<volume>` of a pod.
@@ -78,6 +84,9 @@ pub struct PreparedSubpath {
     /// True when the same file was already mounted there and nothing was
     /// done.
     pub already_mounted: bool,
+    /// The user namespace the mount is idmapped with, or `None` for a
+    /// plain bind mount.
+    pub idmapped: Option<IdmapWith>,
     /// How many mounts of another file were removed from the mount point
     /// first.
     pub replaced_mounts: u32,
@@ -171,6 +180,19 @@ pub enum SubpathError {
         /// The first bad line.
         source: MountInfoError,
     },
+    /// The volume's file system, the kernel or this process's privileges
+    /// do not allow an idmapped mount; nothing was mounted.
+    #[error("cannot make an idmapped mount of {shown}: {source}; nothing was mounted; {remedy}")]
+    NotIdmappable {
+        /// The subpath, below [`crate::Root::Volume`].
+        path: RootPath,
+        /// The subpath with the volume's real directory.
+        shown: String,
+        /// What the backend reported (it names the file system type).
+        source: EffectError,
+        /// What to do, for that errno.
+        remedy: &'static str,
+    },
     /// A mount point kept having other mounts on it.
     #[error(
         "{shown} still has a mount of another file after {count} unmounts; something keeps \
@@ -208,6 +230,7 @@ impl ErrorDetails for SubpathError {
             SubpathError::Missing { .. } => "missing-subpath",
             SubpathError::Io { .. } => "io",
             SubpathError::MountInfo { .. } => "bad-mountinfo",
+            SubpathError::NotIdmappable { .. } => "not-idmappable",
             SubpathError::StackedMounts { .. } => "stacked-mounts",
             SubpathError::UnexpectedObservation { .. } => "backend-bug",
             SubpathError::Driving(_) => "driving-error",
@@ -217,9 +240,9 @@ impl ErrorDetails for SubpathError {
     fn errno(&self) -> Option<Errno> {
         match self {
             SubpathError::Unsafe { errno, .. } => Some(*errno),
-            SubpathError::Missing { source, .. } | SubpathError::Io { source, .. } => {
-                Some(source.errno)
-            }
+            SubpathError::Missing { source, .. }
+            | SubpathError::Io { source, .. }
+            | SubpathError::NotIdmappable { source, .. } => Some(source.errno),
             _ => None,
         }
     }
@@ -229,6 +252,7 @@ impl ErrorDetails for SubpathError {
             SubpathError::Unsafe { shown, .. }
             | SubpathError::Missing { shown, .. }
             | SubpathError::Io { shown, .. }
+            | SubpathError::NotIdmappable { shown, .. }
             | SubpathError::StackedMounts { shown, .. } => Some(shown),
             _ => None,
         }

@@ -24,7 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = block_on(node.create_pod_namespaces(&pod))?;
     println!("spec: {}", serde_json::to_string(&sandbox.join_spec)?);
 
-    // A container's volume mount with a subpath, made before it starts.
+    // A container's volume mount with a subpath, made before it starts and
+    // idmapped with the pod's user namespace, so the pod's root owns it.
     block_on(node.safe_make_dir(&volume, &RelPath::parse("data/logs")?, 0o2750))?;
     let pod_dir = pods_dir.join(pod.as_str());
     let mounted = block_on(node.mount_subpath(MountSubpath {
@@ -32,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         subpath: parse_subpath("data")?,
         pod_dir: pod_dir.clone(),
         target: SubpathTarget::new("vol", "app", "0")?,
+        idmap_pod: Some(pod.clone()),
     }))?;
     println!("mounted {}", mounted.host_path);
 

@@ -4,6 +4,7 @@ mod acknowledged_allocations_survive;
 mod acknowledged_releases_stay;
 mod deterministic;
 mod failures_are_errors;
+mod mounts_map_as_acknowledged;
 mod no_reserved_host_ids;
 mod no_shared_host_ids;
 mod pins_match_acknowledged;
@@ -17,6 +18,7 @@ pub use failures_are_errors::{
     FaultWitness, check as failures_are_errors, check_namespaces as namespace_failures_are_errors,
     check_subpath as subpath_failures_are_errors, panicked,
 };
+pub use mounts_map_as_acknowledged::check as mounts_map_as_acknowledged;
 pub use no_reserved_host_ids::check as no_reserved_host_ids;
 pub use no_shared_host_ids::check as no_shared_host_ids;
 pub use pins_match_acknowledged::check as pins_match_acknowledged;

@@ -37,6 +37,8 @@ pub struct Stats {
     /// Invariant checks performed.
     #[serde(rename = "invariantChecks")]
     pub checks: u64,
+    /// Subpath mounts acknowledged as idmapped with a pod's user namespace.
+    pub idmapped_mounts: u64,
 }
 
 impl Stats {
@@ -47,6 +49,7 @@ impl Stats {
         self.power_losses += other.power_losses;
         self.faults_injected += other.faults_injected;
         self.checks += other.checks;
+        self.idmapped_mounts += other.idmapped_mounts;
     }
 }
 
@@ -135,10 +138,14 @@ impl Sim {
             Op::NsCreate { .. } | Op::NsRemove { .. } | Op::NsSweep => {
                 return self.attempt_namespaces(step, budget);
             }
-            Op::SubpathMount { volume, index } => {
+            Op::SubpathMount {
+                volume,
+                index,
+                idmap_pod,
+            } => {
                 return self.attempt_subpath(
                     step,
-                    subpaths::mount_request(*volume, *index),
+                    subpaths::mount_request(*volume, *index, *idmap_pod),
                     budget,
                 );
             }
@@ -261,6 +268,11 @@ impl Sim {
             Attempt::CompletedSubpath(result, witness) => {
                 self.stats.checks += 1;
                 invariants::subpath_failures_are_errors(&step.to_string(), witness, &result)?;
+                if let Ok(SubpathResponse::Prepared(prepared)) = &result {
+                    self.stats.checks += 1;
+                    self.stats.idmapped_mounts += u64::from(prepared.idmapped.is_some());
+                    invariants::mounts_map_as_acknowledged(&self.world, prepared)?;
+                }
                 if let (Op::SubpathClean { volume }, Ok(SubpathResponse::Cleaned(report))) =
                     (&step.op, &result)
                 {

@@ -10,12 +10,19 @@
 //! create-dir <target> | create-empty-file <target> a directory for a directory, else a file
 //!   (remove-dir | remove-file <target>, again)     an old mount point of the other kind
 //! bind-mount <source> -> <target> expect=<id>      fd to fd, checked after mounting
+//!   [idmap=<pod's user ns>]                        idmapped when asked
 //!   on failure: remove the target, then its empty parents up to the pod directory
 //! ```
 //!
 //! The source's identity from the first step is passed to `bind-mount`, which
 //! refuses to mount anything else: the mount point's kind was chosen for that
-//! file, and a swap between the two steps must not go unnoticed.
+//! file, and a swap between the two steps must not go unnoticed. A plain
+//! mount of the same file already in place is kept for a plain request. An
+//! idmapped one is never kept: the mount table says that a mount is
+//! idmapped, not with which user namespace, and a pod whose namespaces were
+//! made again (after its range was released and reallocated, say) must not
+//! keep a mapping of IDs that may now be another pod's. It is replaced like
+//! a mount of another file, as is a plain one for an idmapped request.
 
 use std::collections::VecDeque;
 
@@ -24,7 +31,7 @@ use super::super::mount_table::MountsBelow;
 use super::super::request::{PrepareSubpath, PreparedSubpath, SubpathError, SubpathResponse};
 use super::{Handled, Step, fail, io_error, unexpected};
 use crate::effect::{
-    Effect, EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, Outcome,
+    Effect, EffectError, EntryKind, Errno, FileId, IdmapWith, InodeInfo, Observation, Outcome,
 };
 use crate::path::{Root, RootLabels, RootPath};
 
@@ -42,6 +49,7 @@ pub(crate) struct PrepareOp {
     target: RootPath,
     container_dir: RootPath,
     pod_dir: HostDir,
+    idmap: Option<IdmapWith>,
     stage: Stage,
     /// The source as the first step found it. Every stage after that step is
     /// reached only when it succeeded, so the initial value is never used.
@@ -49,6 +57,9 @@ pub(crate) struct PrepareOp {
     unmounts: u32,
     /// An old mount point of the wrong kind was removed once already.
     replaced_kind: bool,
+    /// Whether the top mount on the target, per the last mount table read,
+    /// is idmapped.
+    mounted_idmapped: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +89,7 @@ impl PrepareOp {
             container_dir: request.target.container_dir(),
             target,
             pod_dir: request.pod_dir,
+            idmap: request.idmap,
             stage: Stage::StatSource,
             found: InodeInfo {
                 id: FileId { dev: 0, ino: 0 },
@@ -86,6 +98,7 @@ impl PrepareOp {
             },
             unmounts: 0,
             replaced_kind: false,
+            mounted_idmapped: false,
         }
     }
 
@@ -120,6 +133,7 @@ impl PrepareOp {
                 source: self.source.clone(),
                 target: self.target.clone(),
                 expect: self.found.id,
+                idmap: self.idmap.clone(),
             },
             Stage::Rollback(effects, error) => match effects.front() {
                 Some(effect) => effect.clone(),
@@ -173,7 +187,15 @@ impl PrepareOp {
                 Err(error) => {
                     let failure = match self.unsafe_source(labels, &error) {
                         Some(failure) => failure,
-                        None => io_error(labels, "bind-mount onto", &self.target, error),
+                        None => match (&self.idmap, not_idmappable_remedy(error.errno)) {
+                            (Some(_), Some(remedy)) => SubpathError::NotIdmappable {
+                                shown: labels.show(&self.source),
+                                path: self.source.clone(),
+                                source: error,
+                                remedy,
+                            },
+                            _ => io_error(labels, "bind-mount onto", &self.target, error),
+                        },
                     };
                     self.roll_back(failure)
                 }
@@ -226,6 +248,7 @@ impl PrepareOp {
         if mounts.count_at(&self.target.path) == 0 {
             return self.go(Stage::MakeParents);
         }
+        self.mounted_idmapped = mounts.top_is_idmapped(&self.target.path);
         if self.unmounts >= MAX_UNMOUNTS {
             return fail(SubpathError::StackedMounts {
                 shown: labels.show(&self.target),
@@ -238,7 +261,11 @@ impl PrepareOp {
 
     fn after_stat_mounted(&mut self, labels: &RootLabels, outcome: Outcome) -> Handled {
         match outcome {
-            Ok(Observation::Inode(mounted)) if mounted.id == self.found.id => {
+            Ok(Observation::Inode(mounted))
+                if mounted.id == self.found.id
+                    && !self.mounted_idmapped
+                    && self.idmap.is_none() =>
+            {
                 Handled::Finish(Ok(self.prepared(true)))
             }
             Ok(Observation::Inode(_)) => self.go(Stage::UnmountOther),
@@ -308,6 +335,7 @@ impl PrepareOp {
             host_path: self.pod_dir.join(&self.target.path),
             source: self.found,
             already_mounted,
+            idmapped: self.idmap.clone(),
             replaced_mounts: self.unmounts,
         })
     }
@@ -330,5 +358,22 @@ impl PrepareOp {
             effects.push_back(Effect::RemoveDir { dir: current });
         }
         self.go(Stage::Rollback(effects, error))
+    }
+}
+
+/// What to do when an idmapped bind mount failed with `errno`, for the
+/// errnos that mean it cannot be idmapped here at all.
+fn not_idmappable_remedy(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::EOPNOTSUPP => Some(
+            "put the volume on a file system that supports idmapped mounts (ext4, xfs, btrfs, \
+             tmpfs since Linux 6.3) or mount it without idmapping",
+        ),
+        Errno::EPERM => Some(
+            "idmap only volumes whose file system this process's user namespace owns (in a \
+             rootless namespace, one mounted inside it, such as its own tmpfs), or mount it \
+             without idmapping",
+        ),
+        _ => None,
     }
 }

@@ -6,9 +6,11 @@ use super::super::names::{SubpathName, SubpathNameField, SubpathTarget};
 use super::super::request::{CleanSubpaths, PrepareSubpath, SubpathError, SubpathResponse};
 use super::{ActiveOp, CleanOp, PrepareOp};
 use crate::effect::{
-    DirEntry, Effect, EffectError, EntryKind, Errno, FileId, InodeInfo, Observation, Outcome,
+    DirEntry, Effect, EffectError, EntryKind, Errno, FileId, IdmapWith, InodeInfo, Observation,
+    Outcome,
 };
 use crate::error_details::ErrorDetails;
+use crate::ns::{NamespaceId, NamespaceKind};
 use crate::op_test::{Run, run};
 use crate::path::{RelPath, Root, RootLabels, RootPath};
 
@@ -35,12 +37,32 @@ fn drive(op: ActiveOp, outcomes: Vec<Outcome>) -> Run<SubpathResponse, SubpathEr
 }
 
 fn prepare(subpath: &str, outcomes: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
+    prepare_with(subpath, None, outcomes)
+}
+
+fn prepare_with(
+    subpath: &str,
+    idmap: Option<IdmapWith>,
+    outcomes: Vec<Outcome>,
+) -> Run<SubpathResponse, SubpathError> {
     let op = PrepareOp::new(PrepareSubpath {
         subpath: RelPath::parse(subpath).unwrap(),
         target: SubpathTarget::new("data", "app", "0").unwrap(),
         pod_dir: HostDir::parse(POD_DIR).unwrap(),
+        idmap,
     });
     drive(ActiveOp::Prepare(op), outcomes)
+}
+
+/// The pod's pinned user namespace.
+fn pod_userns() -> IdmapWith {
+    IdmapWith {
+        pin: path(Root::Run, "p/user"),
+        userns: NamespaceId {
+            kind: NamespaceKind::User,
+            ino: 4_026_532_001,
+        },
+    }
 }
 
 fn clean(outcomes: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
@@ -121,6 +143,7 @@ fn fresh_prepare_effects() -> Vec<Effect> {
             source: path(Root::Volume, "dir"),
             target: path(Root::PodDir, TARGET),
             expect: SOURCE_ID,
+            idmap: None,
         },
     ]
 }
@@ -197,6 +220,100 @@ fn another_file_mounted_there_is_unmounted_and_the_table_read_again() {
         panic!("the prepare failed");
     };
     assert_eq!(prepared.replaced_mounts, 1);
+}
+
+#[test]
+fn an_idmapped_bind_carries_the_pods_user_namespace() {
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.push(done());
+    let run = prepare_with("dir", Some(pod_userns()), outcomes);
+    let mut expected = fresh_prepare_effects();
+    if let Some(Effect::BindMount { idmap, .. }) = expected.last_mut() {
+        *idmap = Some(pod_userns());
+    }
+    assert_eq!(run.effects, expected);
+    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
+        panic!("the prepare failed");
+    };
+    assert_eq!(prepared.idmapped, Some(pod_userns()));
+}
+
+#[test]
+fn the_same_file_mounted_without_idmapping_is_replaced_by_an_idmapped_mount() {
+    let mut outcomes = vec![
+        directory(SOURCE_ID),
+        mounts(&[TARGET]),
+        directory(SOURCE_ID),
+    ];
+    outcomes.extend([done(), mounts(&[])]);
+    outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
+    outcomes.push(done());
+    let run = prepare_with("dir", Some(pod_userns()), outcomes);
+    assert_eq!(
+        run.effects[3],
+        Effect::Unmount {
+            target: path(Root::PodDir, TARGET),
+        }
+    );
+    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
+        panic!("the prepare failed");
+    };
+    assert_eq!(prepared.replaced_mounts, 1);
+    assert!(!prepared.already_mounted);
+}
+
+#[test]
+fn an_idmapped_mount_in_place_is_replaced_since_its_namespace_is_unknown() {
+    let idmapped_table = Ok(Observation::Contents(
+        format!(
+            "1 0 0:1 / / rw - ext4 /dev/sda rw\n\
+             2 1 0:1 /volume/dir {POD_DIR}/{TARGET} rw,idmapped - ext4 /dev/sda rw\n"
+        )
+        .into_bytes(),
+    ));
+    let mut outcomes = vec![directory(SOURCE_ID), idmapped_table, directory(SOURCE_ID)];
+    outcomes.extend([done(), mounts(&[])]);
+    outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
+    outcomes.push(done());
+    let run = prepare_with("dir", Some(pod_userns()), outcomes);
+    assert_eq!(
+        run.effects[3],
+        Effect::Unmount {
+            target: path(Root::PodDir, TARGET),
+        }
+    );
+    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
+        panic!("the prepare failed");
+    };
+    assert_eq!(prepared.replaced_mounts, 1);
+    assert_eq!(prepared.idmapped, Some(pod_userns()));
+}
+
+#[test]
+fn a_file_system_that_cannot_idmap_is_named_and_the_mount_point_rolled_back() {
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.push(Err(EffectError::new(
+        Errno::EOPNOTSUPP,
+        "mount_setattr(MOUNT_ATTR_IDMAP) /volume/dir: is on ramfs, which does not support \
+         idmapped mounts",
+    )));
+    outcomes.extend(std::iter::repeat_with(done).take(4));
+    let run = prepare_with("dir", Some(pod_userns()), outcomes);
+    assert_eq!(
+        run.effects[5..],
+        remove_dirs(&[
+            TARGET,
+            CONTAINER_DIR,
+            "volume-subpaths/data",
+            "volume-subpaths"
+        ])[..]
+    );
+    let error = run.finished().unwrap_err();
+    assert_eq!(error.kind(), "not-idmappable");
+    let message = error.to_string();
+    assert!(message.contains("/volume/dir"), "{message}");
+    assert!(message.contains("is on ramfs"), "{message}");
+    assert!(message.contains("nothing was mounted"), "{message}");
 }
 
 #[test]
