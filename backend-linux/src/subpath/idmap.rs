@@ -13,8 +13,8 @@ use std::os::fd::AsRawFd;
 
 use podns_core::{EffectError, Errno, IdmapWith, RootPath};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::mount::{MoveMountFlags, OpenTreeFlags};
 
+use super::mount::{attach_tree, clone_tree};
 use crate::error::{fail, refuse};
 use crate::roots::LinuxBackend;
 
@@ -64,14 +64,7 @@ impl LinuxBackend {
                 &format!("this kernel has no {call} (Linux {since}), so no idmapped mounts"),
             )
         };
-        let tree = rustix::mount::open_tree(
-            src,
-            "",
-            OpenTreeFlags::OPEN_TREE_CLONE
-                | OpenTreeFlags::OPEN_TREE_CLOEXEC
-                | OpenTreeFlags::AT_EMPTY_PATH,
-        )
-        .map_err(|e| match e {
+        let tree = clone_tree(src.as_fd()).map_err(|e| match e {
             rustix::io::Errno::NOSYS => no_api("open_tree", "5.2"),
             e => fail("open_tree", self.labels.show(source), e),
         })?;
@@ -102,14 +95,7 @@ impl LinuxBackend {
                 e,
             ),
         })?;
-        rustix::mount::move_mount(
-            &tree,
-            "",
-            tgt,
-            "",
-            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-        )
-        .map_err(|e| fail("move_mount", shown_target, e))?;
+        attach_tree(&tree, tgt.as_fd()).map_err(|e| fail("move_mount", shown_target, e))?;
         Ok(tree)
     }
 }

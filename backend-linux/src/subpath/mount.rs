@@ -197,23 +197,33 @@ impl LinuxBackend {
 }
 
 fn mount_tree(src: BorrowedFd<'_>, tgt: BorrowedFd<'_>) -> Result<OwnedFd, BindFailed> {
-    let tree = rustix::mount::open_tree(
+    let tree = clone_tree(src).map_err(BindFailed::OpenTree)?;
+    attach_tree(&tree, tgt).map_err(BindFailed::MoveMount)?;
+    Ok(tree)
+}
+
+/// A detached, non-recursive copy of the mount at `src`
+/// (`open_tree(OPEN_TREE_CLONE)`); it vanishes when the fd is closed unless
+/// [`attach_tree`] mounts it first.
+pub(crate) fn clone_tree(src: BorrowedFd<'_>) -> rustix::io::Result<OwnedFd> {
+    rustix::mount::open_tree(
         src,
         "",
         OpenTreeFlags::OPEN_TREE_CLONE
             | OpenTreeFlags::OPEN_TREE_CLOEXEC
             | OpenTreeFlags::AT_EMPTY_PATH,
     )
-    .map_err(BindFailed::OpenTree)?;
+}
+
+/// Mounts the detached `tree` on `tgt`, fd to fd (`move_mount`).
+pub(crate) fn attach_tree(tree: &OwnedFd, tgt: BorrowedFd<'_>) -> rustix::io::Result<()> {
     rustix::mount::move_mount(
-        &tree,
+        tree,
         "",
         tgt,
         "",
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
     )
-    .map_err(BindFailed::MoveMount)?;
-    Ok(tree)
 }
 
 /// Bind mounts join a directory to a directory and a non-directory to a

@@ -3,7 +3,9 @@
 
 use super::super::lexical::HostDir;
 use super::super::names::{SubpathName, SubpathNameField, SubpathTarget};
-use super::super::request::{CleanSubpaths, PrepareSubpath, SubpathError, SubpathResponse};
+use super::super::request::{
+    CleanSubpaths, PrepareSubpath, PreparedSubpath, SubpathError, SubpathResponse,
+};
 use super::{ActiveOp, CleanOp, PrepareOp};
 use crate::effect::{
     DirEntry, Effect, EffectError, EntryKind, Errno, FileId, IdmapWith, InodeInfo, Observation,
@@ -240,25 +242,7 @@ fn an_idmapped_bind_carries_the_pods_user_namespace() {
 
 #[test]
 fn the_same_file_mounted_without_idmapping_is_replaced_by_an_idmapped_mount() {
-    let mut outcomes = vec![
-        directory(SOURCE_ID),
-        mounts(&[TARGET]),
-        directory(SOURCE_ID),
-    ];
-    outcomes.extend([done(), mounts(&[])]);
-    outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
-    outcomes.push(done());
-    let run = prepare_with("dir", Some(pod_userns()), outcomes);
-    assert_eq!(
-        run.effects[3],
-        Effect::Unmount {
-            target: path(Root::PodDir, TARGET),
-        }
-    );
-    let Ok(SubpathResponse::Prepared(prepared)) = run.finished() else {
-        panic!("the prepare failed");
-    };
-    assert_eq!(prepared.replaced_mounts, 1);
+    let prepared = replaced_by_an_idmapped_mount(mounts(&[TARGET]));
     assert!(!prepared.already_mounted);
 }
 
@@ -271,7 +255,14 @@ fn an_idmapped_mount_in_place_is_replaced_since_its_namespace_is_unknown() {
         )
         .into_bytes(),
     ));
-    let mut outcomes = vec![directory(SOURCE_ID), idmapped_table, directory(SOURCE_ID)];
+    let prepared = replaced_by_an_idmapped_mount(idmapped_table);
+    assert_eq!(prepared.idmapped, Some(pod_userns()));
+}
+
+/// An idmapped prepare of `dir` that finds the same file mounted as the
+/// mount table `table` shows: it unmounts it and mounts again.
+fn replaced_by_an_idmapped_mount(table: Outcome) -> PreparedSubpath {
+    let mut outcomes = vec![directory(SOURCE_ID), table, directory(SOURCE_ID)];
     outcomes.extend([done(), mounts(&[])]);
     outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
     outcomes.push(done());
@@ -286,7 +277,7 @@ fn an_idmapped_mount_in_place_is_replaced_since_its_namespace_is_unknown() {
         panic!("the prepare failed");
     };
     assert_eq!(prepared.replaced_mounts, 1);
-    assert_eq!(prepared.idmapped, Some(pod_userns()));
+    prepared
 }
 
 #[test]
