@@ -13,7 +13,10 @@ use std::path::Path;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{NsDirs, mount_table, mounts_below, rerun_in_private_mount_namespace, sh};
+use common::{
+    NsDirs, mount_table, mounts_below, rerun_in_private_mount_namespace, sh, subpath_clean_args,
+    subpath_mount_args,
+};
 
 /// `podns subpath mount` of `volume`'s `data` for container `app` of the
 /// pod directory `pod_dir`, as volume `volume_name`, with `extra` flags.
@@ -23,22 +26,13 @@ fn mount_args<'a>(
     volume_name: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = vec![
-        "subpath",
-        "mount",
-        "--volume",
-        volume,
-        "--subpath",
+    let mut args = subpath_mount_args(
+        Path::new(volume),
         "data",
-        "--pod-dir",
-        pod_dir,
-        "--volume-name",
+        Path::new(pod_dir),
         volume_name,
-        "--container",
-        "app",
-        "--index",
         "0",
-    ];
+    );
     args.extend_from_slice(extra);
     args
 }
@@ -98,14 +92,7 @@ fn mounts_and_maps_with_the_pods_user_namespace() {
     assert_eq!(again["replacedMounts"], 1, "{again}");
     assert_eq!(mounts_below(&pod_dir).len(), 1);
 
-    let cleaned = dirs.ok(&[
-        "subpath",
-        "clean",
-        "--pod-dir",
-        text(&pod_dir),
-        "--volume-name",
-        "vol",
-    ]);
+    let cleaned = dirs.ok(&subpath_clean_args(&pod_dir, "vol"));
     assert_eq!(
         cleaned["unmounted"].as_array().unwrap().len(),
         1,
@@ -171,14 +158,7 @@ fn refuses_without_pins_or_idmapping_and_leaves_nothing() {
 
     // Without --idmap-pod the same ramfs volume mounts.
     dirs.ok(&mount_args(text(&ram), text(&pod_dir), "ram", &[]));
-    dirs.ok(&[
-        "subpath",
-        "clean",
-        "--pod-dir",
-        text(&pod_dir),
-        "--volume-name",
-        "ram",
-    ]);
+    dirs.ok(&subpath_clean_args(&pod_dir, "ram"));
     sh("umount", &[text(&ram)]);
     dirs.ok(&["ns", "remove", "pod-1"]);
     dirs.assert_nothing_left("refused idmapped subpaths");

@@ -30,7 +30,7 @@ use tempfile::TempDir;
 
 use common::{
     NsDirs, PODNS_ENV, ROLE_ENV, podns_command_at, rerun_in_private_mount_namespace, role, run,
-    run_role_in_userns, sh, which,
+    run_role_in_userns, sh, subpath_clean_args, subpath_mount_args, which,
 };
 
 /// The static busybox Debian's busybox-static installs.
@@ -319,22 +319,7 @@ const VOLUME_REPORT: &str = "stat -c 'idmapped-owner=%u:%g' /idmapped/owned-by-r
 /// `app` of pod-1, with `extra` flags; returns the mount point.
 fn subpath_mount(dirs: &NsDirs, volume: &Path, index: &str, extra: &[&str]) -> String {
     let pod_dir = dirs.pods.join("pod-1");
-    let mut args = vec![
-        "subpath",
-        "mount",
-        "--volume",
-        volume.to_str().unwrap(),
-        "--subpath",
-        "data",
-        "--pod-dir",
-        pod_dir.to_str().unwrap(),
-        "--volume-name",
-        "vol",
-        "--container",
-        "app",
-        "--index",
-        index,
-    ];
+    let mut args = subpath_mount_args(volume, "data", &pod_dir, "vol", index);
     args.extend_from_slice(extra);
     dirs.ok(&args)["target"].as_str().unwrap().to_owned()
 }
@@ -401,14 +386,7 @@ fn sees_idmapped_volumes_as_the_pods_own(runtime: Runtime) {
         assert_eq!(owner(&runtime_volume.join("made-inside")), (0, 0));
     }
     let pod_dir = dirs.pods.join("pod-1");
-    dirs.ok(&[
-        "subpath",
-        "clean",
-        "--pod-dir",
-        pod_dir.to_str().unwrap(),
-        "--volume-name",
-        "vol",
-    ]);
+    dirs.ok(&subpath_clean_args(&pod_dir, "vol"));
     assert!(common::mounts_below(&pod_dir).is_empty());
     dirs.ok(&["ns", "remove", "pod-1"]);
     dirs.assert_nothing_left(runtime.program());
@@ -548,10 +526,8 @@ fn rootless_runtime_role() {
     // owns. The scratch directory's (mounted by host root) is refused...
     let pod_dir = scratch.join("state/podns/pods/p0");
     let mount = |volume: &Path, name: &str| {
-        let mut args = vec!["--json", "subpath", "mount", "--volume"];
-        args.push(volume.to_str().unwrap());
-        args.extend(["--subpath", "data", "--pod-dir", pod_dir.to_str().unwrap()]);
-        args.extend(["--volume-name", name, "--container", "app", "--index", "0"]);
+        let mut args = vec!["--json"];
+        args.extend(subpath_mount_args(volume, "data", &pod_dir, name, "0"));
         args.extend(["--idmap-pod", "p0"]);
         podns_run(&args)
     };
@@ -586,15 +562,9 @@ fn rootless_runtime_role() {
     assert_eq!(field(&report, "owner"), "0:0", "{report}");
     assert_eq!(field(&report, "write"), "ok", "{report}");
     assert_eq!(owner(&own_volume.join("data/made-inside")), (0, 0));
-    podns_json(&[
-        "--json",
-        "subpath",
-        "clean",
-        "--pod-dir",
-        pod_dir.to_str().unwrap(),
-        "--volume-name",
-        "own",
-    ]);
+    let mut clean = vec!["--json"];
+    clean.extend(subpath_clean_args(&pod_dir, "own"));
+    podns_json(&clean);
     podns_json(&["--json", "ns", "remove", "p0"]);
     println!("rootless-runtime role: done");
 }

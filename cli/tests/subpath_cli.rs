@@ -7,7 +7,7 @@ mod subpath_support;
 
 use std::path::Path;
 
-use common::{Run, mounts_below, podns_command, run};
+use common::{Run, mounts_below, podns_command, run, subpath_clean_args, subpath_mount_args};
 use serde_json::Value;
 use subpath_support::{Layout, id_of, in_private_mount_ns, plant_tree};
 
@@ -19,33 +19,11 @@ fn podns(args: &[&str], env: &[(&str, String)]) -> Run {
 }
 
 fn mount_args<'a>(layout: &'a Layout, subpath: &'a str, index: &'a str) -> Vec<&'a str> {
-    vec![
-        "subpath",
-        "mount",
-        "--volume",
-        layout.volume.to_str().unwrap(),
-        "--subpath",
-        subpath,
-        "--pod-dir",
-        layout.pod.to_str().unwrap(),
-        "--volume-name",
-        "vol",
-        "--container",
-        "app",
-        "--index",
-        index,
-    ]
+    subpath_mount_args(&layout.volume, subpath, &layout.pod, "vol", index)
 }
 
 fn clean_args(layout: &Layout) -> Vec<&str> {
-    vec![
-        "subpath",
-        "clean",
-        "--pod-dir",
-        layout.pod.to_str().unwrap(),
-        "--volume-name",
-        "vol",
-    ]
+    subpath_clean_args(&layout.pod, "vol")
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod nobody;
 mod node;
 mod ns_dirs;
 mod run;
+mod subpath_args;
 mod tree;
 mod userns;
 
@@ -22,5 +23,6 @@ pub use nobody::*;
 pub use node::*;
 pub use ns_dirs::*;
 pub use run::*;
+pub use subpath_args::*;
 pub use tree::*;
 pub use userns::*;
