@@ -385,9 +385,11 @@ fn releasing_the_corrupt_pod_unfreezes_allocation() {
 }
 
 /// A pod "directory" that is a symlink to a directory outside is not
-/// followed: nothing is read or written through it.
+/// followed: nothing is read or written through it. The remedy its problem
+/// names works: releasing the pod (or a cleanup that does not keep it)
+/// removes the link itself, never what it points to.
 #[test]
-fn a_symlinked_pod_directory_is_not_followed() {
+fn a_symlinked_pod_directory_is_not_followed_and_its_release_removes_the_link() {
     let node = Node::new();
     let good = range_of(&node.alloc("good"));
     let elsewhere = node.outside().join("elsewhere");
@@ -411,9 +413,13 @@ fn a_symlinked_pod_directory_is_not_followed() {
             .contains("symbolic link"),
         "{list}"
     );
-    let released = node.run(&["--json", "release", "linked"]);
-    released.assert_code(EXIT_FAILED);
-    released.json_error();
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("podns release linked"),
+        "{list}"
+    );
     let run = node.run(&["--json", "alloc", "linked"]);
     run.assert_code(EXIT_FAILED);
     run.json_error();
@@ -422,10 +428,25 @@ fn a_symlinked_pod_directory_is_not_followed() {
     assert_eq!(frozen.json_error().kind, "allocations-frozen");
     assert_eq!(snapshot(&node.outside()), outside);
     assert_eq!(range_of(&node.alloc("good")), good);
-    // Removing the link unfreezes the node.
-    std::fs::remove_file(node.pods().join("linked")).unwrap();
+
+    // The suggested remedy: the release removes the link, and only it.
+    let released = node.run(&["--json", "release", "linked"]).ok_json();
+    assert_eq!(released["released"], true, "{released}");
+    assert!(std::fs::symlink_metadata(node.pods().join("linked")).is_err());
+    assert_eq!(snapshot(&node.outside()), outside);
     assert!(node.list()["problems"].as_array().unwrap().is_empty());
     node.alloc("newpod");
+
+    // A cleanup that does not keep such a pod does the same.
+    symlink(&elsewhere, node.pods().join("linked-again")).unwrap();
+    let cleaned = node
+        .run(&["--json", "cleanup", "--keep", "good", "--keep", "newpod"])
+        .ok_json();
+    assert_eq!(cleaned["released"][0]["pod"], "linked-again", "{cleaned}");
+    assert_eq!(cleaned["failures"], json!([]), "{cleaned}");
+    assert!(std::fs::symlink_metadata(node.pods().join("linked-again")).is_err());
+    assert_eq!(snapshot(&node.outside()), outside);
+    node.alloc("third");
 }
 
 #[test]

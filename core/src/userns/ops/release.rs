@@ -7,13 +7,19 @@
 //! sync-dir <pod>               (sync-dir <pods> when the pod dir is gone)
 //! -> slot freed, acknowledged
 //! ```
+//!
+//! A pod "directory" that is a symlink (recovery reports it as unreadable,
+//! and its unknown range stops new allocations) makes the first step fail
+//! with `ELOOP`, since no path is followed through a symlink. The release
+//! then removes the link itself, never what it points to, and syncs the
+//! pods directory: `remove-file <pod>`, `sync-dir <pods>`.
 
 use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::USERNS_FILE_NAME;
 use super::super::registry::{Claim, Registry};
 use super::super::request::{Release, UsernsResponse};
 use super::{Handled, Step, io_error};
-use crate::effect::{Effect, EffectError, Outcome};
+use crate::effect::{Effect, EffectError, Errno, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
 #[derive(Debug, Clone)]
@@ -28,6 +34,8 @@ pub(crate) struct ReleaseOp {
 #[derive(Debug, Clone)]
 enum Stage {
     RemoveFile,
+    /// The pod directory is a symlink: remove the link.
+    RemoveLink,
     SyncPodDir,
     /// The pod directory itself is gone: make that durable instead.
     SyncPodsDir,
@@ -63,6 +71,9 @@ impl ReleaseOp {
             Stage::RemoveFile => Effect::RemoveFile {
                 file: self.file.clone(),
             },
+            Stage::RemoveLink => Effect::RemoveFile {
+                file: self.pod_dir.clone(),
+            },
             Stage::SyncPodDir => Effect::SyncDir {
                 dir: self.pod_dir.clone(),
             },
@@ -81,6 +92,19 @@ impl ReleaseOp {
             }
             (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDir,
             (Stage::RemoveFile, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
+            (Stage::RemoveFile, Err(error)) if error.errno == Errno::ELOOP => Stage::RemoveLink,
+            // Removed, or gone already: either way the name is free.
+            (Stage::RemoveLink, Ok(_)) => Stage::SyncPodsDir,
+            (Stage::RemoveLink, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
+            // A directory again (EISDIR) or anything else: nothing changed.
+            (Stage::RemoveLink, Err(error)) => {
+                return Handled::Finish(Err(io_error(
+                    registry.labels(),
+                    "remove the symlink",
+                    &self.pod_dir,
+                    error,
+                )));
+            }
             // Nothing changed on disk: the claim stays as it was.
             (Stage::RemoveFile, Err(error)) => {
                 return Handled::Finish(Err(io_error(

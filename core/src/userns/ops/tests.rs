@@ -283,6 +283,47 @@ fn release_of_a_pod_whose_directory_is_gone_syncs_the_pods_directory() {
 }
 
 #[test]
+fn release_of_a_pod_whose_directory_is_a_symlink_removes_the_link_only() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![
+            failed(Errno::ELOOP),
+            Ok(Observation::FileRemoved { existed: true }),
+            done(),
+        ],
+    );
+    assert_eq!(
+        run.effects,
+        [
+            Effect::RemoveFile {
+                file: pod_dir(&p).join(USERNS_FILE_NAME),
+            },
+            Effect::RemoveFile { file: pod_dir(&p) },
+            Effect::SyncDir { dir: pods_dir() },
+        ]
+    );
+    assert!(run.finished().is_ok());
+    assert!(registry.claim(&p).is_none());
+}
+
+#[test]
+fn a_symlink_that_became_a_directory_again_is_left_and_the_claim_kept() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![failed(Errno::ELOOP), failed(Errno::EISDIR)],
+    );
+    assert_eq!(run.effects.len(), 2);
+    assert!(run.finished().is_err());
+    assert!(registry.claim(&p).is_some());
+}
+
+#[test]
 fn a_release_whose_sync_fails_keeps_the_range_in_doubt() {
     let p = pod("a");
     let mut registry = allocated(&p);
