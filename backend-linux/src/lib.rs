@@ -57,6 +57,7 @@
 
 mod block_on;
 mod config;
+mod doctor;
 mod error;
 mod execute;
 mod host;
@@ -73,6 +74,7 @@ mod subpath;
 
 pub use block_on::block_on;
 pub use config::{ConfigError, NodeConfig, PodsDir, PoolSource, RunDir, SubidFiles};
+pub use doctor::{DoctorReport, Finding, Severity, doctor};
 pub use error::BackendError;
 pub use host::{DryRunHost, EffectHook, EffectPhase, LinuxHost, PODS_DIR_MODE};
 pub use idmap_read::{

@@ -106,6 +106,12 @@ pub enum Command {
     /// namespace owned by it, pinned under the run directory
     #[command(subcommand)]
     Ns(NsCommand),
+    /// Check the node without changing anything (no lock, no temp file
+    /// removed, no sync): every userns problem against the pool, leftover
+    /// temp files, the pool, user namespaces in the kernel. Safe on
+    /// kubelet's live pods directory and on a read-only mount; exit 1 when
+    /// something needs action
+    Doctor,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! command is one call on the library's `Node`, one command per invocation.
 
 mod args;
+mod doctor_cmd;
 mod failure;
 mod idmap_cmd;
 mod ns_cmd;

@@ -20,6 +20,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Subpath(command) => crate::subpath_cmd::run(command, &cli.global),
         // Namespace commands use the run directory as well.
         Command::Ns(command) => crate::ns_cmd::run(command, &cli.global),
+        // The health check reads, and never takes the lock.
+        Command::Doctor => crate::doctor_cmd::run(&cli.global),
         command => {
             let config = node_config(&cli.global, Uses::PodsDir)?;
             // Every input is checked before the disk is touched.

@@ -65,6 +65,7 @@ impl NodeRequest {
     pub fn name(&self) -> &'static str {
         match self {
             NodeRequest::Userns(UsernsRequest::Recover) => "recover",
+            NodeRequest::Userns(UsernsRequest::Inspect) => "inspect",
             NodeRequest::Userns(UsernsRequest::GetOrCreate(_)) => "get-or-create",
             NodeRequest::Userns(UsernsRequest::Release { .. }) => "release",
             NodeRequest::Userns(UsernsRequest::Cleanup { .. }) => "cleanup",

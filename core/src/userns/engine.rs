@@ -95,7 +95,7 @@ impl UsernsEngine {
         if self.request.is_busy() {
             return Err(UsernsError::Busy);
         }
-        if !self.recovered && !matches!(request, UsernsRequest::Recover) {
+        if !self.recovered && !matches!(request, UsernsRequest::Recover | UsernsRequest::Inspect) {
             return Err(UsernsError::NotRecovered);
         }
         match self.start(request) {
@@ -110,7 +110,8 @@ impl UsernsEngine {
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.request.poll(|op| {
             let step = op.poll(&mut self.registry);
-            if matches!((&*op, &step), (ActiveOp::Recover(_), Step::Finish(Ok(_)))) {
+            if matches!((&*op, &step), (ActiveOp::Recover(recover), Step::Finish(Ok(_))) if !recover.is_read_only())
+            {
                 self.recovered = true;
             }
             step
@@ -200,6 +201,7 @@ impl UsernsEngine {
     ) -> Result<ActiveOp, Result<UsernsResponse, UsernsError>> {
         match request {
             UsernsRequest::Recover => Ok(ActiveOp::Recover(RecoverOp::new(self.broken))),
+            UsernsRequest::Inspect => Ok(ActiveOp::Recover(RecoverOp::inspect())),
             UsernsRequest::GetOrCreate(request) => self.start_get_or_create(request),
             UsernsRequest::Release { pod } => ReleaseOp::of_claim(pod, &self.registry, self.broken)
                 .map(ActiveOp::Release)

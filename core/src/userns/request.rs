@@ -18,6 +18,12 @@ pub enum UsernsRequest {
     /// Read every pod's `userns` file and rebuild the in-memory state; remove
     /// stale temp files. Must complete once before any other request.
     Recover,
+    /// Read the pods directory as [`UsernsRequest::Recover`] does and report
+    /// what it would find, changing nothing: no temp file is removed, nothing
+    /// is synced, the engine's state stays as it was (an engine that only
+    /// inspected is not recovered). Safe on a directory another process
+    /// (kubelet) owns, and on a read-only mount.
+    Inspect,
     /// kubelet's `GetOrCreateUserNamespaceMappings`.
     GetOrCreate(GetOrCreate),
     /// Release the pod's range: remove its file durably, then free the slot.
@@ -115,6 +121,9 @@ pub struct RecoveryReport {
     pub temp_files_removed: Vec<RootPath>,
     /// Stale temp files that could not be removed (tried again next time).
     pub temp_files_left: Vec<(RootPath, EffectError)>,
+    /// Stale temp files an [`UsernsRequest::Inspect`] saw and left in place
+    /// (the next recovery removes them).
+    pub temp_files_kept: Vec<RootPath>,
 }
 
 /// What a cleanup did.

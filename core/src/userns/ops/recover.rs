@@ -28,6 +28,8 @@ pub(crate) struct RecoverOp {
     found: Vec<(PodUid, FoundClaim)>,
     report: RecoveryReport,
     broken: Option<BrokenVariant>,
+    /// An inspection: remove nothing, sync nothing, rebuild no registry.
+    read_only: bool,
 }
 
 /// Where recovery is.
@@ -69,7 +71,23 @@ impl RecoverOp {
             found: Vec::new(),
             report: RecoveryReport::default(),
             broken,
+            read_only: false,
         }
+    }
+
+    /// The walk of a recovery that changes nothing: temp files are listed,
+    /// not removed; no `syncfs`; the problems are computed on a copy of the
+    /// registry, which stays as it was.
+    pub fn inspect() -> Self {
+        Self {
+            read_only: true,
+            ..Self::new(None)
+        }
+    }
+
+    /// True for an inspection.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn poll(&mut self, registry: &mut Registry) -> Step {
@@ -92,7 +110,7 @@ impl RecoverOp {
             // cache, must be durable before anything is built on it: an entry
             // trusted now must not vanish, and one removed by a crashed
             // release must not come back, after a later power loss.
-            if self.broken == Some(BrokenVariant::NoSyncFsAtRecovery) {
+            if self.read_only || self.broken == Some(BrokenVariant::NoSyncFsAtRecovery) {
                 return self.finish(registry);
             }
             self.stage = Stage::SyncFs;
@@ -222,6 +240,10 @@ impl RecoverOp {
                     self.steps.push_back(PodStep::Read(pod.clone(), file));
                     continue;
                 }
+                if self.read_only {
+                    self.report.temp_files_kept.push(file);
+                    continue;
+                }
                 self.steps.push_back(PodStep::RemoveTemp(file));
             }
         }
@@ -286,6 +308,14 @@ impl RecoverOp {
     }
 
     fn finish(&mut self, registry: &mut Registry) -> Step {
+        if self.read_only {
+            let mut copy = registry.clone();
+            return self.rebuild(&mut copy);
+        }
+        self.rebuild(registry)
+    }
+
+    fn rebuild(&mut self, registry: &mut Registry) -> Step {
         registry.rebuild(
             std::mem::take(&mut self.found),
             std::mem::take(&mut self.pod_dirs),

@@ -454,6 +454,52 @@ fn recovery_reads_each_userns_file_removes_temp_files_and_syncs_before_building(
 }
 
 #[test]
+fn an_inspection_reads_what_recovery_reads_and_removes_syncs_and_builds_nothing() {
+    let mut registry = registry();
+    let p = pod("a");
+    let range = registry.pool().slot_range(3);
+    let contents = render_userns_file(IdMapping::root_to(range).unwrap());
+    let outcomes = vec![
+        Ok(Observation::Listing(vec![
+            entry("a", EntryKind::Directory),
+            entry("b", EntryKind::Symlink),
+        ])),
+        Ok(Observation::Listing(vec![
+            entry(USERNS_FILE_NAME, EntryKind::File),
+            entry(TEMP, EntryKind::File),
+        ])),
+        Ok(Observation::Contents(contents)),
+    ];
+    let run = crate::op_test::run(
+        RecoverOp::inspect(),
+        &mut registry,
+        RecoverOp::poll,
+        RecoverOp::handle,
+        outcomes,
+    );
+    assert_eq!(
+        run.effects,
+        [
+            Effect::ListDir { dir: pods_dir() },
+            Effect::ListDir { dir: pod_dir(&p) },
+            Effect::ReadFile {
+                file: pod_dir(&p).join(USERNS_FILE_NAME),
+                max_len: super::super::file_format::MAX_USERNS_FILE_LEN,
+            },
+        ]
+    );
+    assert!(run.effects.iter().all(|effect| !effect.mutates()));
+    let Ok(UsernsResponse::Recovered(report)) = run.finished() else {
+        panic!("the inspection failed");
+    };
+    assert_eq!((report.pod_dirs, report.allocations), (1, 1));
+    assert_eq!(report.temp_files_kept, [pod_dir(&p).join(TEMP)]);
+    assert!(report.temp_files_removed.is_empty());
+    assert_eq!(report.problems.len(), 1, "the symlinked pod b");
+    assert!(registry.claim(&p).is_none(), "the registry stays as it was");
+}
+
+#[test]
 fn recovery_builds_nothing_when_its_final_sync_fails() {
     let mut registry = registry();
     let outcomes = vec![

@@ -1,0 +1,264 @@
+//! `podns doctor` on a kubelet-like pods directory, one pod per problem kind,
+//! read through a read-only bind mount: every finding names its pod, the
+//! directory's listing, contents and mtimes are as they were, no lock file
+//! appears. Then each finding's remedy is followed, and the node is healthy
+//! and allocates again. A healthy directory exits 0. Root, in a private
+//! mount namespace.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use common::{Run, sh};
+use common::{kubelet_userns_file, mkfifo, podns_command, rerun_in_private_mount_namespace, run};
+
+const BLOCK: u64 = 65536;
+/// 20 slots from host ID 65536, for 10 pods.
+const POOL: [&str; 8] = [
+    "--first-id",
+    "65536",
+    "--id-count",
+    "1310720",
+    "--ids-per-pod",
+    "65536",
+    "--max-pods",
+    "10",
+];
+
+/// What kubelet keeps in a pod directory besides the `userns` file.
+fn kubelet_pod_dir(pods: &Path, pod: &str) -> PathBuf {
+    let dir = pods.join(pod);
+    for sub in [
+        "containers/app",
+        "volumes/kubernetes.io~empty-dir/data",
+        "plugins",
+    ] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(dir.join("etc-hosts"), b"127.0.0.1 localhost\n").unwrap();
+    // kubelet's own atomic-writer temp file, which is not podns's.
+    std::fs::write(dir.join("containers/app/.tmp-0123"), b"x").unwrap();
+    dir
+}
+
+fn plant(pods: &Path, pod: &str, userns: impl AsRef<[u8]>) {
+    std::fs::write(kubelet_pod_dir(pods, pod).join("userns"), userns).unwrap();
+}
+
+/// Each entry below `root` (not following symlinks, not reading FIFOs):
+/// its type, size, mtime and, for a regular file, its bytes.
+fn fingerprint(root: &Path) -> BTreeMap<PathBuf, (u32, u64, i64, i64, Vec<u8>)> {
+    let mut entries = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let bytes = if meta.file_type().is_file() {
+                std::fs::read(&path).unwrap()
+            } else {
+                Vec::new()
+            };
+            if meta.file_type().is_dir() {
+                stack.push(path.clone());
+            }
+            let key = path.strip_prefix(root).unwrap().to_owned();
+            entries.insert(
+                key,
+                (
+                    meta.mode(),
+                    meta.size(),
+                    meta.mtime(),
+                    meta.mtime_nsec(),
+                    bytes,
+                ),
+            );
+        }
+    }
+    entries
+}
+
+fn doctor(pods: &Path, json: bool) -> Run {
+    let args: &[&str] = if json {
+        &["--json", "doctor"]
+    } else {
+        &["doctor"]
+    };
+    podns_with_pool(pods, args)
+}
+
+fn checks_a_live_pods_directory_read_only() {
+    let temp = TempDir::new().unwrap();
+    let pods = temp.path().join("pods");
+    std::fs::create_dir(&pods).unwrap();
+    plant(&pods, "good", kubelet_userns_file(2 * BLOCK, BLOCK));
+    std::fs::write(pods.join("good/.userns.podns-tmp.4242"), b"{").unwrap();
+    plant(&pods, "corrupt", b"{\"uidMappings\":");
+    plant(&pods, "conflict-a", kubelet_userns_file(3 * BLOCK, BLOCK));
+    plant(&pods, "conflict-b", kubelet_userns_file(3 * BLOCK, BLOCK));
+    plant(&pods, "out-of-pool", kubelet_userns_file(40 * BLOCK, BLOCK));
+    plant(
+        &pods,
+        "misaligned",
+        kubelet_userns_file(5 * BLOCK + 4096, BLOCK),
+    );
+    plant(
+        &pods,
+        "wrong-length",
+        kubelet_userns_file(7 * BLOCK, 2 * BLOCK),
+    );
+    plant(&pods, "unsafe-range", kubelet_userns_file(0, BLOCK));
+    mkfifo(&kubelet_pod_dir(&pods, "fifo").join("userns"));
+    let elsewhere = temp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    symlink(&elsewhere, pods.join("linked")).unwrap();
+    // kubelet's live directory, as podns may only read it.
+    let dir = pods.to_str().unwrap();
+    sh("mount", &["--bind", dir, dir]);
+    sh("mount", &["-o", "remount,bind,ro", dir]);
+    let before = fingerprint(&pods);
+
+    let checked = doctor(&pods, true);
+    checked.assert_code(1);
+    assert!(
+        checked.stderr.contains(r#""kind":"needs-action""#),
+        "{}",
+        checked.stderr
+    );
+    let report: Value = serde_json::from_str(&checked.stdout).unwrap();
+    let found: BTreeMap<String, (String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["area"] == "pods")
+        .map(|finding| {
+            let text = |name: &str| finding[name].as_str().unwrap_or_default().to_owned();
+            (text("pod"), (text("kind"), text("severity")))
+        })
+        .collect();
+    let expected: BTreeMap<String, (String, String)> = [
+        ("good", "leftover-temp-file", "info"),
+        ("corrupt", "corrupt", "error"),
+        ("conflict-a", "conflict", "error"),
+        ("conflict-b", "conflict", "error"),
+        ("out-of-pool", "out-of-pool", "warning"),
+        ("misaligned", "misaligned", "warning"),
+        ("wrong-length", "wrong-length", "warning"),
+        ("unsafe-range", "unsafe-range", "error"),
+        ("fifo", "unreadable", "error"),
+        ("linked", "unreadable", "error"),
+    ]
+    .into_iter()
+    .map(|(pod, kind, severity)| (pod.to_owned(), (kind.to_owned(), severity.to_owned())))
+    .collect();
+    assert_eq!(found, expected, "{report:#}");
+    assert_eq!(report["allocations"], 1, "{report}");
+    assert_eq!(report["capacity"], 20, "{report}");
+
+    // The human form: one line a finding, naming its pod, and a summary.
+    let human = doctor(&pods, false);
+    human.assert_code(1);
+    println!("{}", human.stdout);
+    for pod in expected.keys() {
+        assert!(
+            human.stdout.contains(&format!(" pod {pod}")),
+            "{pod}: {}",
+            human.stdout
+        );
+    }
+    assert!(
+        human
+            .stdout
+            .ends_with("6 error(s), 3 warning(s), 1 note(s): needs action\n"),
+        "{}",
+        human.stdout
+    );
+    assert_eq!(
+        fingerprint(&pods),
+        before,
+        "the doctor changed the directory"
+    );
+    assert!(!pods.join(".podns.lock").exists());
+    sh("umount", &[dir]);
+
+    // Every remedy the findings name works: releasing the pod (one of the
+    // two for a conflict) leaves a healthy node that allocates again.
+    for (pod, (kind, _)) in &expected {
+        let message = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|finding| finding["pod"] == pod.as_str())
+            .and_then(|finding| finding["message"].as_str())
+            .unwrap();
+        if kind != "leftover-temp-file" {
+            assert!(message.contains("release"), "{pod}: {message}");
+        }
+    }
+    for pod in expected
+        .keys()
+        .filter(|pod| !["good", "conflict-a"].contains(&pod.as_str()))
+    {
+        podns_with_pool(&pods, &["release", pod]).assert_code(0);
+    }
+    assert!(elsewhere.exists(), "the link is removed, not its target");
+    let healthy = doctor(&pods, false);
+    healthy.assert_code(0);
+    assert!(
+        healthy
+            .stdout
+            .ends_with("0 error(s), 0 warning(s), 0 note(s): healthy\n"),
+        "{}",
+        healthy.stdout
+    );
+    podns_with_pool(&pods, &["alloc", "new"]).assert_code(0);
+}
+
+/// `podns --pods-dir <pods> <POOL> args...`.
+fn podns_with_pool(pods: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--pods-dir", pods.to_str().unwrap()];
+    all.extend(POOL);
+    all.extend_from_slice(args);
+    run(podns_command(&all))
+}
+
+fn a_healthy_directory_exits_zero() {
+    let temp = TempDir::new().unwrap();
+    let pods = temp.path().join("pods");
+    std::fs::create_dir(&pods).unwrap();
+    plant(&pods, "good", kubelet_userns_file(2 * BLOCK, BLOCK));
+    let checked = doctor(&pods, false);
+    checked.assert_code(0);
+    assert!(
+        checked.stdout.ends_with(": healthy\n"),
+        "{}",
+        checked.stdout
+    );
+    let missing = doctor(&temp.path().join("missing"), true);
+    missing.assert_code(0);
+    assert!(
+        missing.stdout.contains(r#""kind":"no-pods-dir""#),
+        "{}",
+        missing.stdout
+    );
+    assert!(!temp.path().join("missing").exists(), "nothing is created");
+}
+
+#[test]
+fn doctor_reads_a_live_pods_directory_through_a_read_only_mount_and_changes_nothing() {
+    if rerun_in_private_mount_namespace(
+        "doctor_reads_a_live_pods_directory_through_a_read_only_mount_and_changes_nothing",
+    ) {
+        checks_a_live_pods_directory_read_only();
+    }
+}
+
+#[test]
+fn doctor_of_a_healthy_node_exits_zero() {
+    a_healthy_directory_exits_zero();
+}
