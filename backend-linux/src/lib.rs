@@ -60,6 +60,7 @@ mod config;
 mod doctor;
 mod error;
 mod execute;
+mod fs_type;
 mod host;
 mod idmap_read;
 mod idmap_writer;

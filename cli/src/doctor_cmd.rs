@@ -16,7 +16,7 @@ pub fn run(global: &GlobalOptions) -> Result<(), Failure> {
             "podns doctor changes nothing already; run it without --dry-run",
         ));
     }
-    let report = doctor(&node_config(global, Uses::PodsDir)?)?;
+    let report = doctor(&node_config(global, Uses::PodsAndRunDir)?)?;
     if global.json {
         emit(&to_json(&report))?;
     } else {
@@ -40,7 +40,7 @@ fn print_report(report: &DoctorReport) -> Result<(), Failure> {
         "pods directory {}, pool: {} ({} slots), {} allocation(s)",
         report.pods_dir, report.pool, report.capacity, report.allocations
     ))?;
-    for area in ["kernel", "pool", "pods"] {
+    for area in ["kernel", "pool", "pods", "run"] {
         for finding in report
             .findings
             .iter()

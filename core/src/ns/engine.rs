@@ -13,7 +13,8 @@ use crate::request_slot::RequestSlot;
 /// contract. What differs:
 ///
 /// The first request of an engine starts with [`Effect::SetUpRunDir`]; a
-/// later one does not repeat it once it succeeded. The engine keeps no other
+/// later one does not repeat it once it succeeded. [`NsRequest::Inspect`]
+/// never sets it up. The engine keeps no other
 /// state between requests: each one reads what it needs (the pod
 /// directories, the mount table), so a fresh engine after a crash decides
 /// from what the crash left.
@@ -79,6 +80,7 @@ impl NsEngine {
                 ActiveOp::Sweep(SweepOp::new(keep, allocations))
             }
             NsRequest::List => ActiveOp::List(ListOp::new()),
+            NsRequest::Inspect => ActiveOp::Inspect(ListOp::new()),
         });
         Ok(())
     }
@@ -87,7 +89,7 @@ impl NsEngine {
     /// (or the previous effect's outcome has not been handed back yet).
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.request.poll(|op| {
-            if !self.run_dir_ready {
+            if !self.run_dir_ready && !matches!(op, ActiveOp::Inspect(_)) {
                 self.setting_up_run_dir = true;
                 return Step::Run(Effect::SetUpRunDir);
             }

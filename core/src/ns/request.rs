@@ -46,6 +46,11 @@ pub enum NsRequest {
     /// Every pod directory and pin, from the run directory and the mount
     /// table, without touching anything.
     List,
+    /// [`NsRequest::List`] without setting the run directory up first, for
+    /// a read-only check: nothing is created, mounted or locked. The backend
+    /// must hold the run directory's fd already; a missing run directory
+    /// fails the listing.
+    Inspect,
 }
 
 /// What a completed request produced.

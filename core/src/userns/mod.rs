@@ -28,8 +28,8 @@ pub use pool::{
 pub use problem::{Problem, ProblemKind};
 pub use range::HostIdRange;
 pub use request::{
-    CleanupFailure, CleanupReport, GetOrCreate, PodUserNamespace, RecoveryReport, Release,
-    UsernsError, UsernsRequest, UsernsResponse,
+    CleanupFailure, CleanupReport, GetOrCreate, Inspection, PodUserNamespace, RecoveryReport,
+    Release, UsernsError, UsernsRequest, UsernsResponse,
 };
 pub use seeded_rng::SeededRng;
 pub use slot_map::SlotMap;

@@ -121,9 +121,23 @@ pub struct RecoveryReport {
     pub temp_files_removed: Vec<RootPath>,
     /// Stale temp files that could not be removed (tried again next time).
     pub temp_files_left: Vec<(RootPath, EffectError)>,
-    /// Stale temp files an [`UsernsRequest::Inspect`] saw and left in place
-    /// (the next recovery removes them).
+    /// What only an [`UsernsRequest::Inspect`] reports (`None` after a
+    /// recovery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspection: Option<Box<Inspection>>,
+}
+
+/// What an [`UsernsRequest::Inspect`] reports beyond a recovery's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inspection {
+    /// Stale temp files seen and left in place (the next recovery removes
+    /// them).
     pub temp_files_kept: Vec<RootPath>,
+    /// Every pod with a claim (a usable allocation or a problem), sorted:
+    /// the inspection's registry is thrown away, where a recovery's engine
+    /// keeps them.
+    pub claimed_pods: Vec<PodUid>,
 }
 
 /// What a cleanup did.

@@ -36,6 +36,8 @@ pub(crate) enum ActiveOp {
     Remove(RemoveOp),
     Sweep(SweepOp),
     List(ListOp),
+    /// A listing on a run directory that is not set up (read-only).
+    Inspect(ListOp),
 }
 
 impl ActiveOp {
@@ -44,7 +46,7 @@ impl ActiveOp {
             ActiveOp::Create(op) => op.poll(),
             ActiveOp::Remove(op) => op.poll(),
             ActiveOp::Sweep(op) => op.poll(),
-            ActiveOp::List(op) => op.poll(),
+            ActiveOp::List(op) | ActiveOp::Inspect(op) => op.poll(),
         }
     }
 
@@ -53,7 +55,7 @@ impl ActiveOp {
             ActiveOp::Create(op) => op.handle(ctx, outcome),
             ActiveOp::Remove(op) => op.handle(ctx, outcome),
             ActiveOp::Sweep(op) => op.handle(ctx, outcome),
-            ActiveOp::List(op) => op.handle(ctx, outcome),
+            ActiveOp::List(op) | ActiveOp::Inspect(op) => op.handle(ctx, outcome),
         }
     }
 }

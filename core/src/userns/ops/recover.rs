@@ -13,7 +13,7 @@ use super::super::file_format::{
 };
 use super::super::problem::ProblemKind;
 use super::super::registry::{FoundClaim, Registry};
-use super::super::request::{RecoveryReport, UsernsResponse};
+use super::super::request::{Inspection, RecoveryReport, UsernsResponse};
 use super::{Handled, Step, io_error, unexpected};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::op_error::DrivingError;
@@ -30,6 +30,8 @@ pub(crate) struct RecoverOp {
     broken: Option<BrokenVariant>,
     /// An inspection: remove nothing, sync nothing, rebuild no registry.
     read_only: bool,
+    /// Temp files an inspection saw.
+    temp_files_kept: Vec<RootPath>,
 }
 
 /// Where recovery is.
@@ -72,6 +74,7 @@ impl RecoverOp {
             report: RecoveryReport::default(),
             broken,
             read_only: false,
+            temp_files_kept: Vec::new(),
         }
     }
 
@@ -241,7 +244,7 @@ impl RecoverOp {
                     continue;
                 }
                 if self.read_only {
-                    self.report.temp_files_kept.push(file);
+                    self.temp_files_kept.push(file);
                     continue;
                 }
                 self.steps.push_back(PodStep::RemoveTemp(file));
@@ -310,7 +313,15 @@ impl RecoverOp {
     fn finish(&mut self, registry: &mut Registry) -> Step {
         if self.read_only {
             let mut copy = registry.clone();
-            return self.rebuild(&mut copy);
+            let step = self.rebuild(&mut copy);
+            let Step::Finish(Ok(UsernsResponse::Recovered(mut report))) = step else {
+                return step;
+            };
+            report.inspection = Some(Box::new(Inspection {
+                temp_files_kept: std::mem::take(&mut self.temp_files_kept),
+                claimed_pods: copy.claims().map(|(pod, _)| pod.clone()).collect(),
+            }));
+            return Step::Finish(Ok(UsernsResponse::Recovered(report)));
         }
         self.rebuild(registry)
     }

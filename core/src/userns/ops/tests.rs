@@ -493,7 +493,9 @@ fn an_inspection_reads_what_recovery_reads_and_removes_syncs_and_builds_nothing(
         panic!("the inspection failed");
     };
     assert_eq!((report.pod_dirs, report.allocations), (1, 1));
-    assert_eq!(report.temp_files_kept, [pod_dir(&p).join(TEMP)]);
+    let inspection = report.inspection.as_ref().expect("an inspection's report");
+    assert_eq!(inspection.temp_files_kept, [pod_dir(&p).join(TEMP)]);
+    assert_eq!(inspection.claimed_pods, [pod("a"), pod("b")]);
     assert!(report.temp_files_removed.is_empty());
     assert_eq!(report.problems.len(), 1, "the symlinked pod b");
     assert!(registry.claim(&p).is_none(), "the registry stays as it was");

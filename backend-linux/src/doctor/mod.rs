@@ -7,12 +7,17 @@
 //! `syncfs`, creating nothing. So it works while kubelet runs and on a
 //! read-only mount, and leaves every listing, file and mtime as it was.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use podns_core::{
     AllocationPolicy, Errno, Problem, Root, RootLabels, UsernsEngine, UsernsRequest,
     UsernsResponse, drive,
 };
+
+mod run_dir;
+mod system;
 
 use crate::config::{self, NodeConfig, OwnUserns};
 use crate::error::BackendError;
@@ -39,11 +44,14 @@ pub enum Severity {
 pub struct Finding {
     /// How much it needs action.
     pub severity: Severity,
-    /// What it is about: `pods`, `pool` or `kernel`.
+    /// What it is about: `pods`, `run`, `pool` or `kernel`.
     pub area: &'static str,
     /// A stable name: a problem kind of recovery (`corrupt`, `conflict`...),
     /// `leftover-temp-file`, `no-pods-dir`, `pods-dir-unreadable`,
-    /// `invalid-pool`, `userns-disabled`, `userns-limit-unknown`.
+    /// `file-system`, `no-openat2`, `invalid-pool`, `userns-disabled`,
+    /// `userns-limit-unknown`, `no-pidfd`, `no-run-dir`,
+    /// `run-dir-unreadable`, `run-dir-not-shared`, `run-dir-not-a-mount`,
+    /// `incomplete-pins`, `pins-without-allocation`.
     pub kind: &'static str,
     /// The pod, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +77,26 @@ pub struct DoctorReport {
     pub allocations: usize,
     /// Every finding, errors first.
     pub findings: Vec<Finding>,
+}
+
+impl Finding {
+    /// A finding about no pod in particular.
+    pub(crate) fn about(
+        severity: Severity,
+        area: &'static str,
+        kind: &'static str,
+        path: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity,
+            area,
+            kind,
+            pod: None,
+            path,
+            message: message.into(),
+        }
+    }
 }
 
 impl DoctorReport {
@@ -106,7 +134,7 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
         pool: String::new(),
         capacity: 0,
         allocations: 0,
-        findings: kernel_findings(),
+        findings: system::kernel_findings(),
     };
     let pool = match config.pool.resolve_in(&own) {
         Ok((pool, origin)) => {
@@ -130,6 +158,7 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
     let mut engine = UsernsEngine::new(pool, 0, AllocationPolicy::LowestFree);
     report.capacity = engine.capacity();
     let mut backend = LinuxBackend::without_roots();
+    let mut claimed = BTreeSet::new();
     match backend.open_root(Root::Pods, &pods_dir) {
         Ok(()) => {
             engine.set_root_labels(backend.labels().clone());
@@ -138,6 +167,8 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
                     .map_err(|error| Error::Node(error.into()))?;
             if let UsernsResponse::Recovered(found) = inspected {
                 report.allocations = found.allocations;
+                let inspection = found.inspection.unwrap_or_default();
+                claimed = inspection.claimed_pods.iter().cloned().collect();
                 let labels = backend.labels();
                 report.findings.extend(
                     found
@@ -147,7 +178,7 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
                 );
                 report
                     .findings
-                    .extend(found.temp_files_kept.iter().map(|file| {
+                    .extend(inspection.temp_files_kept.iter().map(|file| {
                         Finding {
                             severity: Severity::Info,
                             area: "pods",
@@ -184,6 +215,24 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
             message: format!("{error}; fix its permissions or pass the right --pods-dir"),
         }),
     }
+    if let Some(pods_root) = backend.roots.get(&Root::Pods) {
+        report.findings.extend(system::directory_findings(
+            "pods",
+            "pods directory",
+            pods_root,
+        ));
+    }
+    match config::run_dir(config, &own) {
+        Ok(Some(dir)) => report.findings.extend(run_dir::findings(&dir, &claimed)),
+        Ok(None) => {}
+        Err(error) => report.findings.push(Finding::about(
+            Severity::Warning,
+            "run",
+            "run-dir-unknown",
+            None,
+            format!("{error}; the run directory was not checked"),
+        )),
+    }
     report.findings.sort_by_key(|finding| finding.severity);
     Ok(report)
 }
@@ -204,42 +253,5 @@ fn problem_finding(problem: &Problem, labels: &RootLabels) -> Finding {
         pod: Some(problem.pod.as_str().to_owned()),
         path: Some(labels.show(&problem.path)),
         message: problem.message.clone(),
-    }
-}
-
-/// Whether user namespaces can be made at all.
-fn kernel_findings() -> Vec<Finding> {
-    const LIMIT: &str = "/proc/sys/user/max_user_namespaces";
-    let finding = |severity, kind, message: String| Finding {
-        severity,
-        area: "kernel",
-        kind,
-        pod: None,
-        path: Some(LIMIT.to_owned()),
-        message,
-    };
-    match std::fs::read_to_string(LIMIT).map(|text| text.trim().parse::<u64>()) {
-        Ok(Ok(0)) => vec![finding(
-            Severity::Error,
-            "userns-disabled",
-            "user namespaces are disabled (user.max_user_namespaces = 0), so no pod can have \
-             one; set the sysctl to a positive value (e.g. sysctl -w \
-             user.max_user_namespaces=63000)"
-                .to_owned(),
-        )],
-        Ok(Ok(_)) => Vec::new(),
-        Ok(Err(error)) => vec![finding(
-            Severity::Warning,
-            "userns-limit-unknown",
-            format!("cannot parse the user namespace limit ({error}); check the kernel"),
-        )],
-        Err(error) => vec![finding(
-            Severity::Warning,
-            "userns-limit-unknown",
-            format!(
-                "cannot read the user namespace limit ({error}); this kernel may lack user \
-                 namespaces (CONFIG_USER_NS), or /proc is not mounted"
-            ),
-        )],
     }
 }
