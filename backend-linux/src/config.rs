@@ -262,7 +262,7 @@ impl PoolSource {
 /// keyed by, as shadow-utils matches them: a name's UID and a UID's name
 /// come from the passwd file. A user the file does not list (one known only
 /// to LDAP, say) is matched by the form given; a missing file lists nobody.
-fn owner_keys(user: &str, passwd_file: &Path) -> (String, Option<u32>) {
+pub(crate) fn owner_keys(user: &str, passwd_file: &Path) -> (String, Option<u32>) {
     let passwd = std::fs::read(passwd_file).unwrap_or_default();
     let numeric = !user.is_empty() && user.bytes().all(|byte| byte.is_ascii_digit());
     match numeric.then(|| user.parse::<u32>().ok()).flatten() {
@@ -329,7 +329,7 @@ fn subid_range(user: &str, files: &SubidFiles) -> Result<(SubidPoolRange, String
 /// `program` when it names an executable file, directly or on `PATH`.
 /// (kubelet's own check for `getsubids` never matched a missing program:
 /// kubernetes#141345.)
-fn find_program(program: &Path) -> Option<PathBuf> {
+pub(crate) fn find_program(program: &Path) -> Option<PathBuf> {
     let executable = |path: &Path| {
         std::fs::metadata(path).is_ok_and(|meta| {
             meta.is_file()

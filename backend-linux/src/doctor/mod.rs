@@ -16,10 +16,11 @@ use podns_core::{
     UsernsResponse, drive,
 };
 
+mod pool;
 mod run_dir;
 mod system;
 
-use crate::config::{self, NodeConfig, OwnUserns};
+use crate::config::{self, NodeConfig, OwnUserns, PoolSource, SubidFiles};
 use crate::error::BackendError;
 use crate::node::Error;
 use crate::roots::LinuxBackend;
@@ -138,6 +139,13 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
     };
     let pool = match config.pool.resolve_in(&own) {
         Ok((pool, origin)) => {
+            let files = match &config.pool {
+                PoolSource::SubordinateIds { files, .. } => files.clone(),
+                _ => SubidFiles::default(),
+            };
+            report
+                .findings
+                .extend(pool::findings(&pool, &origin, &files));
             report.pool = origin;
             pool
         }
