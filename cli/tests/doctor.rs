@@ -240,6 +240,13 @@ fn a_healthy_directory_exits_zero() {
         "{}",
         checked.stdout
     );
+    let json = doctor(&pods, true);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    // The pods directory's file system is named; the run directory (next
+    // to it) does not exist yet.
+    let file_system = of_kind(&report, "file-system");
+    assert_eq!(file_system[0]["area"], "pods", "{report:#}");
+    assert_eq!(of_kind(&report, "no-run-dir")[0]["severity"], "info");
     let missing = doctor(&temp.path().join("missing"), true);
     missing.assert_code(0);
     assert!(
@@ -286,7 +293,7 @@ fn checks_the_run_directory() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|finding| finding["area"] == "run")
+        .filter(|finding| finding["area"] == "run" && finding["pod"].is_string())
         .map(|finding| {
             let text = |name: &str| finding[name].as_str().unwrap_or_default().to_owned();
             (text("pod"), text("kind"))
@@ -315,6 +322,73 @@ fn doctor_finds_incomplete_and_orphaned_pins_without_touching_them() {
         "doctor_finds_incomplete_and_orphaned_pins_without_touching_them",
     ) {
         checks_the_run_directory();
+    }
+}
+
+/// The findings of `kind` in a doctor's JSON report.
+fn of_kind<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|finding| finding["kind"] == kind)
+        .collect()
+}
+
+/// Directories and pools the doctor cannot use, or that would not work.
+fn reports_directory_and_pool_problems() {
+    let temp = TempDir::new().unwrap();
+    let (pods, run_dir) = (temp.path().join("pods"), temp.path().join("run"));
+    let doctor_at = |pods: &Path, extra: &[&str]| {
+        let mut args = vec!["--pods-dir", pods.to_str().unwrap()];
+        args.extend(["--run-dir", run_dir.to_str().unwrap(), "--json"]);
+        args.extend_from_slice(extra);
+        args.push("doctor");
+        let done = run(podns_command(&args));
+        let report: Value = serde_json::from_str(&done.stdout).unwrap();
+        (done.code, report)
+    };
+    // A run directory that is not a mount yet: a note.
+    std::fs::create_dir(&run_dir).unwrap();
+    let (code, report) = doctor_at(&pods, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        of_kind(&report, "run-dir-not-a-mount").len(),
+        1,
+        "{report:#}"
+    );
+    // A run directory that lost its shared propagation: a warning.
+    let dir = run_dir.to_str().unwrap();
+    sh("mount", &["--bind", dir, dir]);
+    sh("mount", &["--make-private", dir]);
+    let (code, report) = doctor_at(&pods, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        of_kind(&report, "run-dir-not-shared")[0]["severity"],
+        "warning"
+    );
+    sh("mount", &["--make-shared", dir]);
+    let (code, report) = doctor_at(&pods, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    sh("umount", &[dir]);
+    // A pods "directory" that is a file: an error naming it.
+    let file = temp.path().join("not-a-dir");
+    std::fs::write(&file, b"").unwrap();
+    let (code, report) = doctor_at(&file, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let unreadable = of_kind(&report, "pods-dir-unreadable");
+    assert_eq!(unreadable[0]["path"], file.to_str().unwrap(), "{report:#}");
+    // A pool that cannot be built: an error, and the pods are not checked.
+    let (code, report) = doctor_at(&pods, &["--ids-per-pod", "1000"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(of_kind(&report, "invalid-pool")[0]["severity"], "error");
+    assert!(!pods.exists(), "nothing is created");
+}
+
+#[test]
+fn doctor_reports_directories_and_pools_it_cannot_use() {
+    if rerun_in_private_mount_namespace("doctor_reports_directories_and_pools_it_cannot_use") {
+        reports_directory_and_pool_problems();
     }
 }
 

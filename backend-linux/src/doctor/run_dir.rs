@@ -69,6 +69,10 @@ pub(super) fn findings(dir: &Path, claimed: &BTreeSet<PodUid>) -> Vec<Finding> {
             format!("{error}; fix its permissions or pass the right --run-dir"),
         )];
     }
+    let mut found = match backend.roots.get(&Root::Run) {
+        Some(fd) => super::system::directory_findings("run", "run directory", fd),
+        None => Vec::new(),
+    };
     let mut engine = NsEngine::new(run.clone());
     engine.set_root_labels(backend.labels().clone());
     let listing = match crate::block_on(drive(&mut engine, &mut backend, NsRequest::Inspect)) {
@@ -88,7 +92,6 @@ pub(super) fn findings(dir: &Path, claimed: &BTreeSet<PodUid>) -> Vec<Finding> {
             )];
         }
     };
-    let mut found = Vec::new();
     for pins in &listing.pods {
         let pod = Some(pins.pod.as_str().to_owned());
         if let Some(reason) = &pins.incomplete {
