@@ -8,13 +8,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-use common::{NsDirs, Run, mounts_below, sh};
+use common::{Nobody, NsDirs, Run, mounts_below, sh};
 use common::{kubelet_userns_file, mkfifo, podns_command, rerun_in_private_mount_namespace, run};
 
 const BLOCK: u64 = 65536;
@@ -390,6 +390,49 @@ fn doctor_reports_directories_and_pools_it_cannot_use() {
     if rerun_in_private_mount_namespace("doctor_reports_directories_and_pools_it_cannot_use") {
         reports_directory_and_pool_problems();
     }
+}
+
+/// As a user who may not read the run directory, or who has none by
+/// default: an error naming it, or a warning that it was not checked.
+#[test]
+fn doctor_as_nobody_names_the_run_directory_it_cannot_use() {
+    let nobody = Nobody::new().expect("the tests run as root");
+    let temp = TempDir::new().unwrap();
+    std::fs::set_permissions(temp.path(), PermissionsExt::from_mode(0o755)).unwrap();
+    let pods = temp.path().join("pods");
+    std::fs::create_dir(&pods).unwrap();
+    std::fs::set_permissions(&pods, PermissionsExt::from_mode(0o755)).unwrap();
+    let private_run = temp.path().join("run");
+    std::fs::create_dir(&private_run).unwrap();
+    std::fs::set_permissions(&private_run, PermissionsExt::from_mode(0o700)).unwrap();
+    let report_of = |command: std::process::Command| -> Value {
+        let done = run(command);
+        serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("{e}: {done:?}"))
+    };
+    let pods_arg = pods.to_str().unwrap();
+    let unreadable = nobody.command(&[
+        "--pods-dir",
+        pods_arg,
+        "--run-dir",
+        private_run.to_str().unwrap(),
+        "--json",
+        "doctor",
+    ]);
+    let report = report_of(unreadable);
+    assert_eq!(
+        of_kind(&report, "run-dir-unreadable")[0]["severity"],
+        "error",
+        "{report:#}"
+    );
+    let mut unknown = nobody.command(&["--pods-dir", pods_arg, "--json", "doctor"]);
+    unknown.env_remove("XDG_RUNTIME_DIR");
+    let report = report_of(unknown);
+    let finding = &of_kind(&report, "run-dir-unknown")[0];
+    assert_eq!(finding["severity"], "warning", "{report:#}");
+    assert!(
+        finding["message"].as_str().unwrap().contains("--run-dir"),
+        "{report:#}"
+    );
 }
 
 #[test]

@@ -279,6 +279,19 @@ fn rootless_node_role() {
     let (code, _, stderr) = ns(&["--json", "ns", "remove", "p0"]);
     assert_eq!(code, 0, "{stderr}");
     println!("rootless-node role: namespaces of p0 created with split maps, kept, removed");
+    // The doctor says what the defaults resolved to and how many pods fit.
+    let (code, stdout, stderr) = ns(&["--json", "doctor"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doctor: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doctor["capacity"], 15, "{stdout}");
+    assert_eq!(doctor["pool"], list["poolSource"], "{stdout}");
+    assert!(
+        doctor["podsDir"]
+            .as_str()
+            .unwrap()
+            .starts_with(&*std::path::Path::new(&state).to_string_lossy()),
+        "{stdout}"
+    );
 
     let (code, stdout, stderr) = no_flags(&["--json", "alloc", "p1"]);
     assert_eq!(code, 0, "{stderr}");
