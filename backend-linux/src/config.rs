@@ -503,7 +503,7 @@ impl OwnUserns {
     /// defaults. Root in a rootless user namespace (rootlesskit, a rootless
     /// pause process) gets a user's directories, as it cannot write the
     /// system's.
-    fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         let rootless = self
             .maps
             .as_ref()

@@ -76,6 +76,7 @@ impl MockBackend {
         self.faults.push(Fault {
             trigger: FaultTrigger::Nth(index),
             errno,
+            ambiguous: false,
         });
     }
 
@@ -213,6 +214,18 @@ impl MockBackend {
         self.executed += 1;
         if let Some(fault) = self.faults.iter().find(|fault| fault.fires(index, effect)) {
             let errno = fault.errno;
+            if fault.ambiguous && effect.mutates() {
+                // It happened (unless it failed on its own: then this is an
+                // ordinary fault), and reports the fault all the same.
+                let _ = self.run(effect);
+                return Err(EffectError::new(
+                    errno,
+                    format!(
+                        "injected fault after effect #{index} took place ({})",
+                        effect.name()
+                    ),
+                ));
+            }
             // A write that runs out of space or hits a bad block can leave a
             // partial file behind, as the effect's contract allows.
             if let Effect::WriteNewFile { file, contents, .. } = effect {

@@ -26,6 +26,11 @@ pub struct Fault {
     /// [`Effect::CreatePodNamespaces`] failing with `EIO` can leave the
     /// network namespace pinned.
     pub errno: Errno,
+    /// The effect takes place and still reports `errno` (a rename applied
+    /// before its journal commit failed, a `write` that wrote, a mount that
+    /// was made): FoundationDB's "commit unknown result". Only a mutating
+    /// effect can be ambiguous; on another it is an ordinary failure.
+    pub ambiguous: bool,
 }
 
 impl Fault {

@@ -1,8 +1,9 @@
 //! `podns subpath`: bind-mount volume subpaths that no symlink can escape,
-//! and clean them up. These commands never take the pods directory's lock:
-//! a subpath lives in one volume and one pod directory, both named on the
-//! command line. An idmapped mount (`--idmap-pod`) also opens the node's
-//! pods and run directories, to find the pod's pinned user namespace.
+//! and clean them up. A plain mount and a clean never take the pods
+//! directory's lock: a subpath lives in one volume and one pod directory,
+//! both named on the command line. An idmapped mount (`--idmap-pod`) opens
+//! the node's pods and run directories and takes their locks, to check the
+//! pod's pins against its allocation before mapping with them.
 
 use std::path::PathBuf;
 
@@ -26,7 +27,8 @@ pub enum SubpathCommand {
     /// that path. Symlinks in the volume are followed only while they stay
     /// inside it; the mount is made from file descriptors, never from a path
     /// string. Mounting the same file again does nothing. With --idmap-pod
-    /// the mount is idmapped with that pod's pinned user namespace
+    /// the mount is idmapped with that pod's pinned user namespace (checked
+    /// against its allocation), and made again each time
     Mount(MountArgs),
     /// Unmount and remove every subpath mount point of one volume of a pod
     /// (never following a symlink, never outside the pod directory) and print
@@ -118,8 +120,8 @@ fn mount(args: &MountArgs, global: &GlobalOptions) -> Result<(), Failure> {
     let subpath = parse_subpath(&args.subpath)
         .map_err(|error| Failure::bad_input("invalid-subpath", error.to_string()))?;
     let idmap_pod = args.idmap_pod.as_deref().map(pod_uid).transpose()?;
-    // The pod's pins are found in the run directory, whose node checks
-    // them against the pods directory's ranges.
+    // The pod's pins are in the run directory; the node checks them against
+    // the pod's allocation in the pods directory.
     let uses = match idmap_pod {
         Some(_) => Uses::PodsAndRunDir,
         None => Uses::Nothing,

@@ -115,7 +115,8 @@ fn refuses_without_pins_or_idmapping_and_leaves_nothing() {
     dirs.ok(&["ns", "create", "pod-1"]);
     let pod_dir = dirs.pods.join("pod-1");
 
-    // No pins: refused before anything is made below the pod directory.
+    // No allocation (so no pins): refused before anything is made below the
+    // pod directory.
     let volume = volume(&temp, "vol");
     let (code, _, stderr) = dirs.podns(&mount_args(
         &volume,
@@ -125,7 +126,7 @@ fn refuses_without_pins_or_idmapping_and_leaves_nothing() {
     ));
     assert_eq!(code, 1, "{stderr}");
     let error = error_of(&stderr);
-    assert_eq!(error["kind"], "not-pinned", "{stderr}");
+    assert_eq!(error["kind"], "not-allocated", "{stderr}");
     assert!(
         error["error"]
             .as_str()

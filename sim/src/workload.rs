@@ -124,6 +124,8 @@ pub struct FaultPlan {
     pub errno: Errno,
     /// Whether the fault persists for the rest of the step.
     pub persistent: bool,
+    /// Whether a failing mutating effect takes place anyway.
+    pub ambiguous: bool,
 }
 
 /// A crash in the middle of a step, after `after` of its effects.
@@ -152,10 +154,11 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.op)?;
         if let Some(fault) = &self.fault {
-            let kind = if fault.persistent {
-                "persistent"
-            } else {
-                "once"
+            let kind = match (fault.persistent, fault.ambiguous) {
+                (true, false) => "persistent",
+                (true, true) => "persistent, ambiguous",
+                (false, false) => "once",
+                (false, true) => "once, ambiguous",
             };
             write!(
                 f,
@@ -225,6 +228,7 @@ struct Swarm {
     corrupt: u32,
     fault: u32,
     persistent_fault: u32,
+    ambiguous_fault: u32,
     crash: u32,
     power_loss: u32,
     namespaces: u32,
@@ -245,6 +249,7 @@ impl Swarm {
             corrupt: pick(rng, &[0, 0, 2]),
             fault: pick(rng, &[0, 5, 20]),
             persistent_fault: pick(rng, &[0, 30, 100]),
+            ambiguous_fault: pick(rng, &[0, 30, 70]),
             crash: pick(rng, &[0, 10, 30]),
             power_loss: pick(rng, &[0, 50, 100]),
             namespaces: pick(rng, &[0, 10, 30]),
@@ -306,6 +311,7 @@ impl Workload {
                     after: rng.below(8),
                     errno: FAULT_ERRNOS[rng.below(FAULT_ERRNOS.len() as u32) as usize],
                     persistent: chance(&mut rng, swarm.persistent_fault),
+                    ambiguous: chance(&mut rng, swarm.ambiguous_fault),
                 });
                 let crash = chance(&mut rng, swarm.crash).then(|| CrashPlan {
                     after: rng.below(8),

@@ -35,6 +35,34 @@ fn every_broken_variant_is_caught_and_shrunk() {
     }
 }
 
+/// The variant that trusts a failed removal shows only when the removal
+/// took place anyway: its shrunk reproducer has an ambiguous fault, and the
+/// same workload with that fault made an ordinary one passes.
+#[test]
+fn the_ambiguous_failure_variant_needs_an_ambiguous_fault() {
+    let variant = BrokenVariant::ReleaseTrustsFailedRemoval;
+    let (seed, invariant) = first_violating_seed(variant).expect("caught within the budget");
+    let small = shrink(&Workload::generate(seed, 100), Some(variant), invariant);
+    assert!(
+        small
+            .steps
+            .iter()
+            .any(|step| step.fault.as_ref().is_some_and(|fault| fault.ambiguous)),
+        "{small:?}"
+    );
+    let mut ordinary = small.clone();
+    for step in &mut ordinary.steps {
+        if let Some(fault) = &mut step.fault {
+            fault.ambiguous = false;
+        }
+    }
+    assert!(
+        run_workload(&ordinary, Some(variant), false)
+            .violation
+            .is_none()
+    );
+}
+
 #[test]
 fn the_correct_protocol_passes_the_seeds_that_catch_the_broken_ones() {
     for seed in 0..200 {

@@ -119,17 +119,36 @@ fn a_pod_whose_namespaces_were_made_again_gets_a_mount_of_its_new_namespace() {
 }
 
 #[test]
-fn a_pod_without_pins_is_refused_before_anything_is_made() {
+fn a_pod_without_an_allocation_or_pins_is_refused_before_anything_is_made() {
     let mut node = node_with_pins();
     let error = mount(&mut node, Some("p2")).unwrap_err();
-    assert!(matches!(&error, NodeError::NotPinned { pod, .. } if pod.as_str() == "p2"));
+    assert!(matches!(&error, NodeError::NotAllocated { pod } if pod.as_str() == "p2"));
     assert!(error.to_string().contains("podns ns create p2"), "{error}");
+    node.maps("p3");
+    node.backend.take_log();
+    let error = mount(&mut node, Some("p3")).unwrap_err();
+    assert!(matches!(&error, NodeError::NotPinned { pod, .. } if pod.as_str() == "p3"));
     assert!(paths_below(&node.backend, Root::PodDir).is_empty());
     let effects = node.take_effects();
     assert!(
-        effects.iter().all(|line| !line.starts_with("make-dir")),
+        effects
+            .iter()
+            .all(|line| !line.starts_with("make-dir") && !line.starts_with("create")),
         "{effects:?}"
     );
+}
+
+#[test]
+fn pins_that_no_longer_match_the_allocation_are_refused() {
+    let mut node = node_with_pins();
+    // p1's range goes to p0; p1 gets another one, its old pins stay.
+    node.release("p1");
+    node.maps("p0");
+    node.maps("p1");
+    let error = mount(&mut node, Some("p1")).unwrap_err();
+    assert_eq!(error.kind(), "pins-mismatch", "{error}");
+    assert!(pod_dir_mounts(&node).is_empty());
+    assert!(paths_below(&node.backend, Root::PodDir).is_empty());
 }
 
 #[test]

@@ -47,12 +47,16 @@ pub struct Finding {
     pub severity: Severity,
     /// What it is about: `pods`, `run`, `pool` or `kernel`.
     pub area: &'static str,
-    /// A stable name: a problem kind of recovery (`corrupt`, `conflict`...),
-    /// `leftover-temp-file`, `no-pods-dir`, `pods-dir-unreadable`,
-    /// `file-system`, `no-openat2`, `invalid-pool`, `userns-disabled`,
-    /// `userns-limit-unknown`, `no-pidfd`, `no-run-dir`,
-    /// `run-dir-unreadable`, `run-dir-not-shared`, `run-dir-not-a-mount`,
-    /// `incomplete-pins`, `pins-without-allocation`.
+    /// A stable name. pods: a problem kind of recovery (`corrupt`,
+    /// `conflict`...), `leftover-temp-file`, `no-pods-dir`,
+    /// `pods-dir-unreadable`, `file-system`, `no-openat2`; run: `no-run-dir`,
+    /// `run-dir-unknown`, `run-dir-unreadable`, `run-dir-not-shared`,
+    /// `run-dir-not-a-mount`, `incomplete-pins`, `pins-without-allocation`,
+    /// `file-system`, `no-openat2`; pool: `invalid-pool`, `terminal-block`,
+    /// `kubelet-range-unusable`, `kubelet-subids-invalid`,
+    /// `pool-differs-from-kubelet`, `no-getsubids`; kernel:
+    /// `userns-disabled`, `userns-limit-unknown`, `unprivileged-userns-off`,
+    /// `apparmor-restricts-userns`, `no-pidfd`.
     pub kind: &'static str,
     /// The pod, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +139,7 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
         pool: String::new(),
         capacity: 0,
         allocations: 0,
-        findings: system::kernel_findings(),
+        findings: system::kernel_findings(own.is_root()),
     };
     let pool = match config.pool.resolve_in(&own) {
         Ok((pool, origin)) => {
@@ -166,17 +170,27 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
     let mut engine = UsernsEngine::new(pool, 0, AllocationPolicy::LowestFree);
     report.capacity = engine.capacity();
     let mut backend = LinuxBackend::without_roots();
-    let mut claimed = BTreeSet::new();
+    // The pods with a claim, once known: without them no pin can be said
+    // to lack an allocation.
+    let mut claimed: Option<BTreeSet<_>> = None;
     match backend.open_root(Root::Pods, &pods_dir) {
         Ok(()) => {
             engine.set_root_labels(backend.labels().clone());
             let inspected =
-                crate::block_on(drive(&mut engine, &mut backend, UsernsRequest::Inspect))
-                    .map_err(|error| Error::Node(error.into()))?;
-            if let UsernsResponse::Recovered(found) = inspected {
+                crate::block_on(drive(&mut engine, &mut backend, UsernsRequest::Inspect));
+            if let Err(error) = &inspected {
+                report.findings.push(Finding::about(
+                    Severity::Error,
+                    "pods",
+                    "pods-dir-unreadable",
+                    Some(report.pods_dir.clone()),
+                    format!("{error}; the pods were not checked"),
+                ));
+            }
+            if let Ok(UsernsResponse::Recovered(found)) = inspected {
                 report.allocations = found.allocations;
                 let inspection = found.inspection.unwrap_or_default();
-                claimed = inspection.claimed_pods.iter().cloned().collect();
+                claimed = Some(inspection.claimed_pods.iter().cloned().collect());
                 let labels = backend.labels();
                 report.findings.extend(
                     found
@@ -204,16 +218,20 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
         Err(BackendError::OpenRoot {
             errno: Errno::ENOENT,
             ..
-        }) => report.findings.push(Finding {
-            severity: Severity::Info,
-            area: "pods",
-            kind: "no-pods-dir",
-            pod: None,
-            path: Some(report.pods_dir.clone()),
-            message: "the pods directory does not exist: nothing was allocated here yet (podns \
+        }) => {
+            claimed = Some(BTreeSet::new());
+            report.findings.push(Finding {
+                severity: Severity::Info,
+                area: "pods",
+                kind: "no-pods-dir",
+                pod: None,
+                path: Some(report.pods_dir.clone()),
+                message:
+                    "the pods directory does not exist: nothing was allocated here yet (podns \
                       creates it at the first allocation)"
-                .to_owned(),
-        }),
+                        .to_owned(),
+            })
+        }
         Err(error) => report.findings.push(Finding {
             severity: Severity::Error,
             area: "pods",
@@ -231,7 +249,9 @@ pub fn doctor(config: &NodeConfig) -> Result<DoctorReport, Error> {
         ));
     }
     match config::run_dir(config, &own) {
-        Ok(Some(dir)) => report.findings.extend(run_dir::findings(&dir, &claimed)),
+        Ok(Some(dir)) => report
+            .findings
+            .extend(run_dir::findings(&dir, claimed.as_ref())),
         Ok(None) => {}
         Err(error) => report.findings.push(Finding::about(
             Severity::Warning,

@@ -15,8 +15,9 @@ use crate::error::BackendError;
 use crate::roots::LinuxBackend;
 
 /// Everything found about the run directory `dir`, given the pods that
-/// have a claim in the pods directory.
-pub(super) fn findings(dir: &Path, claimed: &BTreeSet<PodUid>) -> Vec<Finding> {
+/// have a claim in the pods directory (`None` when they are unknown: then
+/// no pin is said to lack an allocation).
+pub(super) fn findings(dir: &Path, claimed: Option<&BTreeSet<PodUid>>) -> Vec<Finding> {
     let shown = dir.display().to_string();
     let finding = |severity, kind, message: String| {
         Finding::about(severity, "run", kind, Some(shown.clone()), message)
@@ -108,7 +109,7 @@ pub(super) fn findings(dir: &Path, claimed: &BTreeSet<PodUid>) -> Vec<Finding> {
                     ),
                 )
             });
-        } else if !claimed.contains(&pins.pod) {
+        } else if claimed.is_some_and(|claimed| !claimed.contains(&pins.pod)) {
             found.push(Finding {
                 pod,
                 ..finding(

@@ -18,12 +18,12 @@ const CLONE_SWITCH: &str = "/proc/sys/kernel/unprivileged_userns_clone";
 /// Ubuntu 23.10's AppArmor restriction of unprivileged user namespaces.
 const APPARMOR_SWITCH: &str = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns";
 
-/// Whether user namespaces can be made at all, whether a process that is
-/// not root may make them, and whether pod namespace helpers can be reaped
-/// safely.
-pub(super) fn kernel_findings() -> Vec<Finding> {
+/// Whether user namespaces can be made at all, whether this process may
+/// make them (`root`: root of the initial namespace, or of one whose root is
+/// the parent's; root of a rootless namespace is not), and whether pod
+/// namespace helpers can be reaped safely.
+pub(super) fn kernel_findings(root: bool) -> Vec<Finding> {
     let read = |path: &str| std::fs::read_to_string(path).ok();
-    let root = rustix::process::geteuid().is_root();
     let mut findings: Vec<Finding> = userns_limit(std::fs::read_to_string(LIMIT))
         .into_iter()
         .collect();
@@ -146,10 +146,9 @@ pub(super) fn directory_findings(area: &'static str, what: &str, fd: impl AsFd) 
 
 fn file_system_finding(area: &'static str, what: &str, name: &str) -> Finding {
     let support = if supports_tmpfile_and_idmap(name) {
-        "O_TMPFILE and idmapped mounts are supported"
+        "it supports O_TMPFILE and idmapped mounts (tmpfs: since Linux 6.3)"
     } else {
-        "not known to support O_TMPFILE or idmapped mounts (podns then uses named temp files, \
-         and refuses idmapped subpath mounts of volumes there)"
+        "it is not known to support O_TMPFILE or idmapped mounts"
     };
     Finding::about(
         Severity::Info,
@@ -250,7 +249,7 @@ mod tests {
     #[test]
     fn file_systems_podns_knows_are_said_to_support_what_they_do() {
         let message = |name| file_system_finding("pods", "pods directory", name).message;
-        assert!(message("xfs").contains("are supported"));
+        assert!(message("xfs").contains("it supports"));
         assert!(message("nfs").contains("not known to support"));
     }
 }

@@ -379,9 +379,11 @@ impl<H: Host + 'static> Node<H> {
     /// nothing.
     ///
     /// With [`MountSubpath::idmap_pod`] the mount is idmapped with that
-    /// pod's pinned user namespace; a pod without pins, or a volume on a
-    /// file system that cannot be idmapped, is an error naming it, and
-    /// nothing is left mounted.
+    /// pod's pinned user namespace, once its pins check out against its
+    /// allocation (under the pods and run directories' locks); it is made
+    /// again each time. A pod without an allocation or pins, pins that do
+    /// not match, or a volume on a file system that cannot be idmapped is an
+    /// error naming it, and nothing is left mounted.
     pub async fn mount_subpath(&self, mount: MountSubpath) -> Result<PreparedSubpath, Error> {
         let response = self
             .call(move |worker| {

@@ -16,7 +16,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::mount::{attach_tree, clone_tree};
 use crate::error::{fail, refuse};
-use crate::fs_type::file_system_name;
+use crate::fs_type::{file_system_name, supports_tmpfile_and_idmap};
 use crate::roots::LinuxBackend;
 
 /// `MOUNT_ATTR_IDMAP` in `linux/mount.h`.
@@ -45,7 +45,19 @@ impl LinuxBackend {
         shown_target: &str,
     ) -> Result<OwnedFd, EffectError> {
         let shown_pin = self.labels.show(&with.pin);
-        let (userns, found) = self.open_pin(&with.pin)?;
+        // The pin was checked moments ago, under the run directory's lock:
+        // any failure to open it now means it changed.
+        let (userns, found) = self.open_pin(&with.pin).map_err(|error| {
+            refuse(
+                Errno::EAGAIN,
+                "idmap with",
+                &shown_pin,
+                &format!(
+                    "the pod's user namespace pin cannot be opened any more ({error}); nothing \
+                     was mounted; run again"
+                ),
+            )
+        })?;
         if found != with.userns {
             return Err(refuse(
                 Errno::EAGAIN,
@@ -59,7 +71,7 @@ impl LinuxBackend {
         }
         let no_api = |call: &str, since: &str| {
             refuse(
-                Errno::EOPNOTSUPP,
+                Errno::ENOSYS,
                 call,
                 shown_target,
                 &format!("this kernel has no {call} (Linux {since}), so no idmapped mounts"),
@@ -73,15 +85,23 @@ impl LinuxBackend {
             rustix::io::Errno::NOSYS => no_api("mount_setattr", "5.12"),
             // The pin was checked to be a user namespace and the tree is
             // detached: what is left is the file system's lack of support.
-            rustix::io::Errno::INVAL => refuse(
-                Errno::EOPNOTSUPP,
-                "mount_setattr(MOUNT_ATTR_IDMAP)",
-                self.labels.show(source),
-                &format!(
-                    "is on {}, which does not support idmapped mounts",
-                    file_system_name(src)
-                ),
-            ),
+            rustix::io::Errno::INVAL => {
+                let name = file_system_name(src);
+                let why = if supports_tmpfile_and_idmap(&name) {
+                    format!(
+                        "is on {name}, and the kernel refused to idmap this mount of it \
+                         (idmapping may be turned off for it; tmpfs needs Linux 6.3)"
+                    )
+                } else {
+                    format!("is on {name}, which does not support idmapped mounts")
+                };
+                refuse(
+                    Errno::EOPNOTSUPP,
+                    "mount_setattr(MOUNT_ATTR_IDMAP)",
+                    self.labels.show(source),
+                    &why,
+                )
+            }
             rustix::io::Errno::PERM => refuse(
                 Errno::EPERM,
                 "mount_setattr(MOUNT_ATTR_IDMAP)",

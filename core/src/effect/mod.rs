@@ -295,9 +295,10 @@ pub enum Effect {
     ///   system mounted in another user namespace); `EINVAL` (an unbindable
     ///   source); `EBUSY` (the mount could not be undone after a failed
     ///   check: `podns subpath clean` removes it). Idmapped only:
-    ///   `EOPNOTSUPP` (the source's file system, named in the detail, or the
-    ///   kernel cannot idmap); `ENOENT` / `EINVAL` for a pin that is missing
-    ///   or holds no namespace.
+    ///   `EOPNOTSUPP` (the source's file system, named in the detail, cannot
+    ///   be idmapped); `ENOSYS` (the kernel has no `open_tree` or
+    ///   `mount_setattr`); `EAGAIN` also for a pin that cannot be opened or
+    ///   holds another namespace.
     /// - Durable afterwards: nothing. The mount survives a process kill (it
     ///   leaks until cleaned) and disappears at a reboot.
     BindMount {

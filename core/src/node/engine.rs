@@ -10,7 +10,7 @@ use crate::ns::{
     JoinTarget, NsEngine, NsRequest, NsResponse, ParentMaps, PidMode, PodIdMaps, RunDirPath,
     join_spec,
 };
-use crate::ns::{NamespaceId, NamespaceKind, PinKind, pin_path};
+use crate::ns::{NsError, PinKind, pin_path};
 use crate::path::{PodUid, RootLabels};
 use crate::request_slot::{Handled, RequestSlot, Step};
 use crate::subpath::{PrepareSubpath, SubpathEngine, SubpathRequest};
@@ -50,8 +50,8 @@ enum Flow {
         stage: CreateStage,
     },
     Subpath,
-    /// Listing the pins to find the pod's user namespace, then (`None`)
-    /// mounting.
+    /// Checking the pod's pins against its allocation, then (`None`)
+    /// mounting with its user namespace.
     IdmappedSubpath {
         pod: PodUid,
         prepare: Option<PrepareSubpath>,
@@ -265,7 +265,21 @@ impl NodeEngine {
                 Flow::Subpath
             }
             NodeRequest::MountIdmappedSubpath { pod, prepare } => {
-                self.submit_ns(NsRequest::List)?;
+                // The mount maps the pod's IDs onto host IDs: only with a
+                // user namespace whose maps are the pod's allocation now.
+                if self.namespaces.is_none() {
+                    return Err(NodeError::NoRunDir);
+                }
+                let allocation = self
+                    .userns
+                    .allocation(&pod)
+                    .ok_or_else(|| NodeError::NotAllocated { pod: pod.clone() })?;
+                let userns = UserNamespace::pod(allocation.mapping);
+                let maps = pod_maps(self.parent.as_ref(), &pod, &userns)?;
+                self.submit_ns(NsRequest::Check {
+                    pod: pod.clone(),
+                    maps,
+                })?;
                 Flow::IdmappedSubpath {
                     pod,
                     prepare: Some(prepare),
@@ -307,29 +321,21 @@ impl Flow {
                     pod,
                     prepare: prepare @ Some(_),
                 } => {
-                    let listing = match poll(namespaces(parts)) {
+                    let pins = match poll(namespaces(parts)) {
                         Ok(effect) => return Step::Run(effect),
+                        Err(Err(NsError::NotPinned { .. })) => {
+                            return Step::Finish(Err(not_pinned(pod, parts)));
+                        }
                         Err(Err(error)) => return Step::Finish(Err(NodeError::Namespaces(error))),
-                        Err(Ok(NsResponse::Listed(listing))) => listing,
+                        Err(Ok(NsResponse::Created(pins))) => pins,
                         Err(Ok(other)) => {
                             return Step::Finish(Err(mismatched("mount-idmapped-subpath", &other)));
                         }
                     };
-                    let userns = listing
-                        .pods
-                        .iter()
-                        .find(|pins| pins.pod == *pod && pins.incomplete.is_none())
-                        .and_then(|pins| pins.user_ns);
-                    let Some(ino) = userns else {
-                        return Step::Finish(Err(not_pinned(pod, parts)));
-                    };
                     let mut request = prepare.take().expect("the pattern matched Some");
                     request.idmap = Some(IdmapWith {
                         pin: pin_path(pod, PinKind::User),
-                        userns: NamespaceId {
-                            kind: NamespaceKind::User,
-                            ino,
-                        },
+                        userns: pins.facts.user,
                     });
                     if let Err(error) = parts.subpaths.submit(SubpathRequest::Prepare(request)) {
                         return Step::Finish(Err(NodeError::Subpath(error)));

@@ -49,8 +49,11 @@ pub enum NodeRequest {
     },
     /// A request of the subpath engine; the host has opened its roots.
     Subpath(SubpathRequest),
-    /// Find the pod's pinned user namespace, then bind-mount a subpath
-    /// idmapped with it (`prepare.idmap` is filled in from the pin).
+    /// Check the pod's pins against its allocation (as a create of existing
+    /// pins does: a pod without an allocation, without a complete pair, or
+    /// whose pinned maps are not its allocation's is refused), then
+    /// bind-mount a subpath idmapped with its user namespace
+    /// (`prepare.idmap` is filled in from the pin).
     MountIdmappedSubpath {
         /// The pod whose user namespace the mount maps with.
         pod: PodUid,
@@ -108,12 +111,10 @@ impl NodeRequest {
     }
 
     /// True when the request reads the pods directory's state (every
-    /// request but a subpath one), so its lock must be held.
+    /// request but a plain subpath one; an idmapped mount needs the pod's
+    /// allocation), so its lock must be held.
     pub fn uses_pods_dir(&self) -> bool {
-        !matches!(
-            self,
-            NodeRequest::Subpath(_) | NodeRequest::MountIdmappedSubpath { .. }
-        )
+        !matches!(self, NodeRequest::Subpath(_))
     }
 }
 

@@ -81,6 +81,7 @@ impl NsEngine {
             }
             NsRequest::List => ActiveOp::List(ListOp::new()),
             NsRequest::Inspect => ActiveOp::Inspect(ListOp::new()),
+            NsRequest::Check { pod, maps } => ActiveOp::Create(CreateOp::check(pod, maps)),
         });
         Ok(())
     }

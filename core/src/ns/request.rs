@@ -46,6 +46,16 @@ pub enum NsRequest {
     /// Every pod directory and pin, from the run directory and the mount
     /// table, without touching anything.
     List,
+    /// The pod's complete pair of pins, checked against `maps` as a create
+    /// checks pins that already exist, creating and removing nothing: a pod
+    /// without a complete pair fails with [`NsError::NotPinned`], a pair
+    /// that does not match with [`NsError::Mismatch`].
+    Check {
+        /// The pod.
+        pod: PodUid,
+        /// Its user-namespace allocation, as ID maps.
+        maps: PodIdMaps,
+    },
     /// [`NsRequest::List`] without setting the run directory up first, for
     /// a read-only check: nothing is created, mounted or locked. The backend
     /// must hold the run directory's fd already; a missing run directory
@@ -226,6 +236,15 @@ pub enum NsError {
         /// Every difference.
         problems: Vec<String>,
     },
+    /// The pod has no complete pair of pins to check.
+    #[error(
+        "pod {pod} has no complete pair of pinned namespaces; create them first (podns ns create \
+         {pod})"
+    )]
+    NotPinned {
+        /// The pod.
+        pod: PodUid,
+    },
     /// New pins did not check out (they were removed again).
     #[error("the kernel did not apply what podns asked for: {}", problems.join("; "))]
     Verification {
@@ -275,6 +294,7 @@ impl ErrorDetails for NsError {
             NsError::Io { .. } => "io",
             NsError::MountInfo { .. } => "bad-mountinfo",
             NsError::Mismatch { .. } => "pins-mismatch",
+            NsError::NotPinned { .. } => "not-pinned",
             NsError::Verification { .. } => "verification-failed",
             NsError::CreateFailed { cause, .. } => cause.kind(),
             NsError::UnexpectedObservation { .. } => "backend-bug",

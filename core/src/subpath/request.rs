@@ -190,8 +190,9 @@ pub enum SubpathError {
         shown: String,
         /// What the backend reported (it names the file system type).
         source: EffectError,
-        /// What to do, for that errno.
-        remedy: &'static str,
+        /// What to do, for that errno (and what became of a mount that was
+        /// there before).
+        remedy: String,
     },
     /// A mount point kept having other mounts on it.
     #[error(

@@ -20,15 +20,20 @@ pub enum BrokenVariant {
     RecoveryTrustsTempFile,
     /// Recovery skips its final `syncfs`.
     NoSyncFsAtRecovery,
+    /// Release takes a failed removal of the `userns` file to mean that
+    /// nothing changed, without looking: wrong when the removal took place
+    /// and still reported an error (an ambiguous failure).
+    ReleaseTrustsFailedRemoval,
 }
 
 impl BrokenVariant {
     /// Every variant.
-    pub const ALL: [BrokenVariant; 5] = [
+    pub const ALL: [BrokenVariant; 6] = [
         BrokenVariant::ReleaseFreesBeforeDirSync,
         BrokenVariant::NoTempFileSync,
         BrokenVariant::AckBeforeDirSync,
         BrokenVariant::RecoveryTrustsTempFile,
         BrokenVariant::NoSyncFsAtRecovery,
+        BrokenVariant::ReleaseTrustsFailedRemoval,
     ];
 }

@@ -50,6 +50,8 @@ enum Broken {
     AckBeforeDirSync,
     RecoveryTrustsTempFile,
     NoSyncfsAtRecovery,
+    /// Needs an ambiguous failure to show.
+    ReleaseTrustsFailedRemoval,
 }
 
 impl From<Broken> for BrokenVariant {
@@ -60,6 +62,7 @@ impl From<Broken> for BrokenVariant {
             Broken::AckBeforeDirSync => BrokenVariant::AckBeforeDirSync,
             Broken::RecoveryTrustsTempFile => BrokenVariant::RecoveryTrustsTempFile,
             Broken::NoSyncfsAtRecovery => BrokenVariant::NoSyncFsAtRecovery,
+            Broken::ReleaseTrustsFailedRemoval => BrokenVariant::ReleaseTrustsFailedRemoval,
         }
     }
 }

@@ -15,6 +15,29 @@ const NAME: &str = "6. no panic; every failed operation returned an error";
 pub struct FaultWitness {
     /// The fault fired.
     pub fired: bool,
+    /// It was ambiguous: the effect may have taken place despite the error,
+    /// so an operation that looked and found it done may rightly succeed
+    /// (the other invariants judge what it then acknowledged).
+    pub ambiguous: bool,
+    /// The operation looked and found what the failed effect was for done
+    /// anyway (a removal whose file is gone), so it may rightly succeed.
+    pub verified: bool,
+}
+
+/// True when the failed effect at `at` of a step's log is a removal whose
+/// path a later `stat-no-follow` of the step found gone.
+pub fn removal_verified(log: &[podns_core::Executed], at: usize) -> bool {
+    let Some(failed) = log.get(at) else {
+        return false;
+    };
+    let podns_core::Effect::RemoveFile { file } = &failed.effect else {
+        return false;
+    };
+    failed.outcome.is_err()
+        && log[at + 1..].iter().any(|later| {
+            matches!(&later.effect, podns_core::Effect::StatNoFollow { path } if path == file)
+                && matches!(&later.outcome, Err(error) if error.is_not_found())
+        })
 }
 
 /// The one rule: a fault that fired must show in the result.
@@ -28,7 +51,7 @@ fn judge<T: Debug, E: Debug>(
         Err(_) => true,
         Ok(response) => reported_in(response),
     };
-    if !witness.fired || reported {
+    if !witness.fired || witness.ambiguous || witness.verified || reported {
         return Ok(());
     }
     Err(Violation::new(

@@ -16,7 +16,7 @@ pub use acknowledged_releases_stay::check as acknowledged_releases_stay;
 pub use deterministic::check as deterministic;
 pub use failures_are_errors::{
     FaultWitness, check as failures_are_errors, check_namespaces as namespace_failures_are_errors,
-    check_subpath as subpath_failures_are_errors, panicked,
+    check_subpath as subpath_failures_are_errors, panicked, removal_verified,
 };
 pub use mounts_map_as_acknowledged::check as mounts_map_as_acknowledged;
 pub use no_reserved_host_ids::check as no_reserved_host_ids;

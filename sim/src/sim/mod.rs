@@ -34,6 +34,8 @@ pub struct Stats {
     pub power_losses: u64,
     /// Faults that fired.
     pub faults_injected: u64,
+    /// Of those, the ones whose effect took place anyway.
+    pub ambiguous_faults: u64,
     /// Invariant checks performed.
     #[serde(rename = "invariantChecks")]
     pub checks: u64,
@@ -48,6 +50,7 @@ impl Stats {
         self.process_kills += other.process_kills;
         self.power_losses += other.power_losses;
         self.faults_injected += other.faults_injected;
+        self.ambiguous_faults += other.ambiguous_faults;
         self.checks += other.checks;
         self.idmapped_mounts += other.idmapped_mounts;
     }
@@ -211,6 +214,7 @@ impl Sim {
                     FaultTrigger::Nth(first)
                 },
                 errno: fault.errno,
+                ambiguous: fault.ambiguous,
             });
         }
         start
@@ -223,10 +227,22 @@ impl Sim {
             .fault
             .as_ref()
             .is_some_and(|fault| self.world.effects_executed() > start + u64::from(fault.after));
+        let ambiguous = fired && step.fault.as_ref().is_some_and(|fault| fault.ambiguous);
+        let verified = fired
+            && step.fault.as_ref().is_some_and(|fault| {
+                invariants::removal_verified(self.world.backend.log(), fault.after as usize)
+            });
         if fired {
             self.stats.faults_injected += 1;
         }
-        FaultWitness { fired }
+        if ambiguous {
+            self.stats.ambiguous_faults += 1;
+        }
+        FaultWitness {
+            fired,
+            ambiguous,
+            verified,
+        }
     }
 
     /// Finishes a step: applies the crash if it was interrupted, updates the

@@ -12,6 +12,10 @@
 //! create-pod-namespaces            -> facts checked by the core -> acknowledged
 //! ```
 //!
+//! A check ([`crate::NsRequest::Check`]) is the same walk up to the
+//! inspection: where a create would clear an incomplete pair or make pins,
+//! it fails with not-pinned instead, having changed nothing.
+//!
 //! Any failure from `create-dir` on rolls back what this request made:
 //! detach both pins (once `create-pod-namespaces` ran), remove the pin
 //! files it created, remove the directory if it created it. A crash leaves
@@ -38,6 +42,9 @@ pub(crate) struct CreateOp {
     stage: Stage,
     made_dir: bool,
     made_files: Vec<RootPath>,
+    /// Only check an existing complete pair ([`crate::NsRequest::Check`]):
+    /// where a create would clear or make pins, fail instead.
+    check_only: bool,
     pinned: bool,
 }
 
@@ -71,6 +78,15 @@ impl CreateOp {
             made_dir: false,
             made_files: Vec::new(),
             pinned: false,
+            check_only: false,
+        }
+    }
+
+    /// The check of `pod`'s existing pins against `maps`, changing nothing.
+    pub fn check(pod: PodUid, maps: PodIdMaps) -> Self {
+        Self {
+            check_only: true,
+            ..Self::new(pod, maps)
         }
     }
 
@@ -132,9 +148,14 @@ impl CreateOp {
                     .any(|entry| PinKind::from_file_name(&entry.name).is_some())
                 {
                     Stage::ReadMountInfo
+                } else if self.check_only {
+                    return self.not_pinned();
                 } else {
                     Stage::CreateDir
                 }
+            }
+            (Stage::ListPodDir, Err(error)) if error.is_not_found() && self.check_only => {
+                return self.not_pinned();
             }
             (Stage::ListPodDir, Err(error)) if error.is_not_found() => Stage::CreateDir,
             (Stage::ListPodDir, Err(error)) => {
@@ -148,6 +169,8 @@ impl CreateOp {
                     let mounts = mounts.of(&self.pod);
                     if mounts.incomplete(&self.pod).is_none() {
                         Stage::Inspect
+                    } else if self.check_only {
+                        return self.not_pinned();
                     } else {
                         Stage::ClearIncomplete(TeardownOp::new(
                             mounts.unmount_order(),
@@ -222,6 +245,13 @@ impl CreateOp {
         };
         self.stage = next;
         Handled::Continue
+    }
+
+    /// A check of a pod without a complete pair.
+    fn not_pinned(&self) -> Handled {
+        Handled::Finish(Err(NsError::NotPinned {
+            pod: self.pod.clone(),
+        }))
     }
 
     fn acknowledge(&self, ctx: &Ctx, facts: crate::ns::PinnedNamespaces, created: bool) -> Handled {

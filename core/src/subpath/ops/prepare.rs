@@ -192,7 +192,14 @@ impl PrepareOp {
                                 shown: labels.show(&self.source),
                                 path: self.source.clone(),
                                 source: error,
-                                remedy,
+                                remedy: if self.unmounts > 0 {
+                                    format!(
+                                        "{remedy}; the mount that was there before was removed \
+                                         first: mount it again without idmapping to restore it"
+                                    )
+                                } else {
+                                    remedy.to_owned()
+                                },
                             },
                             _ => io_error(labels, "bind-mount onto", &self.target, error),
                         },
@@ -369,10 +376,15 @@ fn not_idmappable_remedy(errno: Errno) -> Option<&'static str> {
             "put the volume on a file system that supports idmapped mounts (ext4, xfs, btrfs, \
              tmpfs since Linux 6.3) or mount it without idmapping",
         ),
+        Errno::ENOSYS => Some(
+            "idmapped mounts need Linux 5.12 or later (open_tree, mount_setattr); upgrade the \
+             kernel or mount it without idmapping",
+        ),
         Errno::EPERM => Some(
-            "idmap only volumes whose file system this process's user namespace owns (in a \
-             rootless namespace, one mounted inside it, such as its own tmpfs), or mount it \
-             without idmapping",
+            "this process may not make that idmapped mount: idmap only volumes whose file \
+             system its user namespace owns (in a rootless namespace, one mounted inside it, \
+             such as its own tmpfs), run podns with CAP_SYS_ADMIN, or mount it without \
+             idmapping",
         ),
         _ => None,
     }

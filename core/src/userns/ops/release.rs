@@ -10,9 +10,18 @@
 //!
 //! A pod "directory" that is a symlink (recovery reports it as unreadable,
 //! and its unknown range stops new allocations) makes the first step fail
-//! with `ELOOP`, since no path is followed through a symlink. The release
-//! then removes the link itself, never what it points to, and syncs the
-//! pods directory: `remove-file <pod>`, `sync-dir <pods>`.
+//! with `ELOOP`, since no path is followed through a symlink. For such an
+//! unknown claim the release then removes the link itself, never what it
+//! points to, and syncs the pods directory: `remove-file <pod>`, `sync-dir
+//! <pods>`. A known range whose directory became a link since is not
+//! released that way: the range stays reserved.
+//!
+//! A removal that fails may still have taken place (an unlink applied before
+//! its journal commit failed): the release then looks (`stat-no-follow`).
+//! Gone: it goes on as if the removal had succeeded, since the range is no
+//! longer on disk and must not stay handed out only in memory. Still there:
+//! nothing changed, and the error is the answer. Unknown: the claim stays
+//! reserved, in doubt.
 
 use super::super::broken_variant::BrokenVariant;
 use super::super::file_format::USERNS_FILE_NAME;
@@ -36,6 +45,11 @@ enum Stage {
     RemoveFile,
     /// The pod directory is a symlink: remove the link.
     RemoveLink,
+    /// A removal failed: did it take place? `link` says which removal.
+    ProbeRemoval {
+        link: bool,
+        error: EffectError,
+    },
     SyncPodDir,
     /// The pod directory itself is gone: make that durable instead.
     SyncPodsDir,
@@ -74,6 +88,13 @@ impl ReleaseOp {
             Stage::RemoveLink => Effect::RemoveFile {
                 file: self.pod_dir.clone(),
             },
+            Stage::ProbeRemoval { link, .. } => Effect::StatNoFollow {
+                path: if *link {
+                    self.pod_dir.clone()
+                } else {
+                    self.file.clone()
+                },
+            },
             Stage::SyncPodDir => Effect::SyncDir {
                 dir: self.pod_dir.clone(),
             },
@@ -92,21 +113,18 @@ impl ReleaseOp {
             }
             (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDir,
             (Stage::RemoveFile, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
-            (Stage::RemoveFile, Err(error)) if error.errno == Errno::ELOOP => Stage::RemoveLink,
-            // Removed, or gone already: either way the name is free.
-            (Stage::RemoveLink, Ok(_)) => Stage::SyncPodsDir,
-            (Stage::RemoveLink, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
-            // A directory again (EISDIR) or anything else: nothing changed.
-            (Stage::RemoveLink, Err(error)) => {
-                return Handled::Finish(Err(io_error(
-                    registry.labels(),
-                    "remove the symlink",
-                    &self.pod_dir,
-                    error,
-                )));
+            // Only a claim recovery could not read is the link's: a known
+            // range whose directory became a link since (moved away, a link
+            // left in its place) may still be claimed by the file it points
+            // to, so it stays reserved.
+            (Stage::RemoveFile, Err(error))
+                if error.errno == Errno::ELOOP
+                    && matches!(registry.claim(&self.pod), Some(Claim::Unknown { .. })) =>
+            {
+                Stage::RemoveLink
             }
-            // Nothing changed on disk: the claim stays as it was.
-            (Stage::RemoveFile, Err(error)) => {
+            // Nothing was resolved, so nothing was removed.
+            (Stage::RemoveFile, Err(error)) if error.errno == Errno::ELOOP => {
                 return Handled::Finish(Err(io_error(
                     registry.labels(),
                     "remove",
@@ -114,19 +132,76 @@ impl ReleaseOp {
                     error,
                 )));
             }
+            // Removed, or gone already: either way the name is free.
+            (Stage::RemoveLink, Ok(_)) => Stage::SyncPodsDir,
+            (Stage::RemoveLink, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
+            // A directory again (EISDIR): nothing was removed.
+            (Stage::RemoveLink, Err(error)) if error.errno == Errno::EISDIR => {
+                return Handled::Finish(Err(io_error(
+                    registry.labels(),
+                    "remove the symlink",
+                    &self.pod_dir,
+                    error,
+                )));
+            }
+            (Stage::RemoveLink, Err(error)) => Stage::ProbeRemoval { link: true, error },
+            (Stage::RemoveFile, Err(error))
+                if self.broken == Some(BrokenVariant::ReleaseTrustsFailedRemoval) =>
+            {
+                return Handled::Finish(Err(io_error(
+                    registry.labels(),
+                    "remove",
+                    &self.file,
+                    error,
+                )));
+            }
+            (Stage::RemoveFile, Err(error)) => Stage::ProbeRemoval { link: false, error },
+            (Stage::ProbeRemoval { link, .. }, Err(probe)) if probe.is_not_found() => {
+                if *link {
+                    Stage::SyncPodsDir
+                } else {
+                    Stage::SyncPodDir
+                }
+            }
+            // Still there: nothing changed, the claim stays as it was.
+            (Stage::ProbeRemoval { link, error }, Ok(_)) => {
+                let (action, path) = self.removal(*link);
+                return Handled::Finish(Err(io_error(
+                    registry.labels(),
+                    action,
+                    &path,
+                    error.clone(),
+                )));
+            }
+            // Cannot tell: keep the range reserved.
+            (Stage::ProbeRemoval { link, error }, Err(_)) => {
+                let (action, path) = self.removal(*link);
+                let error = error.clone();
+                return self.keep_in_doubt(registry, action, &path, error);
+            }
             (Stage::SyncPodDir | Stage::SyncPodsDir, Ok(_)) => return self.acknowledge(registry),
             (Stage::SyncPodDir, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // The file is gone from the page cache but may come back after a
             // power loss: keep the range reserved.
             (Stage::SyncPodDir, Err(error)) => {
                 let dir = self.pod_dir.clone();
-                return self.keep_in_doubt(registry, &dir, error);
+                return self.keep_in_doubt(registry, "sync", &dir, error);
             }
             (Stage::SyncPodsDir, Err(error)) => {
-                return self.keep_in_doubt(registry, &RootPath::root(Root::Pods), error);
+                return self.keep_in_doubt(registry, "sync", &RootPath::root(Root::Pods), error);
             }
         };
         Handled::Continue
+    }
+
+    /// What a removal was, for messages: the file, or the symlink that
+    /// stands for the pod directory.
+    fn removal(&self, link: bool) -> (&'static str, RootPath) {
+        if link {
+            ("remove the symlink", self.pod_dir.clone())
+        } else {
+            ("remove", self.file.clone())
+        }
     }
 
     fn acknowledge(&mut self, registry: &mut Registry) -> Handled {
@@ -144,11 +219,12 @@ impl ReleaseOp {
     fn keep_in_doubt(
         &mut self,
         registry: &mut Registry,
-        dir: &RootPath,
+        action: &'static str,
+        path: &RootPath,
         error: EffectError,
     ) -> Handled {
         registry.mark_in_doubt(&self.pod);
-        Handled::Finish(Err(io_error(registry.labels(), "sync", dir, error)))
+        Handled::Finish(Err(io_error(registry.labels(), action, path, error)))
     }
 }
 

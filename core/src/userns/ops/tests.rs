@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::super::file_format::{USERNS_FILE_NAME, render_userns_file};
 use super::super::mapping::{IdMapping, UserNamespace};
 use super::super::pool::PoolConfig;
-use super::super::registry::{Claim, Registry};
+use super::super::registry::{Claim, FoundClaim, Registry};
 use super::super::request::{PodUserNamespace, Release, UsernsError, UsernsResponse};
 use super::{AllocateOp, CleanupOp, RecoverOp, ReleaseOp};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
@@ -234,6 +234,18 @@ fn allocated(pod: &PodUid) -> Registry {
     registry
 }
 
+/// A registry where `pod`'s directory was a symlink at recovery: an
+/// unknown claim.
+fn symlinked(pod: &PodUid) -> Registry {
+    let mut registry = registry();
+    let found = FoundClaim::Unknown {
+        kind: crate::userns::ProblemKind::Unreadable,
+        detail: "a symbolic link".to_owned(),
+    };
+    registry.rebuild(vec![(pod.clone(), found)], BTreeSet::new());
+    registry
+}
+
 fn release(
     registry: &mut Registry,
     pod: &PodUid,
@@ -285,7 +297,7 @@ fn release_of_a_pod_whose_directory_is_gone_syncs_the_pods_directory() {
 #[test]
 fn release_of_a_pod_whose_directory_is_a_symlink_removes_the_link_only() {
     let p = pod("a");
-    let mut registry = allocated(&p);
+    let mut registry = symlinked(&p);
     let run = release(
         &mut registry,
         &p,
@@ -310,9 +322,19 @@ fn release_of_a_pod_whose_directory_is_a_symlink_removes_the_link_only() {
 }
 
 #[test]
-fn a_symlink_that_became_a_directory_again_is_left_and_the_claim_kept() {
+fn a_known_range_whose_directory_became_a_symlink_stays_reserved() {
     let p = pod("a");
     let mut registry = allocated(&p);
+    let run = release(&mut registry, &p, vec![failed(Errno::ELOOP)]);
+    assert_eq!(run.effects.len(), 1, "the link is not removed");
+    assert!(run.finished().is_err());
+    assert!(registry.claim(&p).is_some());
+}
+
+#[test]
+fn a_symlink_that_became_a_directory_again_is_left_and_the_claim_kept() {
+    let p = pod("a");
+    let mut registry = symlinked(&p);
     let run = release(
         &mut registry,
         &p,
@@ -321,6 +343,61 @@ fn a_symlink_that_became_a_directory_again_is_left_and_the_claim_kept() {
     assert_eq!(run.effects.len(), 2);
     assert!(run.finished().is_err());
     assert!(registry.claim(&p).is_some());
+}
+
+#[test]
+fn a_failed_removal_that_took_place_anyway_is_found_and_the_release_completes() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![failed(Errno::EIO), failed(Errno::ENOENT), done()],
+    );
+    assert_eq!(
+        run.effects,
+        [
+            Effect::RemoveFile {
+                file: pod_dir(&p).join(USERNS_FILE_NAME),
+            },
+            Effect::StatNoFollow {
+                path: pod_dir(&p).join(USERNS_FILE_NAME),
+            },
+            Effect::SyncDir { dir: pod_dir(&p) },
+        ]
+    );
+    assert!(run.finished().is_ok());
+    assert!(registry.claim(&p).is_none());
+}
+
+#[test]
+fn a_failed_removal_whose_file_is_still_there_changes_nothing() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let still = Ok(Observation::Inode(crate::effect::InodeInfo {
+        id: crate::effect::FileId { dev: 1, ino: 2 },
+        kind: EntryKind::File,
+        mode: 0o600,
+    }));
+    let run = release(&mut registry, &p, vec![failed(Errno::EIO), still]);
+    assert_eq!(run.effects.len(), 2);
+    assert!(run.finished().is_err());
+    assert!(registry.claim(&p).is_some());
+    assert!(!is_in_doubt(&registry, &p));
+}
+
+#[test]
+fn a_failed_removal_that_cannot_be_checked_keeps_the_range_in_doubt() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![failed(Errno::EIO), failed(Errno::EIO)],
+    );
+    let error = run.finished().unwrap_err();
+    assert!(error.to_string().contains("cannot remove"), "{error}");
+    assert!(is_in_doubt(&registry, &p));
 }
 
 #[test]
