@@ -3,14 +3,15 @@
 //! after every effect (a process kill, and a power loss under every subset of
 //! the pending operations when there are at most 8 of them, a seeded sample
 //! beyond that), then recovery and the rest of the workload, checking every
-//! invariant.
+//! invariant; and each effect failing ambiguously (it takes place and still
+//! reports `EIO`), then the rest of the workload and a restart.
 
 use podns_backend_mock::CrashKind;
-use podns_core::BrokenVariant;
+use podns_core::{BrokenVariant, Errno};
 
 use crate::invariants::Violation;
 use crate::sim::{Attempt, Sim, Stats};
-use crate::workload::{Op, Step};
+use crate::workload::{FaultPlan, Op, Step};
 use crate::world::Fates;
 
 /// Power losses with more pending operations than this are sampled.
@@ -217,6 +218,33 @@ fn explore_workload(
                 report.scenarios += 1;
                 report.stats.add(&scenario.stats);
             }
+        }
+        // The same effects failing ambiguously instead: each takes place and
+        // still reports EIO; the workload goes on and ends with a restart,
+        // so what the step acknowledged is checked against the disk.
+        for after in 0..effect_counts[index] {
+            let mut scenario = snapshots[index].clone();
+            let at = format!("step {index}, effect {after} failing ambiguously");
+            let faulted = Step {
+                fault: Some(FaultPlan {
+                    after: after as u32,
+                    errno: Errno::EIO,
+                    persistent: false,
+                    ambiguous: true,
+                }),
+                ..step.clone()
+            };
+            let restart = plain(&Op::Restart);
+            for run in std::iter::once(&faulted)
+                .chain(&steps[index + 1..])
+                .chain(std::iter::once(&restart))
+            {
+                scenario
+                    .run_step(run)
+                    .map_err(|violation| (at.clone(), violation))?;
+            }
+            report.scenarios += 1;
+            report.stats.add(&scenario.stats);
         }
     }
     Ok(())

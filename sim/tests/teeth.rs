@@ -90,6 +90,13 @@ fn exhaustive_mode_catches_the_single_crash_variants() {
 }
 
 #[test]
+fn exhaustive_mode_catches_the_ambiguous_failure_variant() {
+    let report = exhaustive::explore(3, Some(BrokenVariant::ReleaseTrustsFailedRemoval));
+    let (_, at, _) = report.violation.expect("caught exhaustively");
+    assert!(at.contains("failing ambiguously"), "{at}");
+}
+
+#[test]
 fn the_pin_invariant_fails_when_pins_and_acknowledgements_differ() {
     use podns_sim::{Op, Sim, Step};
     let mut sim = Sim::start(1, None, false).unwrap();
