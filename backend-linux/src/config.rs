@@ -306,24 +306,39 @@ fn subid_range(user: &str, files: &SubidFiles) -> Result<(SubidPoolRange, String
             )
         })
     };
-    let subuid = read(&files.subuid)?;
-    let subgid = read(&files.subgid)?;
-    let subuid_name = files.subuid.display().to_string();
-    let subgid_name = files.subgid.display().to_string();
-    let range = SubidPoolRange::from_files(
+    let (subuid, subgid) = (read(&files.subuid)?, read(&files.subgid)?);
+    let range = range_in_files(files, &subuid, &subgid, &name, uid).map_err(invalid)?;
+    Ok((
+        range,
+        format!("{} and {}", files.subuid.display(), files.subgid.display()),
+    ))
+}
+
+/// The single range of `name` (or `uid`) in the subuid and subgid files
+/// `files` names, whose contents are `subuid` and `subgid`.
+pub(crate) fn range_in_files(
+    files: &SubidFiles,
+    subuid: &[u8],
+    subgid: &[u8],
+    name: &str,
+    uid: Option<u32>,
+) -> Result<SubidPoolRange, podns_core::SubidPoolError> {
+    let (subuid_name, subgid_name) = (
+        files.subuid.display().to_string(),
+        files.subgid.display().to_string(),
+    );
+    SubidPoolRange::from_files(
         SubidSource {
             name: &subuid_name,
-            contents: &subuid,
+            contents: subuid,
         },
         SubidSource {
             name: &subgid_name,
-            contents: &subgid,
+            contents: subgid,
         },
-        &name,
+        name,
         uid,
     )
-    .map_err(invalid)?;
-    Ok((range, format!("{subuid_name} and {subgid_name}")))
 }
 
 /// `program` when it names an executable file, directly or on `PATH`.

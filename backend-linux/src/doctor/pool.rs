@@ -3,10 +3,10 @@
 //! large enough for max pods), `getsubids` where the files have none, and
 //! the block holding the invalid ID 4294967295.
 
-use podns_core::{Pool, SubidPoolError, SubidPoolRange, SubidSource};
+use podns_core::{Pool, SubidPoolError};
 
 use super::{Finding, Severity};
-use crate::config::{SubidFiles, find_program, owner_keys};
+use crate::config::{SubidFiles, find_program, owner_keys, range_in_files};
 
 /// The user kubelet takes its range from.
 const KUBELET_USER: &str = "kubelet";
@@ -42,22 +42,16 @@ fn kubelet_range(pool: &Pool, origin: &str, files: &SubidFiles) -> Vec<Finding> 
     };
     let (name, uid) = owner_keys(KUBELET_USER, &files.passwd);
     let read = |path: &std::path::Path| std::fs::read(path).unwrap_or_default();
-    let (subuid, subgid) = (read(&files.subuid), read(&files.subgid));
+    let range = range_in_files(
+        files,
+        &read(&files.subuid),
+        &read(&files.subgid),
+        &name,
+        uid,
+    );
     let (subuid_name, subgid_name) = (
         files.subuid.display().to_string(),
         files.subgid.display().to_string(),
-    );
-    let range = SubidPoolRange::from_files(
-        SubidSource {
-            name: &subuid_name,
-            contents: &subuid,
-        },
-        SubidSource {
-            name: &subgid_name,
-            contents: &subgid,
-        },
-        &name,
-        uid,
     );
     let config = pool.config();
     match range {

@@ -243,15 +243,7 @@ impl NodeEngine {
                 pid_mode,
                 sandbox_pid,
             } => {
-                if self.namespaces.is_none() {
-                    return Err(NodeError::NoRunDir);
-                }
-                let allocation = self
-                    .userns
-                    .allocation(&pod)
-                    .ok_or_else(|| NodeError::NotAllocated { pod: pod.clone() })?;
-                let userns = UserNamespace::pod(allocation.mapping);
-                let maps = pod_maps(self.parent.as_ref(), &pod, &userns)?;
+                let maps = self.namespace_maps(&pod)?;
                 self.submit_ns(NsRequest::List)?;
                 Flow::Namespaces(NsFlow::JoinSpec {
                     pod,
@@ -267,15 +259,7 @@ impl NodeEngine {
             NodeRequest::MountIdmappedSubpath { pod, prepare } => {
                 // The mount maps the pod's IDs onto host IDs: only with a
                 // user namespace whose maps are the pod's allocation now.
-                if self.namespaces.is_none() {
-                    return Err(NodeError::NoRunDir);
-                }
-                let allocation = self
-                    .userns
-                    .allocation(&pod)
-                    .ok_or_else(|| NodeError::NotAllocated { pod: pod.clone() })?;
-                let userns = UserNamespace::pod(allocation.mapping);
-                let maps = pod_maps(self.parent.as_ref(), &pod, &userns)?;
+                let maps = self.namespace_maps(&pod)?;
                 self.submit_ns(NsRequest::Check {
                     pod: pod.clone(),
                     maps,
@@ -286,6 +270,23 @@ impl NodeEngine {
                 }
             }
         })
+    }
+
+    /// The maps the pod's namespaces must have, for a request that uses
+    /// its pins: the node needs a run directory and the pod an allocation.
+    fn namespace_maps(&self, pod: &PodUid) -> Result<PodIdMaps, NodeError> {
+        if self.namespaces.is_none() {
+            return Err(NodeError::NoRunDir);
+        }
+        let allocation = self
+            .userns
+            .allocation(pod)
+            .ok_or_else(|| NodeError::NotAllocated { pod: pod.clone() })?;
+        pod_maps(
+            self.parent.as_ref(),
+            pod,
+            &UserNamespace::pod(allocation.mapping),
+        )
     }
 
     fn submit_ns(&mut self, request: NsRequest) -> Result<(), NodeError> {
