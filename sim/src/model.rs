@@ -16,6 +16,9 @@ pub struct Model {
     /// Pods whose namespaces were acknowledged as created (and not removed
     /// since, nor lost with the power): a sweep must keep exactly their pins.
     pub pinned: BTreeSet<String>,
+    /// Pods whose file was removed out of band since the node last read
+    /// its pods directory: its answers for them come from memory.
+    pub removed_out_of_band: BTreeSet<String>,
 }
 
 impl Model {

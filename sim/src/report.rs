@@ -41,7 +41,7 @@ impl Report {
     /// The human-readable summary.
     pub fn to_text(&self) -> String {
         format!(
-            "seeds: {}\nexhaustive workloads: {}\nscenarios: {}\noperations: {}\ncrashes: {} process kills, {} power losses\nfaults injected: {} ({} ambiguous)\nidmapped mounts: {}\ninvariant checks: {}\nviolations: {}\nwall time: {:.2} s\nscenarios per second: {:.0}",
+            "seeds: {}\nexhaustive workloads: {}\nscenarios: {}\noperations: {}\ncrashes: {} process kills, {} power losses\nfaults injected: {} ({} ambiguous)\nidmapped mounts: {}\nout-of-band removals: {}\ninvariant checks: {}\nviolations: {}\nwall time: {:.2} s\nscenarios per second: {:.0}",
             self.seeds,
             self.exhaustive_workloads,
             self.scenarios,
@@ -51,6 +51,7 @@ impl Report {
             self.stats.faults_injected,
             self.stats.ambiguous_faults,
             self.stats.idmapped_mounts,
+            self.stats.out_of_band_removals,
             self.stats.checks,
             self.violations,
             self.wall_time_seconds,

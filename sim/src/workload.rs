@@ -62,6 +62,15 @@ pub enum Op {
         /// V.
         volume: u8,
     },
+    /// kubelet removes `pod-N`'s directory (`whole_dir`), or an operator its
+    /// `userns` file, out of band and without syncing; the process does not
+    /// know (a power loss may undo the removal).
+    RemoveOutOfBand {
+        /// N.
+        pod: u8,
+        /// The whole pod directory, not only the file.
+        whole_dir: bool,
+    },
     /// An operator or a bug damages `pod-N`'s `userns` file out of band; then
     /// the process restarts.
     Corrupt {
@@ -110,6 +119,14 @@ impl fmt::Display for Op {
             }
             Op::SubpathClean { volume } => write!(f, "subpath clean vol-{volume}"),
             Op::Corrupt { pod, how } => write!(f, "corrupt pod-{pod} ({how:?})"),
+            Op::RemoveOutOfBand { pod, whole_dir } => {
+                let what = if *whole_dir {
+                    "directory"
+                } else {
+                    "userns file"
+                };
+                write!(f, "remove pod-{pod}'s {what} out of band (unsynced)")
+            }
         }
     }
 }
@@ -226,6 +243,7 @@ struct Swarm {
     restart: u32,
     change_pool: u32,
     corrupt: u32,
+    out_of_band: u32,
     fault: u32,
     persistent_fault: u32,
     ambiguous_fault: u32,
@@ -247,6 +265,7 @@ impl Swarm {
             restart: pick(rng, &[0, 5, 15]),
             change_pool: pick(rng, &[0, 0, 3]),
             corrupt: pick(rng, &[0, 0, 2]),
+            out_of_band: pick(rng, &[0, 0, 4]),
             fault: pick(rng, &[0, 5, 20]),
             persistent_fault: pick(rng, &[0, 30, 100]),
             ambiguous_fault: pick(rng, &[0, 30, 70]),
@@ -274,6 +293,11 @@ impl Workload {
                         Corruption::Truncated,
                     ][rng.below(3) as usize];
                     Op::Corrupt { pod, how }
+                } else if chance(&mut rng, swarm.out_of_band) {
+                    Op::RemoveOutOfBand {
+                        pod,
+                        whole_dir: rng.below(2) == 0,
+                    }
                 } else if chance(&mut rng, swarm.change_pool) {
                     Op::ChangePool {
                         pool: rng.below(3) as u8,

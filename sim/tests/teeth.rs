@@ -63,6 +63,26 @@ fn the_ambiguous_failure_variant_needs_an_ambiguous_fault() {
     );
 }
 
+/// The variant that frees a slot without syncing the absence of a file it
+/// found gone shows only after an unsynced out-of-band removal: its shrunk
+/// reproducer has one, and without it the workload passes.
+#[test]
+fn the_out_of_band_variant_needs_an_unsynced_removal() {
+    use podns_sim::Op;
+    let variant = BrokenVariant::ReleaseOfMissingFileSkipsSync;
+    let (seed, invariant) = first_violating_seed(variant).expect("caught within the budget");
+    let small = shrink(&Workload::generate(seed, 100), Some(variant), invariant);
+    let removal = |step: &podns_sim::Step| matches!(step.op, Op::RemoveOutOfBand { .. });
+    assert!(small.steps.iter().any(removal), "{small:?}");
+    let mut without = small.clone();
+    without.steps.retain(|step| !removal(step));
+    assert!(
+        run_workload(&without, Some(variant), false)
+            .violation
+            .is_none()
+    );
+}
+
 #[test]
 fn the_correct_protocol_passes_the_seeds_that_catch_the_broken_ones() {
     for seed in 0..200 {

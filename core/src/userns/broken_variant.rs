@@ -24,16 +24,20 @@ pub enum BrokenVariant {
     /// nothing changed, without looking: wrong when the removal took place
     /// and still reported an error (an ambiguous failure).
     ReleaseTrustsFailedRemoval,
+    /// Release of a pod whose file is already gone (removed out of band,
+    /// unsynced) frees the slot without syncing that absence.
+    ReleaseOfMissingFileSkipsSync,
 }
 
 impl BrokenVariant {
     /// Every variant.
-    pub const ALL: [BrokenVariant; 6] = [
+    pub const ALL: [BrokenVariant; 7] = [
         BrokenVariant::ReleaseFreesBeforeDirSync,
         BrokenVariant::NoTempFileSync,
         BrokenVariant::AckBeforeDirSync,
         BrokenVariant::RecoveryTrustsTempFile,
         BrokenVariant::NoSyncFsAtRecovery,
         BrokenVariant::ReleaseTrustsFailedRemoval,
+        BrokenVariant::ReleaseOfMissingFileSkipsSync,
     ];
 }

@@ -52,6 +52,8 @@ enum Broken {
     NoSyncfsAtRecovery,
     /// Needs an ambiguous failure to show.
     ReleaseTrustsFailedRemoval,
+    /// Needs an unsynced out-of-band removal to show.
+    ReleaseOfMissingFileSkipsSync,
 }
 
 impl From<Broken> for BrokenVariant {
@@ -63,6 +65,7 @@ impl From<Broken> for BrokenVariant {
             Broken::RecoveryTrustsTempFile => BrokenVariant::RecoveryTrustsTempFile,
             Broken::NoSyncfsAtRecovery => BrokenVariant::NoSyncFsAtRecovery,
             Broken::ReleaseTrustsFailedRemoval => BrokenVariant::ReleaseTrustsFailedRemoval,
+            Broken::ReleaseOfMissingFileSkipsSync => BrokenVariant::ReleaseOfMissingFileSkipsSync,
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Stats {
     pub checks: u64,
     /// Subpath mounts acknowledged as idmapped with a pod's user namespace.
     pub idmapped_mounts: u64,
+    /// `userns` files and pod directories removed out of band, unsynced.
+    pub out_of_band_removals: u64,
 }
 
 impl Stats {
@@ -53,6 +55,7 @@ impl Stats {
         self.ambiguous_faults += other.ambiguous_faults;
         self.checks += other.checks;
         self.idmapped_mounts += other.idmapped_mounts;
+        self.out_of_band_removals += other.out_of_band_removals;
     }
 }
 
@@ -176,6 +179,12 @@ impl Sim {
                 self.corrupt(*pod, *how);
                 self.world.restart();
                 UsernsRequest::Recover
+            }
+            // The process does not notice; a read-only inspection stands in
+            // for whatever it does meanwhile.
+            Op::RemoveOutOfBand { pod, whole_dir } => {
+                self.remove_out_of_band(*pod, *whole_dir);
+                UsernsRequest::Inspect
             }
         };
         match self.run_armed(step, |sim, _| sim.world.drive(request, budget)) {
@@ -316,6 +325,9 @@ impl Sim {
                 self.stats.checks += 1;
                 invariants::failures_are_errors(&step.to_string(), witness, &result)?;
                 self.learn(&step.op, &result);
+                if recovering && result.is_ok() && !witness.fired {
+                    self.model.removed_out_of_band.clear();
+                }
                 if recovering {
                     if witness.fired || result.is_err() {
                         // A supervisor restarts a process whose recovery failed.
@@ -331,6 +343,9 @@ impl Sim {
 
     /// Recovers with no fault and checks everything, recovery included.
     fn recover_cleanly(&mut self) -> Result<(), Violation> {
+        // The node reads the pods directory again: what it answers from now
+        // on is what the disk holds.
+        self.model.removed_out_of_band.clear();
         let recovered = self.world.recover();
         self.record_effects();
         recovered.map_err(|outcome| {
@@ -363,6 +378,12 @@ impl Sim {
 
     fn learn(&mut self, op: &Op, result: &Result<UsernsResponse, UsernsError>) {
         match (op, result) {
+            // A node that has not re-read its pods directory since a pod's
+            // file was removed out of band answers for it from memory; that
+            // answer is no durable promise until the pod is released or the
+            // directory re-read.
+            (Op::Alloc { pod }, Ok(_))
+                if self.model.removed_out_of_band.contains(&pod_name(*pod)) => {}
             (Op::Alloc { pod }, Ok(UsernsResponse::UserNamespace(userns))) => {
                 if let Some(mapping) = userns.userns.uid_mappings.first() {
                     self.model
@@ -371,6 +392,7 @@ impl Sim {
                 }
             }
             (Op::Release { pod }, Ok(UsernsResponse::Released(_))) => {
+                self.model.removed_out_of_band.remove(&pod_name(*pod));
                 self.model.acknowledged.remove(&pod_name(*pod));
                 self.model.pinned.remove(&pod_name(*pod));
                 self.model.released.insert(pod_name(*pod));
@@ -378,6 +400,7 @@ impl Sim {
             (Op::Release { pod }, Err(_)) => self.model.forget(&pod_name(*pod)),
             (Op::Cleanup { .. }, Ok(UsernsResponse::CleanedUp(report))) => {
                 for release in &report.released {
+                    self.model.removed_out_of_band.remove(release.pod.as_str());
                     self.model.acknowledged.remove(release.pod.as_str());
                     self.model.pinned.remove(release.pod.as_str());
                     self.model.released.insert(release.pod.to_string());
@@ -415,6 +438,42 @@ impl Sim {
         for pod in pods {
             self.model.forget(&pod);
         }
+    }
+
+    /// Removes `pod`'s `userns` file (and, with `whole_dir`, its directory)
+    /// without a sync, behind the node's back, as kubelet or an operator
+    /// would: nothing about the pod is promised any more.
+    fn remove_out_of_band(&mut self, pod: u8, whole_dir: bool) {
+        let name = pod_name(pod);
+        self.stats.out_of_band_removals += 1;
+        self.model.forget(&name);
+        self.model.removed_out_of_band.insert(name.clone());
+        let dir = RootPath {
+            root: Root::Pods,
+            path: RelPath::parse(&name).expect("valid path"),
+        };
+        let fs = self.world.backend.inner_mut().fs_mut();
+        let entries = fs.list_dir(&dir).unwrap_or_default();
+        for entry in entries
+            .iter()
+            .filter(|entry| whole_dir || entry.name == USERNS_FILE_NAME)
+        {
+            let file = RootPath {
+                root: Root::Pods,
+                path: RelPath::parse(&format!("{name}/{}", entry.name)).expect("valid path"),
+            };
+            let _ = fs.remove_file(&file);
+        }
+        if whole_dir {
+            let _ = fs.remove_dir(&dir);
+        }
+        self.trace
+            .record(&format!("out of band {name} {whole_dir}"), || {
+                format!(
+                    "  (out of band, unsynced: removed {name}'s {}",
+                    if whole_dir { "directory)" } else { "userns)" }
+                )
+            });
     }
 
     fn corrupt(&mut self, pod: u8, how: Corruption) {

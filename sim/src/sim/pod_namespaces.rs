@@ -44,6 +44,10 @@ impl Sim {
     /// engine holds it, it was acknowledged durably, even when the rest of
     /// the create failed or a crash cut it short.
     fn learn_allocation(&mut self, pod: u8) {
+        // Answered from memory after an out-of-band removal: no promise.
+        if self.model.removed_out_of_band.contains(&pod_name(pod)) {
+            return;
+        }
         if let Some(allocation) = self.world.engine().allocation(&pod_uid(pod)) {
             self.model
                 .acknowledged
@@ -59,7 +63,9 @@ impl Sim {
         result: &Result<NodeResponse, String>,
     ) -> bool {
         match (op, result) {
-            (Op::NsCreate { pod }, Ok(NodeResponse::PodNamespaces(_))) => {
+            (Op::NsCreate { pod }, Ok(NodeResponse::PodNamespaces(_)))
+                if !self.model.removed_out_of_band.contains(&pod_name(*pod)) =>
+            {
                 self.model.pinned.insert(pod_name(*pod));
                 false
             }

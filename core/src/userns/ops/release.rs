@@ -28,7 +28,7 @@ use super::super::file_format::USERNS_FILE_NAME;
 use super::super::registry::{Claim, Registry};
 use super::super::request::{Release, UsernsResponse};
 use super::{Handled, Step, io_error};
-use crate::effect::{Effect, EffectError, Errno, Outcome};
+use crate::effect::{Effect, EffectError, Errno, Observation, Outcome};
 use crate::path::{PodUid, Root, RootPath};
 
 #[derive(Debug, Clone)]
@@ -111,7 +111,18 @@ impl ReleaseOp {
             {
                 return self.acknowledge(registry);
             }
+            (Stage::RemoveFile, Ok(Observation::FileRemoved { existed: false }))
+                if self.broken == Some(BrokenVariant::ReleaseOfMissingFileSkipsSync) =>
+            {
+                return self.acknowledge(registry);
+            }
             (Stage::RemoveFile, Ok(_)) => Stage::SyncPodDir,
+            (Stage::RemoveFile, Err(error))
+                if error.is_not_found()
+                    && self.broken == Some(BrokenVariant::ReleaseOfMissingFileSkipsSync) =>
+            {
+                return self.acknowledge(registry);
+            }
             (Stage::RemoveFile, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // Only a claim recovery could not read is the link's: a known
             // range whose directory became a link since (moved away, a link
