@@ -37,7 +37,8 @@ pub struct ExhaustiveReport {
 /// after each of its effects, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alphabet {
-    /// Allocations, releases, cleanups and restarts.
+    /// Allocations, releases, cleanups, restarts, and an unsynced
+    /// out-of-band removal of one pod's file.
     Userns,
     /// Pod namespaces: create, remove and sweep, beside a release of the
     /// pod's range and restarts.
@@ -61,6 +62,10 @@ impl Alphabet {
                 Op::Release { pod: 0 },
                 Op::Cleanup { keep: vec![1] },
                 Op::Restart,
+                Op::RemoveOutOfBand {
+                    pod: 0,
+                    whole_dir: false,
+                },
             ],
             Alphabet::Namespaces => vec![
                 Op::NsCreate { pod: 0 },
