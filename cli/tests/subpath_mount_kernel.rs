@@ -252,6 +252,15 @@ fn cleaned(result: Result<SubpathResponse, SubpathError>) -> podns_core::Subpath
     }
 }
 
+/// What a clean kept, by path below the pod directory, with the errno.
+fn kept(report: &podns_core::SubpathCleanReport) -> Vec<(String, Errno)> {
+    report
+        .kept
+        .iter()
+        .map(|kept| (kept.path.path.to_string(), kept.error.errno))
+        .collect()
+}
+
 #[test]
 fn clean_subpaths() {
     in_private_mount_ns("clean_subpaths", |scratch| {
@@ -316,13 +325,8 @@ fn clean_keeps_a_busy_mount_and_never_deletes_through_it() {
             let busy =
                 std::fs::File::open(layout.pod.join("volume-subpaths/vol/app/0/data")).unwrap();
             let report = cleaned(layout.clean(&mut backend, "vol"));
-            let kept: Vec<(String, Errno)> = report
-                .kept
-                .iter()
-                .map(|kept| (kept.path.path.to_string(), kept.error.errno))
-                .collect();
             assert_eq!(
-                kept,
+                kept(&report),
                 [("volume-subpaths/vol/app/0".to_owned(), Errno::EBUSY)]
             );
             // The other container's mount is gone; the busy one and its
@@ -353,13 +357,8 @@ fn remove_empty_dirs_stops_at_the_first_non_empty_one() {
             std::fs::create_dir_all(layout.pod.join("volume-subpaths/vol/app/1/left")).unwrap();
             std::fs::write(layout.pod.join("volume-subpaths/vol/app/1/left/file"), b"").unwrap();
             let report = cleaned(layout.clean(&mut backend, "vol"));
-            let kept: Vec<(String, Errno)> = report
-                .kept
-                .iter()
-                .map(|kept| (kept.path.path.to_string(), kept.error.errno))
-                .collect();
             assert_eq!(
-                kept,
+                kept(&report),
                 [("volume-subpaths/vol/app/1".to_owned(), Errno::ENOTEMPTY)]
             );
             assert!(mounts_below(&layout.pod).is_empty());

@@ -36,21 +36,28 @@ pub fn rerun_in_private_mount_namespace(test_name: &str) -> bool {
         .stdin(Stdio::null())
         .output()
         .expect("unshare(1) from util-linux runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- {test_name} in its mount namespace: stdout ---\n{stdout}");
-    println!("--- {test_name} in its mount namespace: stderr ---\n{stderr}");
-    assert!(
-        output.status.success(),
-        "{test_name} failed in its mount namespace ({}); its output is above",
-        output.status
-    );
+    let stdout = shown_success(&format!("{test_name} in its mount namespace"), &output);
     assert!(
         stdout.contains("running 1 test\n") && stdout.contains("test result: ok. 1 passed;"),
         "the re-run did not run exactly one test named {test_name}: is the name right? \
          Its output is above"
     );
     false
+}
+
+/// Prints a re-run test process's output under `what`, checks that it
+/// succeeded, and returns its stdout.
+pub fn shown_success(what: &str, output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("--- {what}: stdout ---\n{stdout}");
+    println!("--- {what}: stderr ---\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{what} failed ({}); its output is above",
+        output.status
+    );
+    stdout
 }
 
 /// Runs a command that must succeed (mount, umount).

@@ -26,7 +26,7 @@ use podns_core::IdMap;
 use rustix::process::{Gid, Uid};
 use rustix::thread::UnshareFlags;
 
-use super::{PODNS, world_executable};
+use super::{PODNS, shown_success, world_executable};
 
 /// Selects what a re-executed test binary does in its helper test.
 pub const ROLE_ENV: &str = "PODNS_TEST_ROLE";
@@ -90,15 +90,7 @@ pub fn run_role_in_userns(
         .release()
         .wait_with_output()
         .expect("wait for the process in the namespace");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("--- {role} process stdout ---\n{stdout}");
-    println!("--- {role} process stderr ---\n{stderr}");
-    assert!(
-        output.status.success(),
-        "the {role} process failed ({}); its output is above",
-        output.status
-    );
+    let stdout = shown_success(&format!("the {role} process"), &output);
     // The helper ran, and did not just return for lack of a role.
     assert!(
         stdout.contains(&format!("{role} role: done")),

@@ -333,13 +333,17 @@ impl Flow {
                             return Step::Finish(Err(mismatched("mount-idmapped-subpath", &other)));
                         }
                     };
-                    let mut request = prepare.take().expect("the pattern matched Some");
-                    request.idmap = Some(IdmapWith {
-                        pin: pin_path(pod, PinKind::User),
-                        userns: pins.facts.user,
-                    });
-                    if let Err(error) = parts.subpaths.submit(SubpathRequest::Prepare(request)) {
-                        return Step::Finish(Err(NodeError::Subpath(error)));
+                    // The mount stage takes the request over; the next turn
+                    // of the loop polls it.
+                    if let Some(mut request) = prepare.take() {
+                        request.idmap = Some(IdmapWith {
+                            pin: pin_path(pod, PinKind::User),
+                            userns: pins.facts.user,
+                        });
+                        if let Err(error) = parts.subpaths.submit(SubpathRequest::Prepare(request))
+                        {
+                            return Step::Finish(Err(NodeError::Subpath(error)));
+                        }
                     }
                 }
                 Flow::Namespaces(ns_flow) => {

@@ -136,35 +136,20 @@ impl ReleaseOp {
             }
             // Nothing was resolved, so nothing was removed.
             (Stage::RemoveFile, Err(error)) if error.errno == Errno::ELOOP => {
-                return Handled::Finish(Err(io_error(
-                    registry.labels(),
-                    "remove",
-                    &self.file,
-                    error,
-                )));
+                return self.unchanged(registry, false, error);
             }
             // Removed, or gone already: either way the name is free.
             (Stage::RemoveLink, Ok(_)) => Stage::SyncPodsDir,
             (Stage::RemoveLink, Err(error)) if error.is_not_found() => Stage::SyncPodsDir,
             // A directory again (EISDIR): nothing was removed.
             (Stage::RemoveLink, Err(error)) if error.errno == Errno::EISDIR => {
-                return Handled::Finish(Err(io_error(
-                    registry.labels(),
-                    "remove the symlink",
-                    &self.pod_dir,
-                    error,
-                )));
+                return self.unchanged(registry, true, error);
             }
             (Stage::RemoveLink, Err(error)) => Stage::ProbeRemoval { link: true, error },
             (Stage::RemoveFile, Err(error))
                 if self.broken == Some(BrokenVariant::ReleaseTrustsFailedRemoval) =>
             {
-                return Handled::Finish(Err(io_error(
-                    registry.labels(),
-                    "remove",
-                    &self.file,
-                    error,
-                )));
+                return self.unchanged(registry, false, error);
             }
             (Stage::RemoveFile, Err(error)) => Stage::ProbeRemoval { link: false, error },
             (Stage::ProbeRemoval { link, .. }, Err(probe)) if probe.is_not_found() => {
@@ -176,13 +161,8 @@ impl ReleaseOp {
             }
             // Still there: nothing changed, the claim stays as it was.
             (Stage::ProbeRemoval { link, error }, Ok(_)) => {
-                let (action, path) = self.removal(*link);
-                return Handled::Finish(Err(io_error(
-                    registry.labels(),
-                    action,
-                    &path,
-                    error.clone(),
-                )));
+                let (link, error) = (*link, error.clone());
+                return self.unchanged(registry, link, error);
             }
             // Cannot tell: keep the range reserved.
             (Stage::ProbeRemoval { link, error }, Err(_)) => {
@@ -213,6 +193,13 @@ impl ReleaseOp {
         } else {
             ("remove", self.file.clone())
         }
+    }
+
+    /// Fails with `error` from a removal (of the symlink, with `link`) that
+    /// changed nothing: the claim stays as it was.
+    fn unchanged(&self, registry: &Registry, link: bool, error: EffectError) -> Handled {
+        let (action, path) = self.removal(link);
+        Handled::Finish(Err(io_error(registry.labels(), action, &path, error)))
     }
 
     fn acknowledge(&mut self, registry: &mut Registry) -> Handled {
