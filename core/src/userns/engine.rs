@@ -155,6 +155,16 @@ impl UsernsEngine {
             .collect()
     }
 
+    /// Every known range a pod claims, whether it may be started with or
+    /// not (in doubt, conflicting, outside the pool): each keeps the slots it
+    /// overlaps taken.
+    pub fn claimed_ranges(&self) -> impl Iterator<Item = HostIdRange> + '_ {
+        self.registry.claims().filter_map(|(_, claim)| match claim {
+            Claim::Known(known) => Some(known.range),
+            Claim::Unknown { .. } => None,
+        })
+    }
+
     /// The pod's range, when it has a known one it may be started with.
     pub fn allocation(&self, pod: &PodUid) -> Option<Allocation> {
         self.usable(pod, self.registry.claim(pod)?)

@@ -392,3 +392,116 @@ impl Registry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::userns::pool::PoolConfig;
+
+    /// kubelet's default pool: 65,535 slots of 64 Ki IDs from host ID 65536,
+    /// the last of which holds the invalid ID 4294967295.
+    fn registry() -> Registry {
+        Registry::new(PoolConfig::kubelet_default(65536, 110).validate().unwrap())
+    }
+
+    fn pod(name: &str) -> PodUid {
+        PodUid::new(name).unwrap()
+    }
+
+    fn found(name: &str, first: u64) -> (PodUid, FoundClaim) {
+        (pod(name), FoundClaim::Range(HostIdRange::new(first, 65536)))
+    }
+
+    fn conflicts_of(registry: &Registry, name: &str) -> Vec<String> {
+        match registry.claim(&pod(name)) {
+            Some(Claim::Known(known)) => known.conflicts.iter().map(|p| p.to_string()).collect(),
+            other => panic!("{name} holds no known claim: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_default_pool_offers_every_slot_but_the_one_with_the_invalid_id() {
+        let registry = registry();
+        assert_eq!(registry.capacity(), 65534);
+        assert_eq!(registry.free(), 65534);
+        // One bit per slot and one per word of them: 8 KiB and a little.
+        let bytes = registry.slot_map_heap_bytes();
+        assert!((8192..=9216).contains(&bytes), "{bytes} bytes");
+    }
+
+    #[test]
+    fn overlapping_claims_conflict_and_their_slots_stay_taken_until_the_last_goes() {
+        let mut registry = registry();
+        let free = registry.free();
+        // a and c hold slot 1; b, misaligned, straddles slots 1 and 2.
+        registry.rebuild(
+            vec![
+                found("a", 131072),
+                found("b", 131072 + 32768),
+                found("c", 131072),
+            ],
+            BTreeSet::new(),
+        );
+        assert_eq!(conflicts_of(&registry, "a"), ["b", "c"]);
+        assert_eq!(conflicts_of(&registry, "b"), ["a", "c"]);
+        assert_eq!(conflicts_of(&registry, "c"), ["a", "b"]);
+        let kinds: Vec<ProblemKind> = registry.problems().iter().map(|p| p.kind).collect();
+        assert_eq!(kinds, [ProblemKind::Conflict; 3]);
+        assert!(matches!(registry.usable_mapping(&pod("a")), Some(Err(_))));
+        assert_eq!(registry.free(), free - 2);
+
+        registry.remove(&pod("a"));
+        assert_eq!(conflicts_of(&registry, "b"), ["c"]);
+        assert_eq!(registry.free(), free - 2, "b and c still hold slot 1");
+        registry.remove(&pod("c"));
+        assert!(conflicts_of(&registry, "b").is_empty());
+        assert_eq!(registry.free(), free - 2, "b still holds slots 1 and 2");
+        let problems = registry.problems();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, ProblemKind::Misaligned);
+        registry.remove(&pod("b"));
+        assert_eq!(registry.free(), free);
+        assert!(registry.problems().is_empty());
+    }
+
+    #[test]
+    fn a_claim_on_the_excluded_slot_is_refused_and_its_release_frees_nothing() {
+        let mut registry = registry();
+        let free = registry.free();
+        // The last slot holds the invalid host ID 4294967295.
+        registry.rebuild(vec![found("a", 65535 * 65536)], BTreeSet::new());
+        let problems = registry.problems();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, ProblemKind::UnsafeRange);
+        assert_eq!(registry.free(), free);
+        registry.remove(&pod("a"));
+        assert_eq!(registry.free(), free, "the excluded slot stays taken");
+        assert_eq!(registry.reserve_slot(65534), Some(0));
+    }
+
+    #[test]
+    fn adjacent_ranges_do_not_conflict() {
+        let mut registry = registry();
+        registry.rebuild(
+            vec![found("a", 131072), found("b", 196608)],
+            BTreeSet::new(),
+        );
+        assert!(registry.problems().is_empty());
+        assert_eq!(registry.free(), registry.capacity() - 2);
+    }
+
+    #[test]
+    fn a_release_frees_its_slot_for_the_next_reservation() {
+        let mut registry = registry();
+        let free = registry.free();
+        let slot = registry.reserve_slot(7).unwrap();
+        assert_eq!(slot, 7);
+        registry.record_allocated(pod("a"), slot);
+        assert_eq!(registry.free(), free - 1);
+        assert_eq!(registry.reserve_slot(7), Some(8));
+        registry.unreserve_slot(8);
+        registry.remove(&pod("a"));
+        assert_eq!(registry.free(), free);
+        assert_eq!(registry.reserve_slot(7), Some(7));
+    }
+}

@@ -4,6 +4,7 @@ mod acknowledged_allocations_survive;
 mod acknowledged_releases_stay;
 mod deterministic;
 mod failures_are_errors;
+mod free_slots_match_claims;
 mod mounts_map_as_acknowledged;
 mod no_reserved_host_ids;
 mod no_shared_host_ids;
@@ -18,6 +19,7 @@ pub use failures_are_errors::{
     FaultWitness, check as failures_are_errors, check_namespaces as namespace_failures_are_errors,
     check_subpath as subpath_failures_are_errors, panicked, removal_verified,
 };
+pub use free_slots_match_claims::check as free_slots_match_claims;
 pub use mounts_map_as_acknowledged::check as mounts_map_as_acknowledged;
 pub use no_reserved_host_ids::check as no_reserved_host_ids;
 pub use no_shared_host_ids::check as no_shared_host_ids;

@@ -369,9 +369,10 @@ impl Sim {
     }
 
     fn check(&mut self) -> Result<(), Violation> {
-        self.stats.checks += 4;
+        self.stats.checks += 5;
         invariants::no_shared_host_ids(self.world.engine())?;
         invariants::no_reserved_host_ids(self.world.engine())?;
+        invariants::free_slots_match_claims(self.world.engine())?;
         invariants::acknowledged_allocations_survive(self.world.engine(), &self.model)?;
         invariants::acknowledged_releases_stay(self.world.engine(), &self.model)
     }

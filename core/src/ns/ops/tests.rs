@@ -455,3 +455,45 @@ fn a_listing_names_only_pod_directories_and_changes_nothing() {
     assert_eq!(listing.pods[0].incomplete, None);
     assert!(listing.ignored_mounts.is_empty());
 }
+
+#[test]
+fn a_sweep_takes_down_a_pod_directory_with_no_mount_left() {
+    // A create killed before pinning leaves a directory and pin files that
+    // no mount names: only the listing of the run directory shows it.
+    let a = pod("a");
+    let mut outcomes = vec![
+        listing(&[("a", EntryKind::Directory), ("lock", EntryKind::File)]),
+        mountinfo(&[]),
+    ];
+    outcomes.extend([removed(), removed(), done()]);
+    let run = drive(
+        ActiveOp::Sweep(SweepOp::new(BTreeSet::new(), BTreeMap::new())),
+        outcomes,
+    );
+    let mut expected = vec![
+        Effect::ListDir {
+            dir: RootPath::root(Root::Run),
+        },
+        Effect::ReadMountInfo,
+    ];
+    expected.extend(teardown_effects(&a).into_iter().skip(2));
+    assert_eq!(run.effects, expected);
+    let Ok(NsResponse::Swept(report)) = run.finished() else {
+        panic!("the sweep failed");
+    };
+    assert_eq!(report.swept.len(), 1);
+    assert_eq!(report.swept[0].pod, a);
+    assert_eq!(report.swept[0].unmounted, 0);
+}
+
+#[test]
+fn a_listing_shows_a_pod_directory_with_no_mount_as_incomplete() {
+    let outcomes = vec![listing(&[("a", EntryKind::Directory)]), mountinfo(&[])];
+    let run = drive(ActiveOp::List(ListOp::new()), outcomes);
+    let Ok(NsResponse::Listed(listing)) = run.finished() else {
+        panic!("the listing failed");
+    };
+    assert_eq!(listing.pods.len(), 1);
+    assert_eq!(listing.pods[0].pod, pod("a"));
+    assert!(listing.pods[0].incomplete.is_some());
+}

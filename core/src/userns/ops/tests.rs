@@ -11,7 +11,7 @@ use super::super::request::{PodUserNamespace, Release, UsernsError, UsernsRespon
 use super::{AllocateOp, CleanupOp, RecoverOp, ReleaseOp};
 use crate::effect::{DirEntry, Effect, EffectError, EntryKind, Errno, Observation, Outcome};
 use crate::op_test::{Run, run};
-use crate::path::{PodUid, Root, RootPath};
+use crate::path::{PodUid, Root, RootLabels, RootPath};
 
 const TEMP: &str = ".userns.podns-tmp.0";
 
@@ -133,6 +133,36 @@ fn allocate_into_a_directory_known_durable_does_not_sync_the_pods_directory() {
     expected.remove(1);
     assert_eq!(run.effects, expected);
     assert!(run.finished().is_ok());
+}
+
+#[test]
+fn allocate_into_a_directory_not_known_durable_syncs_the_pods_directory_first() {
+    // Someone else made the directory since recovery: its entry may not
+    // survive a power loss until the pods directory is synced.
+    let mut registry = registry();
+    let p = pod("a");
+    let existing = Ok(Observation::DirCreated { created: false });
+    let (run, mapping) = allocate(
+        &mut registry,
+        &p,
+        vec![existing, done(), done(), done(), done(), done()],
+    );
+    assert_eq!(run.effects, allocation_effects(&p, mapping));
+    assert!(run.finished().is_ok());
+    assert!(registry.pod_dir_is_durable(&p));
+}
+
+#[test]
+fn a_failure_names_the_path_as_the_roots_are_labelled() {
+    let mut registry = registry();
+    registry.set_labels(RootLabels::new().with(Root::Pods, "/var/lib/kubelet/pods"));
+    let p = pod("a");
+    let (run, _) = allocate(&mut registry, &p, vec![failed(Errno::EACCES)]);
+    let message = run.finished().unwrap_err().to_string();
+    assert!(
+        message.contains("/var/lib/kubelet/pods/a"),
+        "the message does not name the labelled path: {message}"
+    );
 }
 
 #[test]
