@@ -459,6 +459,8 @@ mod tests {
         let problems = registry.problems();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].kind, ProblemKind::Misaligned);
+        // A misaligned range keeps its mapping: the pod may still start.
+        assert!(matches!(registry.usable_mapping(&pod("b")), Some(Ok(_))));
         registry.remove(&pod("b"));
         assert_eq!(registry.free(), free);
         assert!(registry.problems().is_empty());

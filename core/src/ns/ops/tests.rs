@@ -497,3 +497,103 @@ fn a_listing_shows_a_pod_directory_with_no_mount_as_incomplete() {
     assert_eq!(listing.pods[0].pod, pod("a"));
     assert!(listing.pods[0].incomplete.is_some());
 }
+
+#[test]
+fn a_detach_of_a_mount_gone_since_the_table_was_read_counts_as_done() {
+    // Another process detached the user pin between our read of the mount
+    // table and our detach: the kernel says EINVAL, and the teardown goes on.
+    let a = pod("a");
+    let mut outcomes = vec![mountinfo(&["a"]), failed(Errno::EINVAL)];
+    outcomes.extend(teardown_outcomes().into_iter().skip(1));
+    let run = drive(ActiveOp::Remove(RemoveOp::new(a.clone())), outcomes);
+    let mut expected = vec![Effect::ReadMountInfo];
+    expected.extend(teardown_effects(&a));
+    assert_eq!(run.effects, expected);
+    let Ok(NsResponse::Removed(removal)) = run.finished() else {
+        panic!("the remove failed");
+    };
+    assert_eq!(removal.unmounted, 1);
+    assert!(removal.removed);
+}
+
+fn check(outcomes: Vec<Outcome>) -> Run<NsResponse, NsError> {
+    drive(
+        ActiveOp::Create(CreateOp::check(pod("a"), maps())),
+        outcomes,
+    )
+}
+
+#[test]
+fn a_check_of_a_pod_without_a_directory_says_not_pinned_and_makes_nothing() {
+    let a = pod("a");
+    let run = check(vec![failed(Errno::ENOENT)]);
+    assert_eq!(
+        run.effects,
+        vec![Effect::ListDir {
+            dir: pod_ns_dir(&a)
+        }]
+    );
+    assert!(matches!(run.finished(), Err(NsError::NotPinned { .. })));
+}
+
+#[test]
+fn a_check_of_a_directory_without_pins_says_not_pinned_and_makes_nothing() {
+    let run = check(vec![listing(&[])]);
+    assert_eq!(run.effects.len(), 1);
+    assert!(matches!(run.finished(), Err(NsError::NotPinned { .. })));
+}
+
+#[test]
+fn a_check_of_half_a_pair_says_not_pinned_and_removes_nothing() {
+    let a = pod("a");
+    let table = "22 1 0:20 / /run rw - tmpfs tmpfs rw\n\
+                 40 22 0:4 net:[4026532321] /run/podns/a/net rw - nsfs nsfs rw\n";
+    let run = check(vec![
+        listing(&[("net", EntryKind::File), ("user", EntryKind::File)]),
+        Ok(Observation::Contents(table.as_bytes().to_vec())),
+    ]);
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ListDir {
+                dir: pod_ns_dir(&a)
+            },
+            Effect::ReadMountInfo
+        ]
+    );
+    assert!(matches!(run.finished(), Err(NsError::NotPinned { .. })));
+}
+
+/// A remove of a complete pair whose last step, the directory's removal,
+/// answers `last`.
+fn remove_ending_with(last: Outcome) -> Run<NsResponse, NsError> {
+    let mut outcomes = vec![mountinfo(&["a"])];
+    outcomes.extend(teardown_outcomes().into_iter().take(4));
+    outcomes.push(last);
+    drive(ActiveOp::Remove(RemoveOp::new(pod("a"))), outcomes)
+}
+
+#[test]
+fn a_pod_directory_removed_by_someone_else_meanwhile_counts_as_removed() {
+    let run = remove_ending_with(failed(Errno::ENOENT));
+    assert_eq!(run.effects.len(), 6);
+    assert!(matches!(run.finished(), Ok(NsResponse::Removed(_))));
+}
+
+#[test]
+fn a_pod_directory_left_with_foreign_entries_says_to_remove_them_by_hand() {
+    let message = remove_ending_with(failed(Errno::ENOTEMPTY))
+        .finished()
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("remove them by hand"), "{message}");
+    let message = remove_ending_with(failed(Errno::EACCES))
+        .finished()
+        .unwrap_err()
+        .to_string();
+    assert!(!message.contains("by hand"), "{message}");
+    assert!(
+        message.starts_with("cannot remove /run/podns/a"),
+        "{message}"
+    );
+}

@@ -4,7 +4,8 @@
 use super::super::lexical::HostDir;
 use super::super::names::{SubpathName, SubpathNameField, SubpathTarget};
 use super::super::request::{
-    CleanSubpaths, PrepareSubpath, PreparedSubpath, SubpathError, SubpathResponse,
+    CleanSubpaths, PrepareSubpath, PreparedSubpath, SubpathCleanReport, SubpathError,
+    SubpathResponse,
 };
 use super::{ActiveOp, CleanOp, PrepareOp};
 use crate::effect::{
@@ -198,9 +199,21 @@ fn the_same_file_mounted_already_is_left_as_it_is() {
 
 #[test]
 fn another_file_mounted_there_is_unmounted_and_the_table_read_again() {
+    another_file_replaced(done());
+}
+
+#[test]
+fn another_file_unmounted_by_someone_else_first_is_looked_at_again() {
+    // EINVAL: nothing is mounted there any more.
+    another_file_replaced(failed(Errno::EINVAL));
+}
+
+/// A prepare that finds another file mounted on the target and whose
+/// unmount answers `unmounted`.
+fn another_file_replaced(unmounted: Outcome) {
     let other = FileId { dev: 1, ino: 9 };
     let mut outcomes = vec![directory(SOURCE_ID), mounts(&[TARGET]), directory(other)];
-    outcomes.extend([done(), mounts(&[])]);
+    outcomes.extend([unmounted, mounts(&[])]);
     outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
     outcomes.push(done());
     let run = prepare("dir", outcomes);
@@ -305,6 +318,29 @@ fn a_file_system_that_cannot_idmap_is_named_and_the_mount_point_rolled_back() {
     assert!(message.contains("/volume/dir"), "{message}");
     assert!(message.contains("is on ramfs"), "{message}");
     assert!(message.contains("nothing was mounted"), "{message}");
+    assert!(!message.contains("removed first"), "{message}");
+}
+
+#[test]
+fn a_refused_idmapping_after_replacing_a_mount_says_how_to_restore_it() {
+    let mut outcomes = vec![
+        directory(SOURCE_ID),
+        mounts(&[TARGET]),
+        directory(SOURCE_ID),
+    ];
+    outcomes.extend([done(), mounts(&[])]);
+    outcomes.extend(fresh_prepare_outcomes().into_iter().skip(2));
+    outcomes.push(failed(Errno::EOPNOTSUPP));
+    outcomes.extend(std::iter::repeat_with(done).take(4));
+    let error = prepare_with("dir", Some(pod_userns()), outcomes)
+        .finished()
+        .unwrap_err();
+    assert_eq!(error.kind(), "not-idmappable");
+    let message = error.to_string();
+    assert!(
+        message.contains("the mount that was there before was removed first"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -402,4 +438,118 @@ fn a_mount_point_that_stays_mounted_is_kept_and_never_removed_through() {
     assert_eq!(report.kept.len(), 1);
     assert_eq!(report.kept[0].path, path(Root::PodDir, TARGET));
     assert!(report.removed.is_empty());
+}
+
+/// A listing of the directories `names`.
+fn directories(names: &[&str]) -> Outcome {
+    Ok(Observation::Listing(
+        names
+            .iter()
+            .map(|name| DirEntry {
+                name: (*name).to_owned(),
+                kind: EntryKind::Directory,
+            })
+            .collect(),
+    ))
+}
+
+fn cleaned(run: Run<SubpathResponse, SubpathError>) -> SubpathCleanReport {
+    match run.finished() {
+        Ok(SubpathResponse::Cleaned(report)) => report,
+        other => panic!("the clean failed: {other:?}"),
+    }
+}
+
+#[test]
+fn a_clean_racing_another_cleaner_counts_what_is_gone_as_done() {
+    // The other cleaner unmounted the mount point and removed the
+    // directories between our reads and our removals.
+    let run = clean(vec![
+        mounts(&[TARGET]),
+        failed(Errno::EINVAL),
+        directory_holding("app"),
+        failed(Errno::ENOENT),
+        failed(Errno::ENOENT),
+        failed(Errno::ENOENT),
+    ]);
+    assert_eq!(run.effects.len(), 6, "{:#?}", run.effects);
+    let report = cleaned(run);
+    assert!(report.kept.is_empty(), "{:?}", report.kept);
+    assert!(report.unmounted.is_empty() && report.removed.is_empty());
+}
+
+#[test]
+fn a_clean_of_a_volume_never_mounted_keeps_nothing() {
+    let run = clean(vec![
+        mounts(&[]),
+        failed(Errno::ENOENT),
+        failed(Errno::ENOENT),
+        failed(Errno::ENOENT),
+    ]);
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ReadMountInfo,
+            Effect::ListDir {
+                dir: path(Root::PodDir, "volume-subpaths/data"),
+            },
+        ]
+        .into_iter()
+        .chain(remove_dirs(&["volume-subpaths/data", "volume-subpaths"]))
+        .collect::<Vec<_>>()
+    );
+    assert!(cleaned(run).kept.is_empty());
+}
+
+#[test]
+fn what_cannot_be_cleaned_blocks_only_its_own_parents() {
+    // app/0 stays mounted and x cannot be listed: both are kept, and so are
+    // the volume directory above them; side is cleaned all the same.
+    let run = clean(vec![
+        mounts(&[TARGET]),
+        failed(Errno::EBUSY),
+        directories(&["app", "side", "x"]),
+        directory_holding("0"),
+        directory_holding("0"),
+        done(),
+        done(),
+        failed(Errno::EACCES),
+    ]);
+    assert_eq!(
+        run.effects,
+        vec![
+            Effect::ReadMountInfo,
+            Effect::Unmount {
+                target: path(Root::PodDir, TARGET),
+            },
+            Effect::ListDir {
+                dir: path(Root::PodDir, "volume-subpaths/data"),
+            },
+            Effect::ListDir {
+                dir: path(Root::PodDir, CONTAINER_DIR),
+            },
+            Effect::ListDir {
+                dir: path(Root::PodDir, "volume-subpaths/data/side"),
+            },
+        ]
+        .into_iter()
+        .chain(remove_dirs(&[
+            "volume-subpaths/data/side/0",
+            "volume-subpaths/data/side"
+        ]))
+        .chain([Effect::ListDir {
+            dir: path(Root::PodDir, "volume-subpaths/data/x"),
+        }])
+        .collect::<Vec<_>>()
+    );
+    let report = cleaned(run);
+    let kept: Vec<&RootPath> = report.kept.iter().map(|kept| &kept.path).collect();
+    assert_eq!(
+        kept,
+        [
+            &path(Root::PodDir, TARGET),
+            &path(Root::PodDir, "volume-subpaths/data/x")
+        ]
+    );
+    assert_eq!(report.removed.len(), 2);
 }
