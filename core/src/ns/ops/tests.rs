@@ -597,3 +597,15 @@ fn a_pod_directory_left_with_foreign_entries_says_to_remove_them_by_hand() {
         "{message}"
     );
 }
+
+#[test]
+fn pin_files_that_were_there_count_as_removed_even_when_the_directory_went_first() {
+    let a = pod("a");
+    let outcomes = vec![mountinfo(&[]), removed(), removed(), failed(Errno::ENOENT)];
+    let run = drive(ActiveOp::Remove(RemoveOp::new(a)), outcomes);
+    let Ok(NsResponse::Removed(removal)) = run.finished() else {
+        panic!("the remove failed");
+    };
+    assert!(removal.removed);
+    assert_eq!(removal.unmounted, 0);
+}

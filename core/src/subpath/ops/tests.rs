@@ -553,3 +553,182 @@ fn what_cannot_be_cleaned_blocks_only_its_own_parents() {
     );
     assert_eq!(report.removed.len(), 2);
 }
+
+fn regular_file(id: FileId) -> Outcome {
+    Ok(Observation::Inode(InodeInfo {
+        id,
+        kind: EntryKind::File,
+        mode: 0o644,
+    }))
+}
+
+/// A prepare of the source `found` as whose mount point's creation answers
+/// each of `creates` in turn, every removal and the bind succeeding.
+fn prepare_creating(found: Outcome, creates: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
+    let mut outcomes = vec![
+        found,
+        mounts(&[]),
+        Ok(Observation::DirCreated { created: true }),
+    ];
+    let last = creates.len() - 1;
+    for (index, create) in creates.into_iter().enumerate() {
+        outcomes.push(create);
+        if index < last {
+            outcomes.push(done());
+        }
+    }
+    outcomes.push(done());
+    prepare("dir", outcomes)
+}
+
+/// The effects from the mount point's first creation on.
+fn after_parents(run: &Run<SubpathResponse, SubpathError>) -> &[Effect] {
+    &run.effects[3..]
+}
+
+fn target() -> RootPath {
+    path(Root::PodDir, TARGET)
+}
+
+#[test]
+fn a_file_where_a_directory_mount_point_goes_is_replaced_once() {
+    let run = prepare_creating(
+        directory(SOURCE_ID),
+        vec![
+            failed(Errno::ENOTDIR),
+            Ok(Observation::DirCreated { created: true }),
+        ],
+    );
+    let create = Effect::CreateDir {
+        dir: target(),
+        mode: 0o750,
+    };
+    assert_eq!(
+        after_parents(&run)[..3],
+        [
+            create.clone(),
+            Effect::RemoveFile { file: target() },
+            create
+        ]
+    );
+    assert!(matches!(run.finished(), Ok(SubpathResponse::Prepared(_))));
+}
+
+#[test]
+fn a_directory_or_a_symlink_where_a_file_mount_point_goes_is_replaced_once() {
+    for (errno, removal) in [
+        (Errno::EISDIR, Effect::RemoveDir { dir: target() }),
+        (Errno::EEXIST, Effect::RemoveFile { file: target() }),
+    ] {
+        let run = prepare_creating(regular_file(SOURCE_ID), vec![failed(errno), done()]);
+        let create = Effect::CreateEmptyFile {
+            file: target(),
+            mode: 0o640,
+        };
+        assert_eq!(
+            after_parents(&run)[..3],
+            [create.clone(), removal, create],
+            "{errno}"
+        );
+        assert!(
+            matches!(run.finished(), Ok(SubpathResponse::Prepared(_))),
+            "{errno}"
+        );
+    }
+}
+
+#[test]
+fn a_mount_point_of_the_wrong_kind_again_after_its_replacement_is_an_error() {
+    // Something keeps putting a file there: replace it once, then stop.
+    let outcomes = vec![
+        directory(SOURCE_ID),
+        mounts(&[]),
+        Ok(Observation::DirCreated { created: true }),
+        failed(Errno::ENOTDIR),
+        done(),
+        failed(Errno::ENOTDIR),
+    ];
+    let run = prepare("dir", outcomes);
+    assert_eq!(after_parents(&run).len(), 3, "{:#?}", run.effects);
+    let error = run.finished().unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot create the mount point {POD_DIR}/{TARGET}")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_directory_mount_point_that_cannot_be_made_is_not_replaced() {
+    // EEXIST for a directory means something raced the creation: nothing
+    // is removed on a guess.
+    let outcomes = vec![
+        directory(SOURCE_ID),
+        mounts(&[]),
+        Ok(Observation::DirCreated { created: true }),
+        failed(Errno::EEXIST),
+    ];
+    let run = prepare("dir", outcomes);
+    assert_eq!(after_parents(&run).len(), 1, "{:#?}", run.effects);
+    assert_eq!(run.finished().unwrap_err().kind(), "io");
+}
+
+#[test]
+fn a_missing_subpath_is_named_as_missing() {
+    let run = prepare("dir", vec![failed(Errno::ENOENT)]);
+    assert_eq!(run.effects.len(), 1);
+    let error = run.finished().unwrap_err();
+    assert_eq!(error.kind(), "missing-subpath");
+    assert!(error.to_string().contains("/volume/dir"), "{error}");
+}
+
+#[test]
+fn a_rollback_goes_on_past_a_mount_point_already_gone() {
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.extend([
+        failed(Errno::EPERM),
+        failed(Errno::ENOENT),
+        done(),
+        done(),
+        done(),
+    ]);
+    let run = prepare("dir", outcomes);
+    let mut expected = fresh_prepare_effects();
+    expected.extend(remove_dirs(&[
+        TARGET,
+        CONTAINER_DIR,
+        "volume-subpaths/data",
+        "volume-subpaths",
+    ]));
+    assert_eq!(run.effects, expected);
+}
+
+#[test]
+fn each_reason_an_idmapped_mount_is_refused_has_its_own_remedy() {
+    for (errno, remedy) in [
+        (
+            Errno::EOPNOTSUPP,
+            "a file system that supports idmapped mounts",
+        ),
+        (Errno::ENOSYS, "Linux 5.12 or later"),
+        (Errno::EPERM, "CAP_SYS_ADMIN"),
+    ] {
+        let mut outcomes = fresh_prepare_outcomes();
+        outcomes.push(failed(errno));
+        outcomes.extend(std::iter::repeat_with(done).take(4));
+        let error = prepare_with("dir", Some(pod_userns()), outcomes)
+            .finished()
+            .unwrap_err();
+        assert_eq!(error.kind(), "not-idmappable", "{errno}");
+        assert!(error.to_string().contains(remedy), "{errno}: {error}");
+    }
+    // Any other failure is an I/O error like a plain mount's.
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.push(failed(Errno::EIO));
+    outcomes.extend(std::iter::repeat_with(done).take(4));
+    let error = prepare_with("dir", Some(pod_userns()), outcomes)
+        .finished()
+        .unwrap_err();
+    assert_eq!(error.kind(), "io");
+}
