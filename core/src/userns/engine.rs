@@ -301,3 +301,50 @@ impl UsernsEngine {
 }
 
 crate::driver::impl_engine!(UsernsEngine, UsernsRequest, UsernsResponse, UsernsError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effect::Observation;
+    use crate::userns::PoolConfig;
+
+    /// Runs `request` to completion, answering every listing as empty and
+    /// every other effect as done.
+    fn run_on_empty_disk(
+        engine: &mut UsernsEngine,
+        request: UsernsRequest,
+    ) -> Result<UsernsResponse, UsernsError> {
+        engine.submit(request)?;
+        while let Some(effect) = engine.poll_effect() {
+            engine.handle_outcome(Ok(match effect {
+                Effect::ListDir { .. } => Observation::Listing(Vec::new()),
+                _ => Observation::Done,
+            }));
+        }
+        engine.poll_completion().expect("a result")
+    }
+
+    #[test]
+    fn an_inspection_does_not_count_as_recovery() {
+        let pool = PoolConfig::default().validate().unwrap();
+        let mut engine = UsernsEngine::new(pool, 1, AllocationPolicy::LowestFree);
+        let pod = PodUid::new("a").unwrap();
+        assert!(run_on_empty_disk(&mut engine, UsernsRequest::Inspect).is_ok());
+        assert!(!engine.is_recovered());
+        assert_eq!(
+            engine.submit(UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(
+                pod.clone()
+            ))),
+            Err(UsernsError::NotRecovered)
+        );
+        assert!(run_on_empty_disk(&mut engine, UsernsRequest::Recover).is_ok());
+        assert!(engine.is_recovered());
+        assert!(
+            run_on_empty_disk(
+                &mut engine,
+                UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod))
+            )
+            .is_ok()
+        );
+    }
+}

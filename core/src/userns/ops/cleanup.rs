@@ -104,7 +104,8 @@ impl CleanupOp {
 
     fn record(&mut self, pod: PodUid, result: Result<UsernsResponse, UsernsError>) {
         match result {
-            Ok(UsernsResponse::Released(done)) if done.released => self.report.released.push(done),
+            // Only pods with a claim are released, so every release frees one.
+            Ok(UsernsResponse::Released(done)) => self.report.released.push(done),
             Ok(_) => {}
             Err(error) => self.report.failures.push(CleanupFailure { pod, error }),
         }

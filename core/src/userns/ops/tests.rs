@@ -510,6 +510,27 @@ fn cleanup_releases_pods_not_kept_and_pods_whose_directory_is_gone_in_order() {
     assert!(is_in_doubt(&registry, &pod("vanished")));
 }
 
+#[test]
+fn cleanup_of_a_node_whose_pods_directory_is_gone_releases_every_claim() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let outcomes = vec![failed(Errno::ENOENT), failed(Errno::ENOENT), done()];
+    let run = run(
+        CleanupOp::new(BTreeSet::new(), None),
+        &mut registry,
+        |op, _| op.poll(),
+        CleanupOp::handle,
+        outcomes,
+    );
+    assert_eq!(run.effects.len(), 3);
+    let Ok(UsernsResponse::CleanedUp(report)) = run.finished() else {
+        panic!("the cleanup failed");
+    };
+    assert_eq!(report.released.len(), 1);
+    assert!(report.failures.is_empty());
+    assert!(registry.claim(&p).is_none());
+}
+
 fn recover(registry: &mut Registry, outcomes: Vec<Outcome>) -> Run<UsernsResponse, UsernsError> {
     run(
         RecoverOp::new(None),
