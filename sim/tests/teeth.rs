@@ -83,6 +83,53 @@ fn the_out_of_band_variant_needs_an_unsynced_removal() {
     );
 }
 
+/// The same variant is caught whichever way the file went: an operator's
+/// unsynced removal of the file (the release finds nothing to remove) or
+/// kubelet's of the whole pod directory (the release finds no directory).
+/// The correct protocol passes both.
+#[test]
+fn the_out_of_band_variant_is_caught_after_either_kind_of_removal() {
+    use podns_backend_mock::CrashKind;
+    use podns_sim::{CrashPlan, Op, Step};
+    let step = |op| Step {
+        op,
+        fault: None,
+        crash: None,
+    };
+    let workload = |whole_dir, fates_seed| Workload {
+        seed: 1,
+        steps: vec![
+            step(Op::Alloc { pod: 0 }),
+            step(Op::RemoveOutOfBand { pod: 0, whole_dir }),
+            step(Op::Release { pod: 0 }),
+            Step {
+                crash: Some(CrashPlan {
+                    after: 0,
+                    kind: CrashKind::PowerLoss,
+                    fates_seed,
+                }),
+                ..step(Op::Restart)
+            },
+        ],
+    };
+    let variant = BrokenVariant::ReleaseOfMissingFileSkipsSync;
+    for whole_dir in [false, true] {
+        let caught = (0..64).any(|fates_seed| {
+            run_workload(&workload(whole_dir, fates_seed), Some(variant), false)
+                .violation
+                .is_some()
+        });
+        assert!(
+            caught,
+            "not caught after a removal with whole_dir = {whole_dir}"
+        );
+        for fates_seed in 0..64 {
+            let run = run_workload(&workload(whole_dir, fates_seed), None, false);
+            assert!(run.violation.is_none(), "{:?}", run.violation);
+        }
+    }
+}
+
 #[test]
 fn the_correct_protocol_passes_the_seeds_that_catch_the_broken_ones() {
     for seed in 0..200 {

@@ -678,3 +678,104 @@ fn recovery_never_follows_a_pod_directory_symlink() {
     assert_eq!(report.problems.len(), 1);
     assert!(registry.unknown_claims().contains(&pod("a")));
 }
+
+#[test]
+fn recovery_skips_a_directory_or_a_file_removed_since_it_was_listed() {
+    let mut registry = registry();
+    let outcomes = vec![
+        Ok(Observation::Listing(vec![
+            entry("a", EntryKind::Directory),
+            entry("b", EntryKind::Directory),
+        ])),
+        failed(Errno::ENOENT),
+        Ok(Observation::Listing(vec![entry(
+            USERNS_FILE_NAME,
+            EntryKind::File,
+        )])),
+        failed(Errno::ENOENT),
+        done(),
+    ];
+    let run = recover(&mut registry, outcomes);
+    assert_eq!(run.effects.len(), 5);
+    let Ok(UsernsResponse::Recovered(report)) = run.finished() else {
+        panic!("recovery failed");
+    };
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(registry.claim_count(), 0);
+}
+
+#[test]
+fn recovery_removes_temp_files_only() {
+    // kubelet keeps its own files and directories in the pod directory, and
+    // a directory with a temp file's name is nobody's temp file.
+    let mut registry = registry();
+    let p = pod("a");
+    let contents = render_userns_file(IdMapping::root_to(registry.pool().slot_range(3)).unwrap());
+    let outcomes = vec![
+        Ok(Observation::Listing(vec![entry("a", EntryKind::Directory)])),
+        Ok(Observation::Listing(vec![
+            entry("containers", EntryKind::Directory),
+            entry("etc-hosts", EntryKind::File),
+            entry(TEMP, EntryKind::Directory),
+            entry(USERNS_FILE_NAME, EntryKind::File),
+        ])),
+        Ok(Observation::Contents(contents)),
+        done(),
+    ];
+    let run = recover(&mut registry, outcomes);
+    assert_eq!(
+        run.effects[2],
+        Effect::ReadFile {
+            file: pod_dir(&p).join(USERNS_FILE_NAME),
+            max_len: super::super::file_format::MAX_USERNS_FILE_LEN,
+        }
+    );
+    assert_eq!(run.effects.len(), 4, "{:#?}", run.effects);
+    assert!(run.finished().is_ok());
+}
+
+/// The one problem recovery reports for pod `a` whose `userns` entry is
+/// listed as `kind` and read with `read` (when it is a file).
+fn problem_of_userns(kind: EntryKind, read: Option<Outcome>) -> String {
+    let mut registry = registry();
+    let mut outcomes = vec![
+        Ok(Observation::Listing(vec![entry("a", EntryKind::Directory)])),
+        Ok(Observation::Listing(vec![entry(USERNS_FILE_NAME, kind)])),
+    ];
+    outcomes.extend(read);
+    outcomes.push(done());
+    let Ok(UsernsResponse::Recovered(report)) = recover(&mut registry, outcomes).finished() else {
+        panic!("recovery failed");
+    };
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    report.problems[0].message.clone()
+}
+
+#[test]
+fn a_userns_entry_that_is_not_a_regular_file_is_named_for_what_it_is() {
+    for (kind, what) in [
+        (EntryKind::Directory, "is a directory, not a regular file"),
+        (EntryKind::Symlink, "is a symbolic link, not a regular file"),
+        (
+            EntryKind::Other,
+            "is a FIFO, socket or device, not a regular file",
+        ),
+    ] {
+        let message = problem_of_userns(kind, None);
+        assert!(message.contains(what), "{kind:?}: {message}");
+    }
+    // Listed as a file, then found otherwise when opened.
+    for (errno, what) in [
+        (Errno::ELOOP, "is a symbolic link, not a regular file"),
+        (Errno::EISDIR, "is a directory, not a regular file"),
+        (
+            Errno::EINVAL,
+            "is a FIFO, socket or device, not a regular file",
+        ),
+        (Errno::EFBIG, "is larger than"),
+        (Errno::EACCES, "cannot read <pods>/a/userns"),
+    ] {
+        let message = problem_of_userns(EntryKind::File, Some(failed(errno)));
+        assert!(message.contains(what), "{errno}: {message}");
+    }
+}
