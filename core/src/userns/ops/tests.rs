@@ -779,3 +779,52 @@ fn a_userns_entry_that_is_not_a_regular_file_is_named_for_what_it_is() {
         assert!(message.contains(what), "{errno}: {message}");
     }
 }
+
+#[test]
+fn a_failed_removal_of_the_link_that_took_place_anyway_is_found_and_synced() {
+    let p = pod("a");
+    let mut registry = symlinked(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![
+            failed(Errno::ELOOP),
+            failed(Errno::EIO),
+            failed(Errno::ENOENT),
+            done(),
+        ],
+    );
+    assert_eq!(
+        run.effects[2..],
+        [
+            Effect::StatNoFollow { path: pod_dir(&p) },
+            Effect::SyncDir { dir: pods_dir() },
+        ]
+    );
+    assert!(run.finished().is_ok());
+    assert!(registry.claim(&p).is_none());
+}
+
+#[test]
+fn a_pod_directory_removed_between_the_unlink_and_its_sync_syncs_the_pods_directory() {
+    let p = pod("a");
+    let mut registry = allocated(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![
+            Ok(Observation::FileRemoved { existed: true }),
+            failed(Errno::ENOENT),
+            done(),
+        ],
+    );
+    assert_eq!(
+        run.effects[1..],
+        [
+            Effect::SyncDir { dir: pod_dir(&p) },
+            Effect::SyncDir { dir: pods_dir() },
+        ]
+    );
+    assert!(run.finished().is_ok());
+    assert!(registry.claim(&p).is_none());
+}
