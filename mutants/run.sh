@@ -22,6 +22,9 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 2 ] && [ "$status" -ne 3 ]; then
     exit "$status"
 fi
 out=mutants/mutants.out
-for kind in caught missed unviable timeout; do
-    printf '%-9s %s\n' "$kind" "$(wc -l < "$out/$kind.txt" 2>/dev/null || echo 0)"
+# With --iterate, previously_caught.txt holds what earlier runs caught or
+# found unviable; the other counts are this run's.
+for kind in previously_caught caught missed unviable timeout; do
+    [ "$kind" = previously_caught ] && [ ! -e "$out/$kind.txt" ] && continue
+    printf '%-17s %s\n' "$kind" "$(wc -l < "$out/$kind.txt" 2>/dev/null || echo 0)"
 done

@@ -828,3 +828,17 @@ fn a_pod_directory_removed_between_the_unlink_and_its_sync_syncs_the_pods_direct
     assert!(run.finished().is_ok());
     assert!(registry.claim(&p).is_none());
 }
+
+#[test]
+fn a_link_gone_before_its_removal_is_synced_away_without_a_probe() {
+    let p = pod("a");
+    let mut registry = symlinked(&p);
+    let run = release(
+        &mut registry,
+        &p,
+        vec![failed(Errno::ELOOP), failed(Errno::ENOENT), done()],
+    );
+    assert_eq!(run.effects[2..], [Effect::SyncDir { dir: pods_dir() }]);
+    assert!(run.finished().is_ok());
+    assert!(registry.claim(&p).is_none());
+}
