@@ -4,8 +4,10 @@
 //! Nothing here is used by podns itself.
 
 pub mod fixtures;
+pub mod kubelet_recovery;
 pub mod kubelet_style;
 pub mod mount_namespace;
+pub mod plots;
 pub mod recovery_sizes;
 pub mod sync_drive;
 pub mod ticker_gap;

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use podns_backend_linux::LinuxBackend;
 use podns_bench::fixtures::{default_engine, populate_pods_dir};
+use podns_bench::plots::{Chart, Series};
 use podns_bench::recovery_sizes::SIZES;
 use podns_core::{GetOrCreate, PodUid, UsernsEngine, UsernsRequest, drive};
 
@@ -150,6 +151,19 @@ fn recovery_rows(rows: &mut Vec<Row>) {
             show_ns(tmpfs),
             "≤ 10 µs per pod",
             tmpfs.map(|ns| ns <= 10_000.0),
+        ));
+        let kubelet = per_pod("recovery_linux_tmpfs/kubelet-path", pods);
+        rows.push(Row::noted(
+            format!("kubelet's recovery path rebuilt, on tmpfs, {pods} pods, per pod"),
+            match (tmpfs, kubelet) {
+                (Some(podns), Some(kubelet)) => format!(
+                    "{} (podns takes {:.2}× its time)",
+                    show_ns(Some(kubelet)),
+                    podns / kubelet
+                ),
+                _ => show_ns(kubelet),
+            },
+            "(anchor, same run)",
         ));
         rows.push(Row::reported(
             format!("Linux recovery end to end on disk, {pods} pods, per pod"),
@@ -413,7 +427,76 @@ fn ticker_rows(rows: &mut Vec<Row>) {
     ));
 }
 
+/// The two pictures beside the README's table, from this run's medians.
+fn draw_plots() -> Result<(), String> {
+    let dir = workspace_root().join("bench/plots");
+    std::fs::create_dir_all(&dir)
+        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    // Occupancy in nines: 0 % is 0, 90 % is 1, 99 % is 2, 99.99 % is 4.
+    let nines = |basis_points: u32| -(1.0 - f64::from(basis_points) / 10_000.0).log10();
+    let occupancy_series = |name: &str, cost: &dyn Fn(u32) -> Option<f64>| Series {
+        name: name.into(),
+        points: KUBELET_REFERENCE_NS
+            .iter()
+            .filter_map(|&(occupancy, _)| Some((nines(occupancy), cost(occupancy)?)))
+            .collect(),
+    };
+    let pair = |who: &'static str| {
+        move |occupancy: u32| median_ns(&format!("alloc_release_pair/{who}/{occupancy}"))
+    };
+    Chart {
+        title: "alloc + release pair against occupancy of 65,535 slots",
+        x_description: "slots occupied",
+        y_description: "time per pair",
+        x_range: (0.0, 4.2),
+        x_label: |x| format!("{}%", 100.0 * (1.0 - 10f64.powf(-x))),
+        series: vec![
+            occupancy_series("podns slot allocator", &pair("podns")),
+            occupancy_series("podns whole engine (effects planned)", &pair("engine")),
+            occupancy_series("kubelet-style, rebuilt (this run)", &pair("kubelet-style")),
+            occupancy_series("kubelet as measured", &|occupancy| {
+                KUBELET_REFERENCE_NS
+                    .iter()
+                    .find(|(at, _)| *at == occupancy)
+                    .map(|(_, ns)| *ns)
+            }),
+        ],
+    }
+    .draw(&dir.join("alloc_release.svg"))?;
+    let per_pod_series = |name: &str, group: &str| Series {
+        name: name.into(),
+        points: SIZES
+            .iter()
+            .filter_map(|&pods| {
+                let ns = median_ns(&format!("{group}/{pods}"))?;
+                Some((f64::from(pods).log10(), ns / f64::from(pods)))
+            })
+            .collect(),
+    };
+    Chart {
+        title: "recovery cost per pod against the number of pods",
+        x_description: "pods",
+        y_description: "time per pod",
+        x_range: (2.0, 5.0),
+        x_label: |x| format!("{:.0}", 10f64.powf(x)),
+        series: vec![
+            per_pod_series("podns end to end, tmpfs", "recovery_linux_tmpfs"),
+            per_pod_series(
+                "kubelet's path rebuilt, tmpfs",
+                "recovery_linux_tmpfs/kubelet-path",
+            ),
+            per_pod_series("podns end to end, disk", "recovery_linux_disk"),
+            per_pod_series("podns core planning alone", "recovery_planning"),
+        ],
+    }
+    .draw(&dir.join("recovery_per_pod.svg"))
+}
+
 fn main() {
+    if let Err(error) = draw_plots() {
+        eprintln!("podns-bench-summary: {error}");
+        std::process::exit(1);
+    }
     let mut rows = Vec::new();
     allocator_rows(&mut rows);
     recovery_rows(&mut rows);
