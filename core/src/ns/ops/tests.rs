@@ -9,7 +9,7 @@ use crate::error_details::ErrorDetails;
 use crate::idmap::IdMap;
 use crate::ns::facts::{NamespaceId, NamespaceKind, PinnedNamespaces, PodIdMaps};
 use crate::ns::layout::{POD_NS_DIR_MODE, PinKind, RunDirPath, pin_path, pod_ns_dir};
-use crate::ns::request::{NsError, NsResponse, SweepReason};
+use crate::ns::request::{NsError, NsRemoval, NsResponse, SweepReason};
 use crate::op_test::{Run, run};
 use crate::path::{PodUid, Root, RootLabels, RootPath};
 use crate::userns::{HostIdRange, IdMapping, UserNamespace};
@@ -338,11 +338,10 @@ fn teardown_outcomes() -> [Outcome; 5] {
     [done(), done(), removed(), removed(), done()]
 }
 
-#[test]
-fn a_remove_detaches_newest_first_then_unlinks() {
+/// A remove of pod `a`'s complete pair with `outcomes`: checks that it
+/// issued the whole teardown and succeeded, and returns what it did.
+fn whole_teardown(outcomes: Vec<Outcome>) -> NsRemoval {
     let a = pod("a");
-    let mut outcomes = vec![mountinfo(&["a"])];
-    outcomes.extend(teardown_outcomes());
     let run = drive(ActiveOp::Remove(RemoveOp::new(a.clone())), outcomes);
     let mut expected = vec![Effect::ReadMountInfo];
     expected.extend(teardown_effects(&a));
@@ -350,6 +349,14 @@ fn a_remove_detaches_newest_first_then_unlinks() {
     let Ok(NsResponse::Removed(removal)) = run.finished() else {
         panic!("the remove failed");
     };
+    removal
+}
+
+#[test]
+fn a_remove_detaches_newest_first_then_unlinks() {
+    let mut outcomes = vec![mountinfo(&["a"])];
+    outcomes.extend(teardown_outcomes());
+    let removal = whole_teardown(outcomes);
     assert_eq!(removal.unmounted, 2);
     assert!(removal.removed);
 }
@@ -502,16 +509,9 @@ fn a_listing_shows_a_pod_directory_with_no_mount_as_incomplete() {
 fn a_detach_of_a_mount_gone_since_the_table_was_read_counts_as_done() {
     // Another process detached the user pin between our read of the mount
     // table and our detach: the kernel says EINVAL, and the teardown goes on.
-    let a = pod("a");
     let mut outcomes = vec![mountinfo(&["a"]), failed(Errno::EINVAL)];
     outcomes.extend(teardown_outcomes().into_iter().skip(1));
-    let run = drive(ActiveOp::Remove(RemoveOp::new(a.clone())), outcomes);
-    let mut expected = vec![Effect::ReadMountInfo];
-    expected.extend(teardown_effects(&a));
-    assert_eq!(run.effects, expected);
-    let Ok(NsResponse::Removed(removal)) = run.finished() else {
-        panic!("the remove failed");
-    };
+    let removal = whole_teardown(outcomes);
     assert_eq!(removal.unmounted, 1);
     assert!(removal.removed);
 }

@@ -101,10 +101,7 @@ fn mounts(points: &[&str]) -> Outcome {
 
 /// A listing of one directory named `name`.
 fn directory_holding(name: &str) -> Outcome {
-    Ok(Observation::Listing(vec![DirEntry {
-        name: name.to_owned(),
-        kind: EntryKind::Directory,
-    }]))
+    directories(&[name])
 }
 
 fn done() -> Outcome {
@@ -343,36 +340,62 @@ fn a_refused_idmapping_after_replacing_a_mount_says_how_to_restore_it() {
     );
 }
 
+/// The error of a prepare of `subpath` whose resolution fails with `errno`,
+/// checked to have done nothing else.
+fn refused_at_the_source(subpath: &str, errno: Errno) -> SubpathError {
+    let run = prepare(subpath, vec![failed(errno)]);
+    assert_eq!(run.effects.len(), 1);
+    run.finished().unwrap_err()
+}
+
 #[test]
 fn a_source_out_of_the_volume_mounts_nothing() {
     for errno in [Errno::EXDEV, Errno::ELOOP] {
-        let run = prepare("escape", vec![failed(errno)]);
-        assert_eq!(run.effects.len(), 1);
-        let error = run.finished().unwrap_err();
+        let error = refused_at_the_source("escape", errno);
         assert_eq!(error.kind(), "unsafe-subpath", "{errno}");
         assert!(error.to_string().contains("/volume/escape"), "{error}");
     }
 }
 
-#[test]
-fn a_failed_bind_removes_the_mount_point_and_its_empty_parents_only() {
+/// A prepare whose bind fails with EPERM and whose rollback's removals
+/// answer `rollback`: checks that the rollback removed exactly `removed`,
+/// in order, and returns the error.
+fn rolled_back(rollback: Vec<Outcome>, removed: &[&str]) -> SubpathError {
     let mut outcomes = fresh_prepare_outcomes();
-    outcomes.extend([
-        failed(Errno::EPERM),
-        done(),
-        done(),
-        failed(Errno::ENOTEMPTY),
-    ]);
+    outcomes.push(failed(Errno::EPERM));
+    outcomes.extend(rollback);
     let run = prepare("dir", outcomes);
     let mut expected = fresh_prepare_effects();
-    expected.extend(remove_dirs(&[
-        TARGET,
-        CONTAINER_DIR,
-        "volume-subpaths/data",
-    ]));
-    assert_eq!(run.effects, expected, "volume-subpaths itself is not tried");
-    let error = run.finished().unwrap_err();
+    expected.extend(remove_dirs(removed));
+    assert_eq!(run.effects, expected);
+    run.finished().unwrap_err()
+}
+
+#[test]
+fn a_failed_bind_removes_the_mount_point_and_its_empty_parents_only() {
+    // volume-subpaths itself is not tried: its child was not empty.
+    let error = rolled_back(
+        vec![done(), done(), failed(Errno::ENOTEMPTY)],
+        &[TARGET, CONTAINER_DIR, "volume-subpaths/data"],
+    );
     assert_eq!(error.errno(), Some(Errno::EPERM));
+}
+
+/// The effects of a clean of the target's volume up to the listing of its
+/// container directory, the target mounted.
+fn clean_of_the_target_effects() -> Vec<Effect> {
+    vec![
+        Effect::ReadMountInfo,
+        Effect::Unmount {
+            target: path(Root::PodDir, TARGET),
+        },
+        Effect::ListDir {
+            dir: path(Root::PodDir, "volume-subpaths/data"),
+        },
+        Effect::ListDir {
+            dir: path(Root::PodDir, CONTAINER_DIR),
+        },
+    ]
 }
 
 #[test]
@@ -391,26 +414,15 @@ fn a_clean_unmounts_deepest_first_then_removes_bottom_up() {
     let run = clean(outcomes);
     assert_eq!(
         run.effects,
-        vec![
-            Effect::ReadMountInfo,
-            Effect::Unmount {
-                target: path(Root::PodDir, TARGET),
-            },
-            Effect::ListDir {
-                dir: path(Root::PodDir, "volume-subpaths/data"),
-            },
-            Effect::ListDir {
-                dir: path(Root::PodDir, CONTAINER_DIR),
-            },
-        ]
-        .into_iter()
-        .chain(remove_dirs(&[
-            TARGET,
-            CONTAINER_DIR,
-            "volume-subpaths/data",
-            "volume-subpaths",
-        ]))
-        .collect::<Vec<_>>()
+        clean_of_the_target_effects()
+            .into_iter()
+            .chain(remove_dirs(&[
+                TARGET,
+                CONTAINER_DIR,
+                "volume-subpaths/data",
+                "volume-subpaths",
+            ]))
+            .collect::<Vec<_>>()
     );
     let Ok(SubpathResponse::Cleaned(report)) = run.finished() else {
         panic!("the clean failed");
@@ -517,30 +529,19 @@ fn what_cannot_be_cleaned_blocks_only_its_own_parents() {
     ]);
     assert_eq!(
         run.effects,
-        vec![
-            Effect::ReadMountInfo,
-            Effect::Unmount {
-                target: path(Root::PodDir, TARGET),
-            },
-            Effect::ListDir {
-                dir: path(Root::PodDir, "volume-subpaths/data"),
-            },
-            Effect::ListDir {
-                dir: path(Root::PodDir, CONTAINER_DIR),
-            },
-            Effect::ListDir {
+        clean_of_the_target_effects()
+            .into_iter()
+            .chain([Effect::ListDir {
                 dir: path(Root::PodDir, "volume-subpaths/data/side"),
-            },
-        ]
-        .into_iter()
-        .chain(remove_dirs(&[
-            "volume-subpaths/data/side/0",
-            "volume-subpaths/data/side"
-        ]))
-        .chain([Effect::ListDir {
-            dir: path(Root::PodDir, "volume-subpaths/data/x"),
-        }])
-        .collect::<Vec<_>>()
+            }])
+            .chain(remove_dirs(&[
+                "volume-subpaths/data/side/0",
+                "volume-subpaths/data/side"
+            ]))
+            .chain([Effect::ListDir {
+                dir: path(Root::PodDir, "volume-subpaths/data/x"),
+            }])
+            .collect::<Vec<_>>()
     );
     let report = cleaned(run);
     let kept: Vec<&RootPath> = report.kept.iter().map(|kept| &kept.path).collect();
@@ -562,14 +563,20 @@ fn regular_file(id: FileId) -> Outcome {
     }))
 }
 
-/// A prepare of the source `found` as whose mount point's creation answers
-/// each of `creates` in turn, every removal and the bind succeeding.
-fn prepare_creating(found: Outcome, creates: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
-    let mut outcomes = vec![
+/// The outcomes of a prepare of the source `found` up to the creation of
+/// its mount point: nothing mounted, the parents made.
+fn up_to_the_mount_point(found: Outcome) -> Vec<Outcome> {
+    vec![
         found,
         mounts(&[]),
         Ok(Observation::DirCreated { created: true }),
-    ];
+    ]
+}
+
+/// A prepare of the source `found` whose mount point's creation answers
+/// each of `creates` in turn, every removal and the bind succeeding.
+fn prepare_creating(found: Outcome, creates: Vec<Outcome>) -> Run<SubpathResponse, SubpathError> {
+    let mut outcomes = up_to_the_mount_point(found);
     let last = creates.len() - 1;
     for (index, create) in creates.into_iter().enumerate() {
         outcomes.push(create);
@@ -640,14 +647,8 @@ fn a_directory_or_a_symlink_where_a_file_mount_point_goes_is_replaced_once() {
 #[test]
 fn a_mount_point_of_the_wrong_kind_again_after_its_replacement_is_an_error() {
     // Something keeps putting a file there: replace it once, then stop.
-    let outcomes = vec![
-        directory(SOURCE_ID),
-        mounts(&[]),
-        Ok(Observation::DirCreated { created: true }),
-        failed(Errno::ENOTDIR),
-        done(),
-        failed(Errno::ENOTDIR),
-    ];
+    let mut outcomes = up_to_the_mount_point(directory(SOURCE_ID));
+    outcomes.extend([failed(Errno::ENOTDIR), done(), failed(Errno::ENOTDIR)]);
     let run = prepare("dir", outcomes);
     assert_eq!(after_parents(&run).len(), 3, "{:#?}", run.effects);
     let error = run.finished().unwrap_err();
@@ -663,12 +664,8 @@ fn a_mount_point_of_the_wrong_kind_again_after_its_replacement_is_an_error() {
 fn a_directory_mount_point_that_cannot_be_made_is_not_replaced() {
     // EEXIST for a directory means something raced the creation: nothing
     // is removed on a guess.
-    let outcomes = vec![
-        directory(SOURCE_ID),
-        mounts(&[]),
-        Ok(Observation::DirCreated { created: true }),
-        failed(Errno::EEXIST),
-    ];
+    let mut outcomes = up_to_the_mount_point(directory(SOURCE_ID));
+    outcomes.push(failed(Errno::EEXIST));
     let run = prepare("dir", outcomes);
     assert_eq!(after_parents(&run).len(), 1, "{:#?}", run.effects);
     assert_eq!(run.finished().unwrap_err().kind(), "io");
@@ -676,32 +673,22 @@ fn a_directory_mount_point_that_cannot_be_made_is_not_replaced() {
 
 #[test]
 fn a_missing_subpath_is_named_as_missing() {
-    let run = prepare("dir", vec![failed(Errno::ENOENT)]);
-    assert_eq!(run.effects.len(), 1);
-    let error = run.finished().unwrap_err();
+    let error = refused_at_the_source("dir", Errno::ENOENT);
     assert_eq!(error.kind(), "missing-subpath");
     assert!(error.to_string().contains("/volume/dir"), "{error}");
 }
 
 #[test]
 fn a_rollback_goes_on_past_a_mount_point_already_gone() {
-    let mut outcomes = fresh_prepare_outcomes();
-    outcomes.extend([
-        failed(Errno::EPERM),
-        failed(Errno::ENOENT),
-        done(),
-        done(),
-        done(),
-    ]);
-    let run = prepare("dir", outcomes);
-    let mut expected = fresh_prepare_effects();
-    expected.extend(remove_dirs(&[
-        TARGET,
-        CONTAINER_DIR,
-        "volume-subpaths/data",
-        "volume-subpaths",
-    ]));
-    assert_eq!(run.effects, expected);
+    rolled_back(
+        vec![failed(Errno::ENOENT), done(), done(), done()],
+        &[
+            TARGET,
+            CONTAINER_DIR,
+            "volume-subpaths/data",
+            "volume-subpaths",
+        ],
+    );
 }
 
 #[test]

@@ -285,6 +285,16 @@ fn release(
     run(op, registry, |op, _| op.poll(), ReleaseOp::handle, outcomes)
 }
 
+/// Releases `pod` with `outcomes`, checks that the release was acknowledged
+/// and the claim forgotten, and returns the effects it issued.
+fn released(mut registry: Registry, pod: &PodUid, outcomes: Vec<Outcome>) -> Vec<Effect> {
+    let run = release(&mut registry, pod, outcomes);
+    let effects = run.effects.clone();
+    assert!(run.finished().is_ok(), "{effects:?}");
+    assert!(registry.claim(pod).is_none());
+    effects
+}
+
 #[test]
 fn release_removes_the_file_and_syncs_before_freeing_the_slot() {
     let p = pod("a");
@@ -783,62 +793,44 @@ fn a_userns_entry_that_is_not_a_regular_file_is_named_for_what_it_is() {
 #[test]
 fn a_failed_removal_of_the_link_that_took_place_anyway_is_found_and_synced() {
     let p = pod("a");
-    let mut registry = symlinked(&p);
-    let run = release(
-        &mut registry,
-        &p,
-        vec![
-            failed(Errno::ELOOP),
-            failed(Errno::EIO),
-            failed(Errno::ENOENT),
-            done(),
-        ],
-    );
+    let outcomes = vec![
+        failed(Errno::ELOOP),
+        failed(Errno::EIO),
+        failed(Errno::ENOENT),
+        done(),
+    ];
     assert_eq!(
-        run.effects[2..],
+        released(symlinked(&p), &p, outcomes)[2..],
         [
             Effect::StatNoFollow { path: pod_dir(&p) },
             Effect::SyncDir { dir: pods_dir() },
         ]
     );
-    assert!(run.finished().is_ok());
-    assert!(registry.claim(&p).is_none());
 }
 
 #[test]
 fn a_pod_directory_removed_between_the_unlink_and_its_sync_syncs_the_pods_directory() {
     let p = pod("a");
-    let mut registry = allocated(&p);
-    let run = release(
-        &mut registry,
-        &p,
-        vec![
-            Ok(Observation::FileRemoved { existed: true }),
-            failed(Errno::ENOENT),
-            done(),
-        ],
-    );
+    let outcomes = vec![
+        Ok(Observation::FileRemoved { existed: true }),
+        failed(Errno::ENOENT),
+        done(),
+    ];
     assert_eq!(
-        run.effects[1..],
+        released(allocated(&p), &p, outcomes)[1..],
         [
             Effect::SyncDir { dir: pod_dir(&p) },
             Effect::SyncDir { dir: pods_dir() },
         ]
     );
-    assert!(run.finished().is_ok());
-    assert!(registry.claim(&p).is_none());
 }
 
 #[test]
 fn a_link_gone_before_its_removal_is_synced_away_without_a_probe() {
     let p = pod("a");
-    let mut registry = symlinked(&p);
-    let run = release(
-        &mut registry,
-        &p,
-        vec![failed(Errno::ELOOP), failed(Errno::ENOENT), done()],
+    let outcomes = vec![failed(Errno::ELOOP), failed(Errno::ENOENT), done()];
+    assert_eq!(
+        released(symlinked(&p), &p, outcomes)[2..],
+        [Effect::SyncDir { dir: pods_dir() }]
     );
-    assert_eq!(run.effects[2..], [Effect::SyncDir { dir: pods_dir() }]);
-    assert!(run.finished().is_ok());
-    assert!(registry.claim(&p).is_none());
 }
