@@ -13,8 +13,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A chart: series over a linear x axis whose labels `x_label` writes, and
-/// a log-scale y axis.
+/// A chart: series over a linear x axis labelled at each whole number by
+/// `x_label`, and a log-scale y axis.
 #[derive(Debug)]
 pub struct Chart<'a> {
     pub title: &'a str,
@@ -66,6 +66,7 @@ impl Chart<'_> {
         let mut chart = ChartBuilder::on(&root)
             .caption(self.title, ("sans-serif", 20))
             .margin(16)
+            .margin_right(40)
             .x_label_area_size(44)
             .y_label_area_size(72)
             .build_cartesian_2d(self.x_range.0..self.x_range.1, (y_low..y_high).log_scale())?;
@@ -73,6 +74,9 @@ impl Chart<'_> {
             .configure_mesh()
             .x_desc(self.x_description)
             .y_desc(self.y_description)
+            // One label per whole number: the pictures' x axes count
+            // decades (of pods) or nines (of occupancy).
+            .x_labels((self.x_range.1.floor() - self.x_range.0.ceil()) as usize + 1)
             .x_label_formatter(&|x| (self.x_label)(*x))
             .y_label_formatter(&|y| show_cost(*y))
             .draw()?;

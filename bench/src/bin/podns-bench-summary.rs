@@ -4,7 +4,8 @@
 //! `target/criterion`, and measures the rest itself: fsyncs per operation,
 //! syscalls per pod during recovery (with `strace -c`), the allocator's
 //! memory, and the peak RSS of `podns list` over 10,000 pods (with
-//! `/usr/bin/time`). Run it through `bench/run.sh`.
+//! `/usr/bin/time`). Run it through `bench/run.sh`. It also draws the two
+//! pictures of `bench/plots/` (`--plots-only`: only them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -496,6 +497,11 @@ fn main() {
     if let Err(error) = draw_plots() {
         eprintln!("podns-bench-summary: {error}");
         std::process::exit(1);
+    }
+    // `--plots-only` redraws the pictures from the medians of the last
+    // `cargo bench`, measuring nothing.
+    if std::env::args().any(|arg| arg == "--plots-only") {
+        return;
     }
     let mut rows = Vec::new();
     allocator_rows(&mut rows);
