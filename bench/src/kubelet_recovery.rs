@@ -35,23 +35,18 @@ struct UserNamespaceFile {
 }
 
 /// What the reconstruction recovered.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KubeletRecovery {
+    slots: u32,
     used: Vec<u64>,
     used_by: HashMap<String, u32>,
-}
-
-impl KubeletRecovery {
-    /// Pods whose range was recorded.
-    pub fn recorded(&self) -> usize {
-        self.used_by.len()
-    }
 }
 
 /// Recovers `pods_dir` as kubelet does, over a pool of `slots` ranges of
 /// 65,536 IDs starting at host ID 65,536 (kubelet's default).
 pub fn recover(pods_dir: &Path, slots: u32) -> io::Result<KubeletRecovery> {
     let mut recovery = KubeletRecovery {
+        slots,
         used: vec![0; (slots as usize).div_ceil(64)],
         used_by: HashMap::new(),
     };
@@ -77,13 +72,18 @@ pub fn recover(pods_dir: &Path, slots: u32) -> io::Result<KubeletRecovery> {
         }
         let file: UserNamespaceFile = serde_json::from_slice(&content)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-        recovery.record(pod, &file, slots)?;
+        recovery.record(pod, &file)?;
     }
     Ok(recovery)
 }
 
 impl KubeletRecovery {
-    fn record(&mut self, pod: String, file: &UserNamespaceFile, slots: u32) -> io::Result<()> {
+    /// Pods whose range was recorded.
+    pub fn recorded(&self) -> usize {
+        self.used_by.len()
+    }
+
+    fn record(&mut self, pod: String, file: &UserNamespaceFile) -> io::Result<()> {
         let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
         let (uid, gid) = match (&file.uid_mappings[..], &file.gid_mappings[..]) {
             ([uid], [gid]) => (uid, gid),
@@ -99,7 +99,7 @@ impl KubeletRecovery {
             return Err(invalid("a whole aligned range"));
         }
         let index = uid.host_id / IDS_PER_POD - 1;
-        if index >= slots {
+        if index >= self.slots {
             return Err(invalid("a range in the pool"));
         }
         let (word, bit) = ((index / 64) as usize, index % 64);

@@ -11,3 +11,14 @@ pub mod plots;
 pub mod recovery_sizes;
 pub mod sync_drive;
 pub mod ticker_gap;
+
+/// A time in nanoseconds, in the unit that reads best.
+pub fn show_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use crate::show_ns;
+
 /// One line of a chart.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -78,7 +80,7 @@ impl Chart<'_> {
             // decades (of pods) or nines (of occupancy).
             .x_labels((self.x_range.1.floor() - self.x_range.0.ceil()) as usize + 1)
             .x_label_formatter(&|x| (self.x_label)(*x))
-            .y_label_formatter(&|y| show_cost(*y))
+            .y_label_formatter(&|y| show_ns(*y))
             .draw()?;
         for (index, series) in self.series.iter().enumerate() {
             let color = COLORS[index % COLORS.len()];
@@ -106,17 +108,6 @@ impl Chart<'_> {
             .draw()?;
         root.present()?;
         Ok(())
-    }
-}
-
-/// A cost in nanoseconds, as an axis label.
-fn show_cost(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{} µs", ns / 1e3)
-    } else {
-        format!("{ns} ns")
     }
 }
 

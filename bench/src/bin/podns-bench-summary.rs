@@ -83,12 +83,7 @@ fn verdict(met: Option<bool>) -> String {
 }
 
 fn show_ns(value: Option<f64>) -> String {
-    match value {
-        Some(ns) if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
-        Some(ns) if ns >= 1e3 => format!("{:.2} µs", ns / 1e3),
-        Some(ns) => format!("{ns:.1} ns"),
-        None => "not run".into(),
-    }
+    value.map_or_else(|| "not run".into(), podns_bench::show_ns)
 }
 
 fn percent(basis_points: u32) -> String {
@@ -435,15 +430,16 @@ fn draw_plots() -> Result<(), String> {
         .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
     // Occupancy in nines: 0 % is 0, 90 % is 1, 99 % is 2, 99.99 % is 4.
     let nines = |basis_points: u32| -(1.0 - f64::from(basis_points) / 10_000.0).log10();
-    let occupancy_series = |name: &str, cost: &dyn Fn(u32) -> Option<f64>| Series {
+    // Each series is given an occupancy and kubelet's measured cost there.
+    let occupancy_series = |name: &str, cost: &dyn Fn(u32, f64) -> Option<f64>| Series {
         name: name.into(),
         points: KUBELET_REFERENCE_NS
             .iter()
-            .filter_map(|&(occupancy, _)| Some((nines(occupancy), cost(occupancy)?)))
+            .filter_map(|&(occupancy, kubelet)| Some((nines(occupancy), cost(occupancy, kubelet)?)))
             .collect(),
     };
     let pair = |who: &'static str| {
-        move |occupancy: u32| median_ns(&format!("alloc_release_pair/{who}/{occupancy}"))
+        move |occupancy: u32, _| median_ns(&format!("alloc_release_pair/{who}/{occupancy}"))
     };
     Chart {
         title: "alloc + release pair against occupancy of 65,535 slots",
@@ -455,12 +451,7 @@ fn draw_plots() -> Result<(), String> {
             occupancy_series("podns slot allocator", &pair("podns")),
             occupancy_series("podns whole engine (effects planned)", &pair("engine")),
             occupancy_series("kubelet-style, rebuilt (this run)", &pair("kubelet-style")),
-            occupancy_series("kubelet as measured", &|occupancy| {
-                KUBELET_REFERENCE_NS
-                    .iter()
-                    .find(|(at, _)| *at == occupancy)
-                    .map(|(_, ns)| *ns)
-            }),
+            occupancy_series("kubelet as measured", &|_, kubelet| Some(kubelet)),
         ],
     }
     .draw(&dir.join("alloc_release.svg"))?;

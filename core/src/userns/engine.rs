@@ -304,24 +304,33 @@ crate::driver::impl_engine!(UsernsEngine, UsernsRequest, UsernsResponse, UsernsE
 
 #[cfg(test)]
 mod tests {
+    use async_trait::async_trait;
+
     use super::*;
-    use crate::effect::Observation;
+    use crate::backend::Backend;
+    use crate::driver::drive;
+    use crate::effect::{EffectError, Observation};
     use crate::userns::PoolConfig;
 
-    /// Runs `request` to completion, answering every listing as empty and
-    /// every other effect as done.
-    fn run_on_empty_disk(
+    /// A pods directory that is empty: every listing is empty, every other
+    /// effect succeeds.
+    struct EmptyDisk;
+
+    #[async_trait]
+    impl Backend for EmptyDisk {
+        async fn execute(&mut self, effect: &Effect) -> Result<Observation, EffectError> {
+            Ok(match effect {
+                Effect::ListDir { .. } => Observation::Listing(Vec::new()),
+                _ => Observation::Done,
+            })
+        }
+    }
+
+    fn run(
         engine: &mut UsernsEngine,
         request: UsernsRequest,
     ) -> Result<UsernsResponse, UsernsError> {
-        engine.submit(request)?;
-        while let Some(effect) = engine.poll_effect() {
-            engine.handle_outcome(Ok(match effect {
-                Effect::ListDir { .. } => Observation::Listing(Vec::new()),
-                _ => Observation::Done,
-            }));
-        }
-        engine.poll_completion().expect("a result")
+        pollster::block_on(drive(engine, &mut EmptyDisk, request))
     }
 
     #[test]
@@ -329,7 +338,7 @@ mod tests {
         let pool = PoolConfig::default().validate().unwrap();
         let mut engine = UsernsEngine::new(pool, 1, AllocationPolicy::LowestFree);
         let pod = PodUid::new("a").unwrap();
-        assert!(run_on_empty_disk(&mut engine, UsernsRequest::Inspect).is_ok());
+        assert!(run(&mut engine, UsernsRequest::Inspect).is_ok());
         assert!(!engine.is_recovered());
         assert_eq!(
             engine.submit(UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(
@@ -337,10 +346,10 @@ mod tests {
             ))),
             Err(UsernsError::NotRecovered)
         );
-        assert!(run_on_empty_disk(&mut engine, UsernsRequest::Recover).is_ok());
+        assert!(run(&mut engine, UsernsRequest::Recover).is_ok());
         assert!(engine.is_recovered());
         assert!(
-            run_on_empty_disk(
+            run(
                 &mut engine,
                 UsernsRequest::GetOrCreate(GetOrCreate::pod_mode(pod))
             )

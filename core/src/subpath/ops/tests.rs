@@ -290,16 +290,22 @@ fn replaced_by_an_idmapped_mount(table: Outcome) -> PreparedSubpath {
     prepared
 }
 
+/// An idmapped prepare from nothing whose bind answers `failure`, each
+/// removal of the rollback succeeding.
+fn idmapped_bind_failing(failure: Outcome) -> Run<SubpathResponse, SubpathError> {
+    let mut outcomes = fresh_prepare_outcomes();
+    outcomes.push(failure);
+    outcomes.extend(std::iter::repeat_with(done).take(4));
+    prepare_with("dir", Some(pod_userns()), outcomes)
+}
+
 #[test]
 fn a_file_system_that_cannot_idmap_is_named_and_the_mount_point_rolled_back() {
-    let mut outcomes = fresh_prepare_outcomes();
-    outcomes.push(Err(EffectError::new(
+    let run = idmapped_bind_failing(Err(EffectError::new(
         Errno::EOPNOTSUPP,
         "mount_setattr(MOUNT_ATTR_IDMAP) /volume/dir: is on ramfs, which does not support \
          idmapped mounts",
     )));
-    outcomes.extend(std::iter::repeat_with(done).take(4));
-    let run = prepare_with("dir", Some(pod_userns()), outcomes);
     assert_eq!(
         run.effects[5..],
         remove_dirs(&[
@@ -701,20 +707,12 @@ fn each_reason_an_idmapped_mount_is_refused_has_its_own_remedy() {
         (Errno::ENOSYS, "Linux 5.12 or later"),
         (Errno::EPERM, "CAP_SYS_ADMIN"),
     ] {
-        let mut outcomes = fresh_prepare_outcomes();
-        outcomes.push(failed(errno));
-        outcomes.extend(std::iter::repeat_with(done).take(4));
-        let error = prepare_with("dir", Some(pod_userns()), outcomes)
-            .finished()
-            .unwrap_err();
+        let error = idmapped_bind_failing(failed(errno)).finished().unwrap_err();
         assert_eq!(error.kind(), "not-idmappable", "{errno}");
         assert!(error.to_string().contains(remedy), "{errno}: {error}");
     }
     // Any other failure is an I/O error like a plain mount's.
-    let mut outcomes = fresh_prepare_outcomes();
-    outcomes.push(failed(Errno::EIO));
-    outcomes.extend(std::iter::repeat_with(done).take(4));
-    let error = prepare_with("dir", Some(pod_userns()), outcomes)
+    let error = idmapped_bind_failing(failed(Errno::EIO))
         .finished()
         .unwrap_err();
     assert_eq!(error.kind(), "io");
